@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Per-fd facts shared by all threads: what kind of descriptor it is, whether
+ * the peer is on this host, and the zero-copy verdict of a socket.
+ *
+ * A stale entry (fd closed behind our back with a raw syscall) is harmless:
+ * it can only send a call to the native path, and the io_uring path checks
+ * the socket's inode before trusting an entry.  Fields are read and written
+ * with relaxed atomics; a torn view only costs a suboptimal path choice.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sm.h"
+
+#define CHUNK_BITS 10
+#define CHUNK_SIZE (1 << CHUNK_BITS)
+#define NCHUNKS 1024		/* covers fds below 1 Mi */
+
+static struct sm_fdinfo *chunks[NCHUNKS];
+
+struct sm_fdinfo *sm_fd_peek(int fd)
+{
+	struct sm_fdinfo *c;
+
+	if (fd < 0 || fd >= NCHUNKS * CHUNK_SIZE)
+		return NULL;
+	c = __atomic_load_n(&chunks[fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+	return c ? &c[fd & (CHUNK_SIZE - 1)] : NULL;
+}
+
+struct sm_fdinfo *sm_fd_get(int fd)
+{
+	struct sm_fdinfo *c, *expected = NULL;
+
+	if (fd < 0 || fd >= NCHUNKS * CHUNK_SIZE)
+		return NULL;
+	c = __atomic_load_n(&chunks[fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+	if (!c) {
+		c = calloc(CHUNK_SIZE, sizeof(*c));
+		if (!c)
+			return NULL;
+		if (!__atomic_compare_exchange_n(&chunks[fd >> CHUNK_BITS],
+						 &expected, c, false,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			free(c);
+			c = expected;
+		}
+	}
+	return &c[fd & (CHUNK_SIZE - 1)];
+}
+
+static bool addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)ss;
+
+		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)ss;
+
+		if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) &&
+		       a->sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+static bool same_host(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr,
+		       sizeof(struct in6_addr));
+}
+
+/*
+ * The kernel copies zero-copy skbs that are delivered to a local socket, so
+ * a peer on this host (loopback, or our own address) never gains from it.
+ * Other local addresses and veth peers are caught by the kernel's report.
+ */
+static bool peer_is_local(int fd)
+{
+	struct sockaddr_storage peer, self;
+	socklen_t plen = sizeof(peer), slen = sizeof(self);
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+		return false;
+	if (addr_is_loopback(&peer))
+		return true;
+	if (getsockname(fd, (struct sockaddr *)&self, &slen) < 0)
+		return false;
+	return same_host(&peer, &self);
+}
+
+int sm_fd_classify(int fd, struct sm_fdinfo *fi)
+{
+	int kind = __atomic_load_n(&fi->kind, __ATOMIC_RELAXED);
+	int domain, type, proto;
+	socklen_t len = sizeof(int);
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	struct stat st;
+
+	if (kind != SM_FD_UNKNOWN)
+		return kind;
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) {
+		/* EBADF must not stick: the number may be opened later. */
+		if (errno == ENOTSOCK)
+			kind = SM_FD_OTHER;
+		goto out;
+	}
+	len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		goto out;
+	len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
+		goto out;
+	if ((domain != AF_INET && domain != AF_INET6) ||
+	    type != SOCK_STREAM || proto != IPPROTO_TCP) {
+		kind = SM_FD_OTHER;
+		goto out;
+	}
+	/* Not connected yet: ask again next time rather than remember. */
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
+	    fstat(fd, &st) < 0)
+		goto out;
+	fi->ino = st.st_ino;
+	fi->local_peer = peer_is_local(fd);
+	fi->zc_state = SM_ZCS_PROBING;
+	fi->zc_notifs = 0;
+	fi->zc_copied = 0;
+	kind = SM_FD_TCP;
+out:
+	__atomic_store_n(&fi->kind, kind, __ATOMIC_RELEASE);
+	return kind;
+}
+
+void sm_fd_forget(int fd)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+
+	if (fi && fi->kind != SM_FD_OWNED)
+		__atomic_store_n(&fi->kind, SM_FD_UNKNOWN, __ATOMIC_RELEASE);
+}
+
+void sm_fd_forget_range(unsigned int first, unsigned int last)
+{
+	unsigned int fd, end = NCHUNKS * CHUNK_SIZE - 1;
+
+	if (last < end)
+		end = last;
+	for (fd = first; fd <= end && fd >= first; fd++) {
+		if (!(fd & (CHUNK_SIZE - 1)) &&
+		    !__atomic_load_n(&chunks[fd >> CHUNK_BITS],
+				     __ATOMIC_RELAXED)) {
+			fd += CHUNK_SIZE - 1;
+			continue;
+		}
+		sm_fd_forget(fd);
+	}
+}
+
+/*
+ * The shim's own descriptors (rings, eventfds, log file).  The application
+ * never opened them, so closing one by number is an EBADF for it, exactly
+ * what it would get without us; a range close steps around them, and a
+ * dup2() onto one first moves ours elsewhere.  Each is kept in a high fd
+ * number, where "lowest free descriptor" allocation never reaches.
+ */
+#define SM_MAX_OWNED 512
+struct owned_slot {
+	int fd;
+	int *where[2];		/* the variables that hold this number */
+};
+static struct owned_slot owned[SM_MAX_OWNED];
+static pthread_mutex_t owned_lock = PTHREAD_MUTEX_INITIALIZER;
+static int owned_count;
+
+bool sm_fd_is_owned(int fd)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+
+	return fi && __atomic_load_n(&fi->kind, __ATOMIC_RELAXED) ==
+		     SM_FD_OWNED;
+}
+
+int sm_fd_owned_above(int fd)
+{
+	int i, best = -1;
+
+	if (!__atomic_load_n(&owned_count, __ATOMIC_ACQUIRE))
+		return -1;
+	for (i = 0; i < SM_MAX_OWNED; i++) {
+		int o = __atomic_load_n(&owned[i].fd, __ATOMIC_RELAXED);
+
+		if (o > 0 && o >= fd && (best < 0 || o < best))
+			best = o;
+	}
+	return best;
+}
+
+static int owned_base(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 256)
+		return 3;
+	if (rl.rlim_cur > 65536)
+		return 65536 - 256;
+	return (int)rl.rlim_cur - 192;
+}
+
+static int dup_high(int fd)
+{
+	return fcntl(fd, F_DUPFD_CLOEXEC, owned_base());
+}
+
+static void mark(int fd, int kind)
+{
+	struct sm_fdinfo *fi = sm_fd_get(fd);
+
+	if (fi)
+		__atomic_store_n(&fi->kind, kind, __ATOMIC_RELEASE);
+}
+
+int sm_fd_adopt(int fd, int *where0, int *where1)
+{
+	int nfd, i;
+
+	sm_real_resolve();
+	nfd = dup_high(fd);
+	if (nfd >= 0) {
+		sm_real.close(fd);
+		fd = nfd;
+	}
+	pthread_mutex_lock(&owned_lock);
+	for (i = 0; i < SM_MAX_OWNED; i++) {
+		if (owned[i].fd <= 0) {
+			owned[i].where[0] = where0;
+			owned[i].where[1] = where1;
+			__atomic_store_n(&owned[i].fd, fd, __ATOMIC_RELEASE);
+			owned_count++;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&owned_lock);
+	mark(fd, SM_FD_OWNED);
+	if (where0)
+		*where0 = fd;
+	if (where1)
+		*where1 = fd;
+	return fd;
+}
+
+/* Before the shim closes one of its own descriptors. */
+void sm_fd_disown(int fd)
+{
+	int i;
+
+	pthread_mutex_lock(&owned_lock);
+	for (i = 0; i < SM_MAX_OWNED; i++) {
+		if (owned[i].fd == fd) {
+			__atomic_store_n(&owned[i].fd, 0, __ATOMIC_RELEASE);
+			owned_count--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&owned_lock);
+	mark(fd, SM_FD_UNKNOWN);
+}
+
+/*
+ * The application names one of our numbers as a dup2() target: give it the
+ * number and keep our object under another.  The old number stays valid
+ * until the application's dup2() replaces it atomically, so a thread using
+ * it in the meantime still reaches our object.
+ */
+void sm_fd_relocate(int fd)
+{
+	int i, nfd;
+
+	pthread_mutex_lock(&owned_lock);
+	for (i = 0; i < SM_MAX_OWNED; i++) {
+		if (owned[i].fd != fd)
+			continue;
+		nfd = dup_high(fd);
+		if (nfd < 0)
+			break;
+		mark(nfd, SM_FD_OWNED);
+		if (owned[i].where[0])
+			__atomic_store_n(owned[i].where[0], nfd,
+					 __ATOMIC_RELEASE);
+		if (owned[i].where[1])
+			__atomic_store_n(owned[i].where[1], nfd,
+					 __ATOMIC_RELEASE);
+		__atomic_store_n(&owned[i].fd, nfd, __ATOMIC_RELEASE);
+		mark(fd, SM_FD_UNKNOWN);
+		break;
+	}
+	pthread_mutex_unlock(&owned_lock);
+}
+
+/* In a forked child every slot is released by its owner; start clean. */
+void sm_fd_after_fork(void)
+{
+	pthread_mutex_init(&owned_lock, NULL);
+}

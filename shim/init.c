@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Start-up, fork and exit.
+ *
+ * The configuration is read once, in the constructor, while the environment
+ * is still the one the program was started with (nginx rebuilds it for its
+ * workers).  A wrapper called before our constructor, from another
+ * library's, initialises on the spot.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sm.h"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static bool active;
+
+static void atfork_prepare(void)
+{
+	sm_rings_prepare_fork();
+}
+
+static void atfork_parent(void)
+{
+	sm_rings_parent_fork();
+}
+
+static void atfork_child(void)
+{
+	sm_fd_after_fork();
+	sm_rings_after_fork();
+	if (active)
+		sm_stats_after_fork();
+}
+
+static void sm_init(void)
+{
+	int saved = errno;
+
+	sm_real_resolve();
+	sm_options_load(&sm_opt);
+	active = sm_options_selects(&sm_opt, program_invocation_short_name);
+	if (active) {
+		sm_stats_init();
+		pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+		sm_debug("active in %s: engine %d, zc %d, zc_min %llu",
+			 program_invocation_short_name, sm_opt.ENGINE,
+			 sm_opt.ZC, (unsigned long long)sm_opt.ZC_MIN);
+	}
+	errno = saved;
+}
+
+bool sm_active(void)
+{
+	pthread_once(&init_once, sm_init);
+	return active;
+}
+
+__attribute__((constructor)) static void sm_constructor(void)
+{
+	sm_active();
+}
+
+__attribute__((destructor)) static void sm_destructor(void)
+{
+	if (!active)
+		return;
+	sm_rings_exit();
+	sm_stats_write();
+}

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The interposed functions.
+ *
+ * sendfile/sendfile64: decide the path, then either call the real function
+ * or send the file range through io_uring from a read-only shared mapping of
+ * the file, reproducing sendfile(2)'s results exactly: return value, errno,
+ * *offset or the file position, SIGPIPE, EAGAIN/partial counts on
+ * non-blocking sockets, EINTR.  Whatever io_uring cannot finish (the file
+ * shrank, an unexpected error) is finished by the real call, so the byte
+ * stream is always the one sendfile(2) would have produced.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sm.h"
+
+/* sendfile(2) never moves more than this in one call (MAX_RW_COUNT). */
+#define SM_MAX_RW ((size_t)(INT_MAX & ~4095))
+/* Largest piece mapped and sent per submission. */
+#define SM_CHUNK ((size_t)16 << 20)
+
+#define SM_EXPORT __attribute__((visibility("default")))
+
+static ssize_t real_sendfile(int out_fd, int in_fd, off64_t *offset,
+			     size_t count)
+{
+	if (sm_unlikely(!sm_real.sendfile64))
+		sm_real_resolve();
+	return sm_real.sendfile64(out_fd, in_fd, offset, count);
+}
+
+static ssize_t native(int out_fd, int in_fd, off64_t *offset, size_t count,
+		      int fallback)
+{
+	ssize_t ret = real_sendfile(out_fd, in_fd, offset, count);
+	int saved = errno;
+
+	if (fallback >= 0)
+		sm_count_fallback(fallback);
+	sm_count_call(SM_PATH_NATIVE, ret > 0 ? ret : 0);
+	errno = saved;
+	return ret;
+}
+
+/* EPIPE from a send raises SIGPIPE in the sending thread, as tcp does. */
+static void raise_sigpipe(void)
+{
+	syscall(SYS_tgkill, getpid(), gettid(), SIGPIPE);
+}
+
+static bool socket_has_sndtimeo(int fd)
+{
+	struct timeval tv = { 0 };
+	socklen_t len = sizeof(tv);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0)
+		return false;
+	return tv.tv_sec || tv.tv_usec;
+}
+
+struct sm_xfer {
+	int out_fd;
+	int in_fd;
+	loff_t pos;		/* file offset of the first byte */
+	size_t len;		/* bytes to send (already cut at EOF) */
+	bool nonblock;
+	bool zc;
+	uint64_t ino;
+	size_t done;		/* bytes sent so far */
+	int fallback;		/* why the rest went native, or -1 */
+};
+
+/*
+ * Send one mapped chunk.  Returns >0 bytes sent, 0 to stop with what was
+ * sent, or -errno to stop; x->fallback set means "finish natively".
+ */
+static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
+{
+	static long pagesz;
+	loff_t start = x->pos + x->done, base;
+	struct sm_send s = { 0 };
+	ssize_t ret;
+	void *map;
+
+	if (!pagesz)
+		pagesz = sysconf(_SC_PAGESIZE);
+	base = start & ~(loff_t)(pagesz - 1);
+	s.map_len = start - base + chunk;
+	map = mmap(NULL, s.map_len, PROT_READ, MAP_SHARED, x->in_fd, base);
+	if (map == MAP_FAILED) {
+		x->fallback = SM_FB_map_failed;
+		return 0;
+	}
+	s.fd = x->out_fd;
+	s.buf = (char *)map + (start - base);
+	s.len = chunk;
+	/* io_uring ignores O_NONBLOCK; MSG_WAITALL makes a blocking send
+	 * retry in the kernel until done, like sendfile(2). */
+	s.msg_flags = MSG_NOSIGNAL | (x->nonblock ? MSG_DONTWAIT : MSG_WAITALL);
+	s.zc = x->zc;
+	s.map = map;
+	s.ino = x->ino;
+	ret = sm_ring_send(r, &s);
+	if (!s.zc_handed_off)
+		munmap(map, s.map_len);
+	if (ret > 0) {
+		sm_count(&sm_stats->bytes[x->zc ? SM_PATH_URING_ZC :
+					  SM_PATH_URING_COPY], ret);
+		if (s.interrupted)
+			return -EINTR;	/* stop, keeping the count */
+		return ret;
+	}
+	switch (ret) {
+	case 0:
+		return -EAGAIN;
+	case -EPIPE:
+		raise_sigpipe();
+		return ret;
+	case -EAGAIN:
+	case -EINTR:
+	case -ECONNRESET:
+	case -ENOTCONN:
+	case -ETIMEDOUT:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -ECONNABORTED:
+	case -ENETDOWN:
+		/* The socket's own answer: sendfile(2) would give it too. */
+		return ret;
+	case -EFAULT:
+		/* The kernel met a hole where the file was truncated. */
+		x->fallback = SM_FB_file_changed;
+		return 0;
+	case -EOPNOTSUPP:
+		x->fallback = SM_FB_zc_unsupported;
+		return 0;
+	default:
+		sm_debug("io_uring send: %d, finishing with sendfile", (int)ret);
+		x->fallback = SM_FB_send_error;
+		return 0;
+	}
+}
+
+/* Returns bytes sent or -errno, like the syscall. */
+static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
+{
+	ssize_t ret = 0;
+
+	while (x->done < x->len) {
+		size_t chunk = x->len - x->done;
+
+		if (chunk > SM_CHUNK)
+			chunk = SM_CHUNK;
+		ret = send_chunk(r, x, chunk);
+		if (ret <= 0)
+			break;
+		x->done += ret;
+		if ((size_t)ret < chunk && x->nonblock)
+			break;		/* the socket buffer is full */
+	}
+	if (x->fallback >= 0 && x->done < x->len) {
+		off64_t p = x->pos + x->done;
+		ssize_t n;
+
+		sm_count_fallback(x->fallback);
+		n = real_sendfile(x->out_fd, x->in_fd, &p, x->len - x->done);
+		if (n > 0) {
+			sm_count(&sm_stats->bytes[SM_PATH_NATIVE], n);
+			x->done += n;
+		} else if (n < 0 && !x->done) {
+			return -errno;
+		}
+		return x->done;
+	}
+	if (x->done)
+		return x->done;
+	return ret < 0 ? ret : 0;
+}
+
+static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
+			   size_t count)
+{
+	struct sm_call c = { .in_regular = true, .uring_ok = true,
+			     .zc_supported = true, .zc_budget = true };
+	struct sm_xfer x = { .out_fd = out_fd, .in_fd = in_fd,
+			     .fallback = -1 };
+	struct sm_fdinfo *fi;
+	struct sm_choice ch;
+	struct sm_ring *r;
+	struct stat st;
+	ssize_t ret;
+	int fl;
+
+	if (!sm_active())
+		return real_sendfile(out_fd, in_fd, offset, count);
+	if (sm_unlikely(sm_stats_live_pending()))
+		sm_stats_go_live();
+	if (sm_opt.ENGINE == SM_ENGINE_NATIVE)
+		return native(out_fd, in_fd, offset, count, -1);
+	fi = sm_fd_get(out_fd);
+	if (!fi || !count || (ssize_t)count < 0)
+		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
+	c.kind = sm_fd_classify(out_fd, fi);
+	c.count = count;
+	c.fi = fi;
+	/* Cheap decisions first: auto mostly stays native. */
+	ch = sm_policy_choose(&sm_opt, &c);
+	if (ch.path == SM_PATH_NATIVE)
+		return native(out_fd, in_fd, offset, count, ch.fallback);
+
+	/* The call may leave sendfile(2): now check everything. */
+	if (fstat(in_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0)	/* procfs-like files report size 0 */
+		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
+	if (fstat(out_fd, &st) == 0 && (uint64_t)st.st_ino != fi->ino) {
+		/* The fd number was reused behind our back: look again. */
+		sm_fd_forget(out_fd);
+		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
+	}
+	x.ino = fi->ino;
+	r = sm_ring_get(&c.uring_err);
+	c.uring_ok = r != NULL;
+	if (r) {
+		c.zc_supported = sm_ring_zc_supported(r);
+		c.zc_budget = sm_ring_zc_budget(r);
+	}
+	ch = sm_policy_choose(&sm_opt, &c);
+	if (ch.path == SM_PATH_NATIVE)
+		return native(out_fd, in_fd, offset, count, ch.fallback);
+	if (socket_has_sndtimeo(out_fd))
+		return native(out_fd, in_fd, offset, count, SM_FB_sndtimeo);
+
+	/*
+	 * Let the kernel validate every argument exactly as the native call
+	 * would (fd modes, offset pointer, negative offset): with a count of
+	 * zero it checks everything and sends nothing.
+	 */
+	if (real_sendfile(out_fd, in_fd, offset, 0) < 0)
+		return native(out_fd, in_fd, offset, count, -1);
+	if (offset) {
+		x.pos = *offset;
+	} else {
+		x.pos = lseek(in_fd, 0, SEEK_CUR);
+		if (x.pos < 0)
+			return native(out_fd, in_fd, offset, count,
+				      SM_FB_ineligible);
+	}
+	if (fstat(in_fd, &st) < 0)
+		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
+	if (x.pos >= st.st_size) {
+		/* At or past EOF sendfile(2) sends nothing and returns 0. */
+		sm_count_call(ch.path, 0);
+		return 0;
+	}
+	x.len = count < SM_MAX_RW ? count : SM_MAX_RW;
+	if ((uint64_t)st.st_size - x.pos < x.len)
+		x.len = st.st_size - x.pos;
+	fl = fcntl(out_fd, F_GETFL);
+	x.nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	x.zc = ch.path == SM_PATH_URING_ZC;
+
+	sm_count(&sm_stats->calls[ch.path], 1);
+	ret = xfer_run(r, &x);
+	if (ret > 0) {
+		if (offset)
+			*offset = x.pos + ret;
+		else
+			lseek(in_fd, x.pos + ret, SEEK_SET);
+		return ret;
+	}
+	if (ret == 0)
+		return 0;
+	errno = -ret;
+	return -1;
+}
+
+SM_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset,
+			     size_t count)
+{
+	int saved = errno;
+	ssize_t ret = sm_sendfile(out_fd, in_fd, offset, count);
+
+	if (ret >= 0)
+		errno = saved;
+	return ret;
+}
+
+SM_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset,
+			   size_t count)
+{
+	_Static_assert(sizeof(off_t) == sizeof(off64_t),
+		       "32-bit off_t needs its own sendfile path");
+	return sendfile64(out_fd, in_fd, (off64_t *)offset, count);
+}
+
+/* ---- the close family: keep the fd cache honest ----------------------- */
+
+SM_EXPORT int close(int fd)
+{
+	if (sm_unlikely(!sm_real.close))
+		sm_real_resolve();
+	if (sm_fd_is_owned(fd)) {
+		/* Not the application's: for it this fd is not open. */
+		errno = EBADF;
+		return -1;
+	}
+	sm_fd_forget(fd);
+	return sm_real.close(fd);
+}
+
+/* Move a descriptor of ours out of the way of an explicit target. */
+static void make_room(int fd)
+{
+	if (sm_fd_is_owned(fd))
+		sm_fd_relocate(fd);
+}
+
+SM_EXPORT int dup2(int oldfd, int newfd)
+{
+	if (sm_unlikely(!sm_real.dup2))
+		sm_real_resolve();
+	if (sm_fd_is_owned(oldfd)) {
+		errno = EBADF;
+		return -1;
+	}
+	make_room(newfd);
+	sm_fd_forget(newfd);
+	return sm_real.dup2(oldfd, newfd);
+}
+
+SM_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	if (sm_unlikely(!sm_real.dup3))
+		sm_real_resolve();
+	if (sm_fd_is_owned(oldfd)) {
+		errno = EBADF;
+		return -1;
+	}
+	make_room(newfd);
+	sm_fd_forget(newfd);
+	return sm_real.dup3(oldfd, newfd, flags);
+}
+
+/* Close [first, last] except the shim's descriptors. */
+static int close_range_around(unsigned int first, unsigned int last,
+			      int flags)
+{
+	while (first <= last) {
+		int own = sm_fd_owned_above(first);
+		unsigned int end = last;
+		int ret;
+
+		if (own >= 0 && (unsigned int)own <= last)
+			end = own - 1;
+		if (own < 0 || (unsigned int)own != first) {
+			sm_fd_forget_range(first, end);
+			ret = sm_real.close_range(first, end, flags);
+			if (ret < 0)
+				return ret;
+		}
+		if (own < 0 || (unsigned int)own >= last)
+			break;
+		first = own + 1;
+	}
+	return 0;
+}
+
+SM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	if (sm_unlikely(!sm_real.close_range))
+		sm_real_resolve();
+	if (first > last) {
+		errno = EINVAL;
+		return -1;
+	}
+	return close_range_around(first, last, flags);
+}
+
+SM_EXPORT void closefrom(int lowfd)
+{
+	if (sm_unlikely(!sm_real.close_range))
+		sm_real_resolve();
+	if (lowfd < 0)
+		lowfd = 0;
+	if (sm_fd_owned_above(lowfd) < 0 || !sm_real.close_range) {
+		sm_fd_forget_range(lowfd, ~0U);
+		sm_real.closefrom(lowfd);
+		return;
+	}
+	close_range_around(lowfd, ~0U, 0);
+}

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Which path a call takes, and why.
+ *
+ * Measured on this kind of machine (docs/bench.md): a copy send through
+ * io_uring from a mapping of the file is at best even with sendfile(2), and
+ * zero-copy that the kernel ends up copying (loopback, veth: every
+ * notification says ZC_COPIED) runs at 0.1-0.6x.  So in auto mode a call
+ * only leaves sendfile(2) for zero-copy, and only while the kernel reports
+ * that zero-copy really avoided the copy for that socket.
+ */
+#include <errno.h>
+
+#include "sm.h"
+
+static struct sm_choice pick(enum sm_path path, int fallback)
+{
+	struct sm_choice ch = { .path = path, .fallback = fallback };
+
+	return ch;
+}
+
+/* Why zero-copy is not used for this call, or -1 if it should be. */
+static int zc_refusal(const struct sm_options *o, const struct sm_call *c)
+{
+	if (o->ZC == SM_ZC_NEVER || c->count < o->ZC_MIN)
+		return SM_FB_small;
+	if (!c->zc_supported)
+		return SM_FB_zc_unsupported;
+	if (o->ZC != SM_ZC_ALWAYS) {
+		if (o->ZC == SM_ZC_AUTO && c->fi->local_peer)
+			return SM_FB_local_peer;
+		if (__atomic_load_n(&c->fi->zc_state, __ATOMIC_RELAXED) ==
+		    SM_ZCS_COPIED)
+			return SM_FB_zc_copied;
+	}
+	if (!c->zc_budget)
+		return SM_FB_zc_budget;
+	return -1;
+}
+
+struct sm_choice sm_policy_choose(const struct sm_options *o,
+				  const struct sm_call *c)
+{
+	int why;
+
+	if (o->ENGINE == SM_ENGINE_NATIVE)
+		return pick(SM_PATH_NATIVE, -1);
+	if (c->kind != SM_FD_TCP || !c->in_regular)
+		return pick(SM_PATH_NATIVE, SM_FB_ineligible);
+	if (!c->uring_ok)
+		return pick(SM_PATH_NATIVE,
+			    sm_policy_setup_fallback(c->uring_err));
+	why = zc_refusal(o, c);
+	if (why < 0)
+		return pick(SM_PATH_URING_ZC, -1);
+	if (o->ENGINE == SM_ENGINE_URING)
+		return pick(SM_PATH_URING_COPY, -1);
+	return pick(SM_PATH_NATIVE, why);
+}
+
+/*
+ * The zero-copy rule: a socket starts by probing; after SM_ZC_PROBE_MIN
+ * notifications it keeps zero-copy while at most half of its recent sends
+ * came back copied.  Counts halve at SM_ZC_DECAY_AT so that the recent past
+ * rules.  Once a socket is ruled copied it sends no more zero-copy, so the
+ * verdict sticks for the life of the connection: the route does not change
+ * from loopback to a NIC under a connected socket.
+ */
+void sm_policy_zc_report(struct sm_fdinfo *fi, bool copied)
+{
+	uint32_t n, k;
+
+	n = __atomic_add_fetch(&fi->zc_notifs, 1, __ATOMIC_RELAXED);
+	k = copied ? __atomic_add_fetch(&fi->zc_copied, 1, __ATOMIC_RELAXED)
+		   : __atomic_load_n(&fi->zc_copied, __ATOMIC_RELAXED);
+	if (n >= SM_ZC_PROBE_MIN)
+		__atomic_store_n(&fi->zc_state,
+				 2 * k > n ? SM_ZCS_COPIED : SM_ZCS_OK,
+				 __ATOMIC_RELAXED);
+	if (n >= SM_ZC_DECAY_AT) {
+		__atomic_store_n(&fi->zc_notifs, n / 2, __ATOMIC_RELAXED);
+		__atomic_store_n(&fi->zc_copied, k / 2, __ATOMIC_RELAXED);
+	}
+}
+
+int sm_policy_setup_fallback(int err)
+{
+	switch (err) {
+	case -ENOSYS:
+		return SM_FB_uring_enosys;
+	case -EPERM:
+	case -EACCES:
+		return SM_FB_uring_eperm;
+	case -ENOMEM:
+		return SM_FB_uring_enomem;
+	default:
+		return SM_FB_uring_other;
+	}
+}

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libsplicemsg internals.  Every symbol here is hidden: the version script
+ * exports only the interposed libc functions and the public splicemsg_* API.
+ * Internal functions return -errno; only the interposed entry points set
+ * errno.
+ */
+#ifndef SM_H
+#define SM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#pragma GCC visibility push(hidden)
+
+#define SM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define sm_likely(x) __builtin_expect(!!(x), 1)
+#define sm_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- real.c: the functions we interpose, resolved once ---------------- */
+struct sm_real {
+#define SM_SYM(name, ret, params, args) ret (*name) params;
+#include "intercept.def"
+#undef SM_SYM
+};
+extern struct sm_real sm_real;
+void sm_real_resolve(void);
+
+/* ---- options.c -------------------------------------------------------- */
+enum sm_engine { SM_ENGINE_AUTO, SM_ENGINE_URING, SM_ENGINE_NATIVE };
+enum sm_zc_mode { SM_ZC_AUTO, SM_ZC_REPORT, SM_ZC_ALWAYS, SM_ZC_NEVER };
+enum sm_level { SM_LOG_ERROR, SM_LOG_WARN, SM_LOG_INFO, SM_LOG_DEBUG };
+
+#define SM_T_BOOL int
+#define SM_T_SIZE uint64_t
+#define SM_T_STR char *
+#define SM_T_ENGINE int
+#define SM_T_ZC int
+#define SM_T_LEVEL int
+struct sm_options {
+#define SM_OPT(name, type, def, doc) SM_T_##type name;
+#include "options.def"
+#undef SM_OPT
+};
+extern struct sm_options sm_opt;
+
+/* Parse one value; returns 0 or -EINVAL (value left at its default). */
+int sm_options_parse(struct sm_options *o, const char *name,
+		     const char *value);
+void sm_options_defaults(struct sm_options *o);
+/* Read SPLICEMSG_* from environ; warn once per bad value. */
+void sm_options_load(struct sm_options *o);
+void sm_options_free(struct sm_options *o);
+/* Is program @prog selected by ONLY/SKIP? */
+bool sm_options_selects(const struct sm_options *o, const char *prog);
+/* Expand %p (pid) and %% into @out; -ENAMETOOLONG if it does not fit. */
+int sm_expand_path(char *out, size_t len, const char *pattern, pid_t pid);
+
+/* ---- log.c ------------------------------------------------------------ */
+void sm_log_open(void);
+void sm_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define sm_warn(...) sm_log(SM_LOG_WARN, __VA_ARGS__)
+#define sm_info(...) sm_log(SM_LOG_INFO, __VA_ARGS__)
+#define sm_debug(...)							\
+	do {								\
+		if (sm_unlikely(sm_opt.LOG >= SM_LOG_DEBUG))		\
+			sm_log(SM_LOG_DEBUG, __VA_ARGS__);		\
+	} while (0)
+
+/* ---- stats.c ---------------------------------------------------------- */
+enum sm_path {
+	SM_PATH_NATIVE,
+	SM_PATH_URING_ZC,
+	SM_PATH_URING_COPY,
+	SM_PATH_KMOD,
+	SM_PATH_MAX
+};
+enum sm_fallback {
+#define SM_FB(key, doc) SM_FB_##key,
+#include "stats.def"
+#undef SM_FB
+	SM_FB_MAX
+};
+extern const char *const sm_path_names[SM_PATH_MAX];
+extern const char *const sm_fallback_names[SM_FB_MAX];
+
+#define SM_STATS_MAGIC 0x74617473534d5053ULL /* "SPMSstat" */
+#define SM_STATS_VERSION 1
+/* Laid out for a reader in another process (the live stats file). */
+struct sm_counters {
+	uint64_t magic;
+	uint64_t version;
+	uint64_t pid;
+	uint64_t calls[SM_PATH_MAX];
+	uint64_t bytes[SM_PATH_MAX];
+	uint64_t fallbacks[SM_FB_MAX];
+	uint64_t zc_notifications;
+	uint64_t zc_copied;
+};
+extern struct sm_counters *sm_stats;
+
+static inline void sm_count(uint64_t *c, uint64_t n)
+{
+	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
+}
+static inline void sm_count_call(enum sm_path p, uint64_t bytes)
+{
+	sm_count(&sm_stats->calls[p], 1);
+	sm_count(&sm_stats->bytes[p], bytes);
+}
+static inline void sm_count_fallback(enum sm_fallback f)
+{
+	sm_count(&sm_stats->fallbacks[f], 1);
+}
+void sm_stats_init(void);
+void sm_stats_go_live(void);
+bool sm_stats_live_pending(void);
+void sm_stats_after_fork(void);
+int sm_stats_json(char *buf, size_t len);
+void sm_stats_write(void);
+
+/* ---- fdstate.c: per-fd facts shared by all threads -------------------- */
+enum sm_fd_kind {
+	SM_FD_UNKNOWN = 0,	/* not classified yet (or closed since) */
+	SM_FD_OTHER,		/* anything we do not accelerate */
+	SM_FD_TCP,		/* connected TCP socket, IPv4 or IPv6 */
+	SM_FD_OWNED,		/* one of the shim's own descriptors */
+};
+enum sm_zc_state { SM_ZCS_PROBING = 0, SM_ZCS_OK, SM_ZCS_COPIED };
+
+struct sm_fdinfo {
+	uint8_t kind;		/* enum sm_fd_kind */
+	uint8_t local_peer;	/* peer address belongs to this host */
+	uint8_t zc_state;	/* enum sm_zc_state */
+	uint8_t pad;
+	uint32_t zc_notifs;	/* decayed counts of this socket's reports */
+	uint32_t zc_copied;
+	uint64_t ino;		/* sockfs inode: tells a reused fd number */
+};
+
+/* Entry for @fd, created on demand; NULL if @fd is out of range or OOM. */
+struct sm_fdinfo *sm_fd_get(int fd);
+/* Existing entry or NULL, never allocates (async-signal-safe). */
+struct sm_fdinfo *sm_fd_peek(int fd);
+/* Classify @fd if unknown; returns its kind. */
+int sm_fd_classify(int fd, struct sm_fdinfo *fi);
+void sm_fd_forget(int fd);
+void sm_fd_forget_range(unsigned int first, unsigned int last);
+bool sm_fd_is_owned(int fd);
+/*
+ * Take @fd as one of the shim's own: moved to a high number, hidden from
+ * the application's close loops.  The number is stored in where0 and where1
+ * (either may be NULL), and updated there if it must move again.
+ */
+int sm_fd_adopt(int fd, int *where0, int *where1);
+void sm_fd_disown(int fd);
+void sm_fd_relocate(int fd);
+int sm_fd_owned_above(int fd);
+void sm_fd_after_fork(void);
+
+/* ---- policy.c: which path a call takes, and the zero-copy rule -------- */
+struct sm_call {
+	int kind;		/* sm_fd_kind of out_fd */
+	bool in_regular;	/* in_fd is a regular file */
+	size_t count;
+	const struct sm_fdinfo *fi;
+	/* What the ring can do; callers first ask with all three true and
+	 * create the ring only when the answer is not native. */
+	bool uring_ok;		/* this thread has a working ring */
+	bool zc_supported;	/* the kernel has SEND_ZC */
+	bool zc_budget;		/* the ring may own more zero-copy buffers */
+	int uring_err;		/* setup error (-errno) if !uring_ok */
+};
+struct sm_choice {
+	enum sm_path path;
+	int fallback;		/* enum sm_fallback or -1 */
+};
+struct sm_choice sm_policy_choose(const struct sm_options *o,
+				  const struct sm_call *c);
+/* Feed one zero-copy notification into a socket's verdict. */
+void sm_policy_zc_report(struct sm_fdinfo *fi, bool copied);
+int sm_policy_setup_fallback(int err);
+
+#define SM_ZC_PROBE_MIN 4	/* notifications before a verdict */
+#define SM_ZC_DECAY_AT 64	/* halve the counts here: recent sends rule */
+
+/* ---- uring.c: per-thread rings ---------------------------------------- */
+struct sm_ring;
+/* This thread's ring, created on first use; NULL with *err = -errno. */
+struct sm_ring *sm_ring_get(int *err);
+bool sm_ring_zc_supported(struct sm_ring *r);
+bool sm_ring_zc_budget(struct sm_ring *r);
+/* Reap whatever completed without waiting (notifications). */
+void sm_ring_poll(struct sm_ring *r);
+
+struct sm_send {
+	int fd;
+	const void *buf;
+	size_t len;
+	int msg_flags;
+	bool zc;
+	/* For zero-copy: the mapping the kernel may still read after the
+	 * send completes; the ring unmaps it when the notification comes. */
+	void *map;
+	size_t map_len;
+	uint64_t ino;
+	/* results */
+	bool interrupted;	/* a signal handler without SA_RESTART ran */
+	bool zc_handed_off;	/* the ring now owns @map */
+};
+/* Send once; returns bytes sent or -errno. */
+ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s);
+void sm_rings_prepare_fork(void);
+void sm_rings_parent_fork(void);
+void sm_rings_after_fork(void);
+void sm_rings_exit(void);
+
+/* ---- init.c ----------------------------------------------------------- */
+/* 1 when the shim is active in this process; runs init on first use. */
+bool sm_active(void);
+
+#pragma GCC visibility pop
+#endif

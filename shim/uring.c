@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Per-thread io_uring instances.
+ *
+ * A ring is created lazily by the thread (and in the process) that first
+ * needs it, so a forked child never inherits a live ring and no pinned
+ * memory is copied at fork.  Each send is synchronous from the caller's
+ * view; zero-copy buffers are the exception: the mapping stays alive, owned
+ * by the ring, until the kernel's notification says it is done with it.
+ *
+ * Waiting is a blocking read(2) on an eventfd registered with the ring, not
+ * io_uring_enter(GETEVENTS): read(2) is restarted after a SA_RESTART handler
+ * and fails with EINTR otherwise, which is exactly how a blocking sendfile(2)
+ * reacts to signals.  This is also why the ring is not set up with
+ * COOP_TASKRUN: task work must interrupt the read to run.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "sm.h"
+
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+
+#define SM_RING_ENTRIES 64
+/* Zero-copy buffers the kernel may hold per ring before we stop adding. */
+#define SM_ZC_MAX_BUFS 32
+#define SM_ZC_MAX_BYTES (256UL << 20)
+
+/* user_data of requests that are not zero-copy sends */
+#define UD_COPY 1ULL
+#define UD_CANCEL 2ULL
+
+struct sm_zcbuf {
+	struct sm_zcbuf *next;
+	void *map;
+	size_t map_len;
+	int fd;
+	uint64_t ino;
+	int res;		/* the send's result, once its CQE came */
+	bool result_seen;
+	bool notif_pending;
+};
+
+struct sm_ring {
+	struct io_uring ring;
+	int efd;
+	struct sm_ring *next;	/* registry of every ring in the process */
+	struct sm_zcbuf *zc;	/* buffers the kernel may still read */
+	unsigned int zc_bufs;
+	size_t zc_bytes;
+	bool orphan;		/* its thread exited with buffers in flight */
+	/* the send being waited for */
+	uint64_t cur;
+	int cur_res;
+	bool cur_done;
+};
+
+static __thread struct sm_ring *tls_ring;
+static __thread int tls_setup_err;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sm_ring *registry;
+static pthread_key_t ring_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+/* Kernel capabilities, probed once: 0 unknown, 1 yes, -1 no. */
+static int have_send_zc;
+static int have_report_usage = 1;
+
+static void zcbuf_free(struct sm_zcbuf *b)
+{
+	munmap(b->map, b->map_len);
+	free(b);
+}
+
+static void zc_unlink(struct sm_ring *r, struct sm_zcbuf *b)
+{
+	struct sm_zcbuf **pp;
+
+	for (pp = &r->zc; *pp; pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	}
+	r->zc_bufs--;
+	r->zc_bytes -= b->map_len;
+	zcbuf_free(b);
+}
+
+static void zc_notified(struct sm_ring *r, struct sm_zcbuf *b, int res)
+{
+	bool copied = (unsigned int)res & IORING_NOTIF_USAGE_ZC_COPIED;
+	struct sm_fdinfo *fi;
+
+	/* A send that moved no bytes reports "copied" too: not a verdict. */
+	if (b->result_seen && b->res > 0) {
+		sm_count(&sm_stats->zc_notifications, 1);
+		if (have_report_usage > 0 && copied)
+			sm_count(&sm_stats->zc_copied, 1);
+		fi = sm_fd_peek(b->fd);
+		if (have_report_usage > 0 && fi && fi->ino == b->ino &&
+		    __atomic_load_n(&fi->kind, __ATOMIC_RELAXED) == SM_FD_TCP)
+			sm_policy_zc_report(fi, copied);
+	}
+	zc_unlink(r, b);
+}
+
+static void handle_cqe(struct sm_ring *r, struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	struct sm_zcbuf *b;
+
+	if (ud == UD_CANCEL)
+		return;
+	if (ud == UD_COPY) {
+		if (r->cur == UD_COPY) {
+			r->cur_res = cqe->res;
+			r->cur_done = true;
+		}
+		return;
+	}
+	b = (struct sm_zcbuf *)(uintptr_t)ud;
+	if (cqe->flags & IORING_CQE_F_NOTIF) {
+		zc_notified(r, b, cqe->res);
+		return;
+	}
+	b->res = cqe->res;
+	b->result_seen = true;
+	if (r->cur == ud) {
+		r->cur_res = cqe->res;
+		r->cur_done = true;
+	}
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		zc_unlink(r, b);	/* no notification will follow */
+}
+
+static void reap(struct sm_ring *r)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, n = 0;
+
+	io_uring_for_each_cqe(&r->ring, head, cqe) {
+		handle_cqe(r, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&r->ring, n);
+}
+
+void sm_ring_poll(struct sm_ring *r)
+{
+	if (r->zc)
+		reap(r);
+}
+
+/* Wait for the eventfd; returns 0, or -EINTR if a handler interrupted. */
+static int wait_event(struct sm_ring *r)
+{
+	uint64_t v;
+
+	if (read(__atomic_load_n(&r->efd, __ATOMIC_ACQUIRE), &v,
+		 sizeof(v)) < 0)
+		return -errno;
+	return 0;
+}
+
+static void ring_destroy(struct sm_ring *r)
+{
+	struct sm_zcbuf *b, *n;
+
+	for (b = r->zc; b; b = n) {
+		n = b->next;
+		zcbuf_free(b);
+	}
+	sm_fd_disown(r->efd);
+	sm_real.close(r->efd);
+	sm_fd_disown(r->ring.ring_fd);
+	io_uring_queue_exit(&r->ring);
+	free(r);
+}
+
+static void registry_remove(struct sm_ring *r)
+{
+	struct sm_ring **pp;
+
+	for (pp = &registry; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+}
+
+/* Rings whose threads exited: free those the kernel has released. */
+static void reap_orphans(void)
+{
+	struct sm_ring *r, *n;
+
+	pthread_mutex_lock(&registry_lock);
+	for (r = registry; r; r = n) {
+		n = r->next;
+		if (!r->orphan)
+			continue;
+		reap(r);
+		if (!r->zc) {
+			registry_remove(r);
+			ring_destroy(r);
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void thread_exit(void *arg)
+{
+	struct sm_ring *r = arg;
+
+	reap(r);
+	pthread_mutex_lock(&registry_lock);
+	if (r->zc) {
+		/* The kernel still reads these pages: keep them mapped. */
+		r->orphan = true;
+	} else {
+		registry_remove(r);
+		ring_destroy(r);
+	}
+	pthread_mutex_unlock(&registry_lock);
+	tls_ring = NULL;
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&ring_key, thread_exit);
+}
+
+static void probe_kernel(struct sm_ring *r)
+{
+	struct io_uring_probe *p;
+
+	if (__atomic_load_n(&have_send_zc, __ATOMIC_RELAXED))
+		return;
+	p = io_uring_get_probe_ring(&r->ring);
+	__atomic_store_n(&have_send_zc,
+			 p && io_uring_opcode_supported(p, IORING_OP_SEND_ZC) ?
+			 1 : -1, __ATOMIC_RELAXED);
+	if (p)
+		io_uring_free_probe(p);
+}
+
+static int ring_create(struct sm_ring **out)
+{
+	struct sm_ring *r;
+	int ret, fd;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	ret = io_uring_queue_init(SM_RING_ENTRIES, &r->ring, 0);
+	if (ret < 0)
+		goto err_free;
+	/* Out of the application's fd numbers and close loops. */
+	sm_fd_adopt(r->ring.ring_fd, &r->ring.ring_fd, &r->ring.enter_ring_fd);
+	fd = eventfd(0, EFD_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto err_ring;
+	}
+	sm_fd_adopt(fd, &r->efd, NULL);
+	ret = io_uring_register_eventfd(&r->ring, r->efd);
+	if (ret < 0)
+		goto err_efd;
+	probe_kernel(r);
+	*out = r;
+	return 0;
+err_efd:
+	sm_fd_disown(r->efd);
+	sm_real.close(r->efd);
+err_ring:
+	sm_fd_disown(r->ring.ring_fd);
+	io_uring_queue_exit(&r->ring);
+err_free:
+	free(r);
+	return ret;
+}
+
+struct sm_ring *sm_ring_get(int *err)
+{
+	struct sm_ring *r = tls_ring;
+	int ret;
+
+	if (sm_likely(r != NULL)) {
+		sm_ring_poll(r);
+		return r;
+	}
+	/* A thread whose setup failed for good does not retry each call. */
+	if (tls_setup_err == -ENOSYS || tls_setup_err == -EPERM) {
+		*err = tls_setup_err;
+		return NULL;
+	}
+	pthread_once(&key_once, make_key);
+	reap_orphans();
+	ret = ring_create(&r);
+	if (ret < 0) {
+		if (!tls_setup_err)
+			sm_info("io_uring unavailable (%s): using sendfile",
+				strerror(-ret));
+		tls_setup_err = ret;
+		*err = ret;
+		return NULL;
+	}
+	pthread_mutex_lock(&registry_lock);
+	r->next = registry;
+	registry = r;
+	pthread_mutex_unlock(&registry_lock);
+	pthread_setspecific(ring_key, r);
+	tls_ring = r;
+	return r;
+}
+
+bool sm_ring_zc_supported(struct sm_ring *r)
+{
+	return __atomic_load_n(&have_send_zc, __ATOMIC_RELAXED) > 0;
+}
+
+bool sm_ring_zc_budget(struct sm_ring *r)
+{
+	return r->zc_bufs < SM_ZC_MAX_BUFS && r->zc_bytes < SM_ZC_MAX_BYTES;
+}
+
+static void prep_send(struct sm_ring *r, struct sm_send *s,
+		      struct sm_zcbuf *b)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+
+	if (b) {
+		io_uring_prep_send_zc(sqe, s->fd, s->buf, s->len, s->msg_flags,
+				      have_report_usage > 0 ?
+				      IORING_SEND_ZC_REPORT_USAGE : 0);
+		io_uring_sqe_set_data64(sqe, (uintptr_t)b);
+		r->cur = (uintptr_t)b;
+	} else {
+		io_uring_prep_send(sqe, s->fd, s->buf, s->len, s->msg_flags);
+		io_uring_sqe_set_data64(sqe, UD_COPY);
+		r->cur = UD_COPY;
+	}
+	r->cur_done = false;
+}
+
+static int submit(struct sm_ring *r)
+{
+	int ret;
+
+	do {
+		ret = io_uring_submit(&r->ring);
+	} while (ret == -EINTR);
+	return ret < 0 ? ret : 0;
+}
+
+/* Ask the kernel to stop the current send; its CQE still follows. */
+static void cancel_current(struct sm_ring *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, r->cur, 0);
+	io_uring_sqe_set_data64(sqe, UD_CANCEL);
+	submit(r);
+}
+
+static ssize_t wait_current(struct sm_ring *r, struct sm_send *s)
+{
+	for (;;) {
+		reap(r);
+		if (r->cur_done)
+			break;
+		if (wait_event(r) == -EINTR && !s->interrupted) {
+			/* Like sendfile(2): stop now, report what went. */
+			s->interrupted = true;
+			cancel_current(r);
+		}
+	}
+	r->cur = 0;
+	if (r->cur_res == -ECANCELED || r->cur_res == -EINTR)
+		return s->interrupted ? -EINTR : r->cur_res;
+	return r->cur_res;
+}
+
+ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s)
+{
+	struct sm_zcbuf *b = NULL;
+	ssize_t ret;
+
+	if (s->zc) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		b->map = s->map;
+		b->map_len = s->map_len;
+		b->fd = s->fd;
+		b->ino = s->ino;
+		b->notif_pending = true;
+		b->next = r->zc;
+		r->zc = b;
+		r->zc_bufs++;
+		r->zc_bytes += b->map_len;
+		/* From here on the ring unmaps it, after the kernel is done. */
+		s->zc_handed_off = true;
+	}
+	prep_send(r, s, b);
+	ret = submit(r);
+	if (ret < 0) {
+		r->cur = 0;
+		if (b) {
+			/* Never reached the kernel: nothing will notify. */
+			zc_unlink(r, b);
+		}
+		return ret;
+	}
+	ret = wait_current(r, s);
+	if (b && ret == -EINVAL && have_report_usage > 0) {
+		/* Kernels before 6.2 reject REPORT_USAGE; go without it. */
+		__atomic_store_n(&have_report_usage, -1, __ATOMIC_RELAXED);
+	}
+	return ret;
+}
+
+/*
+ * In a forked child: the parent's rings are the parent's.  Drop our view of
+ * them (close the inherited descriptors, unmap the inherited copies of the
+ * rings and buffers) without touching the kernel objects the parent uses.
+ */
+void sm_rings_after_fork(void)
+{
+	struct sm_ring *r, *n;
+
+	pthread_mutex_init(&registry_lock, NULL);
+	for (r = registry; r; r = n) {
+		n = r->next;
+		ring_destroy(r);
+	}
+	registry = NULL;
+	if (tls_ring)
+		pthread_setspecific(ring_key, NULL);
+	tls_ring = NULL;
+	tls_setup_err = 0;
+}
+
+void sm_rings_prepare_fork(void)
+{
+	pthread_mutex_lock(&registry_lock);
+}
+
+void sm_rings_parent_fork(void)
+{
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/*
+ * At exit: give the kernel a moment to release zero-copy buffers of this
+ * thread's ring and of orphaned rings, so their notifications are counted.
+ * Other threads may still run; their rings are theirs.
+ */
+void sm_rings_exit(void)
+{
+	struct sm_ring *r = tls_ring;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		bool busy = false;
+
+		if (r) {
+			reap(r);
+			busy = r->zc != NULL;
+		}
+		reap_orphans();
+		pthread_mutex_lock(&registry_lock);
+		for (struct sm_ring *o = registry; o; o = o->next)
+			busy |= o->orphan;
+		pthread_mutex_unlock(&registry_lock);
+		if (!busy)
+			break;
+		usleep(10000);
+	}
+}
