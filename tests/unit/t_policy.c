@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The path policy and the per-socket zero-copy rule. */
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+
+#include "sm.h"
+
+static struct sm_options o;
+static struct sm_fdinfo fi;
+static struct sm_call c;
+
+static void setup(void)
+{
+	memset(&o, 0, sizeof(o));
+	sm_options_defaults(&o);
+	memset(&fi, 0, sizeof(fi));
+	fi.kind = SM_FD_TCP;
+	memset(&c, 0, sizeof(c));
+	c.kind = SM_FD_TCP;
+	c.in_regular = true;
+	c.count = 1 << 20;
+	c.fi = &fi;
+	c.uring_ok = c.zc_supported = c.zc_budget = true;
+}
+
+static void teardown(void)
+{
+	sm_options_free(&o);
+}
+
+#define expect(p, fb)							\
+	do {								\
+		struct sm_choice ch = sm_policy_choose(&o, &c);		\
+		ck_assert_int_eq(ch.path, p);				\
+		ck_assert_int_eq(ch.fallback, fb);			\
+	} while (0)
+
+START_TEST(native_engine_never_counts_a_fallback)
+{
+	o.ENGINE = SM_ENGINE_NATIVE;
+	expect(SM_PATH_NATIVE, -1);
+}
+END_TEST
+
+START_TEST(ineligible_descriptors_go_native)
+{
+	c.kind = SM_FD_OTHER;
+	expect(SM_PATH_NATIVE, SM_FB_ineligible);
+	c.kind = SM_FD_TCP;
+	c.in_regular = false;
+	expect(SM_PATH_NATIVE, SM_FB_ineligible);
+	o.ENGINE = SM_ENGINE_URING;
+	expect(SM_PATH_NATIVE, SM_FB_ineligible);
+}
+END_TEST
+
+START_TEST(auto_uses_zero_copy_only_where_it_can_win)
+{
+	expect(SM_PATH_URING_ZC, -1);		/* remote peer, probing */
+	c.count = 1000;
+	expect(SM_PATH_NATIVE, SM_FB_small);
+	c.count = 1 << 20;
+	fi.local_peer = 1;
+	expect(SM_PATH_NATIVE, SM_FB_local_peer);
+	fi.local_peer = 0;
+	fi.zc_state = SM_ZCS_COPIED;
+	expect(SM_PATH_NATIVE, SM_FB_zc_copied);
+	fi.zc_state = SM_ZCS_OK;
+	c.zc_budget = false;
+	expect(SM_PATH_NATIVE, SM_FB_zc_budget);
+	c.zc_budget = true;
+	c.zc_supported = false;
+	expect(SM_PATH_NATIVE, SM_FB_zc_unsupported);
+}
+END_TEST
+
+START_TEST(uring_engine_copies_where_zero_copy_is_refused)
+{
+	o.ENGINE = SM_ENGINE_URING;
+	fi.local_peer = 1;
+	expect(SM_PATH_URING_COPY, -1);
+	c.count = 10;
+	expect(SM_PATH_URING_COPY, -1);
+	o.ZC = SM_ZC_ALWAYS;
+	expect(SM_PATH_URING_COPY, -1);		/* still below ZC_MIN */
+	o.ZC_MIN = 0;
+	expect(SM_PATH_URING_ZC, -1);
+	o.ZC = SM_ZC_NEVER;
+	expect(SM_PATH_URING_COPY, -1);
+}
+END_TEST
+
+START_TEST(report_mode_ignores_addresses_but_not_reports)
+{
+	o.ZC = SM_ZC_REPORT;
+	fi.local_peer = 1;
+	expect(SM_PATH_URING_ZC, -1);
+	fi.zc_state = SM_ZCS_COPIED;
+	expect(SM_PATH_NATIVE, SM_FB_zc_copied);
+	o.ZC = SM_ZC_ALWAYS;
+	expect(SM_PATH_URING_ZC, -1);
+}
+END_TEST
+
+START_TEST(ring_setup_failures_are_named)
+{
+	c.uring_ok = false;
+	c.uring_err = -EPERM;
+	expect(SM_PATH_NATIVE, SM_FB_uring_eperm);
+	c.uring_err = -ENOSYS;
+	expect(SM_PATH_NATIVE, SM_FB_uring_enosys);
+	c.uring_err = -ENOMEM;
+	expect(SM_PATH_NATIVE, SM_FB_uring_enomem);
+	c.uring_err = -EINVAL;
+	expect(SM_PATH_NATIVE, SM_FB_uring_other);
+}
+END_TEST
+
+START_TEST(verdict_waits_for_enough_reports)
+{
+	int i;
+
+	for (i = 0; i < SM_ZC_PROBE_MIN - 1; i++)
+		sm_policy_zc_report(&fi, true);
+	ck_assert_int_eq(fi.zc_state, SM_ZCS_PROBING);
+	sm_policy_zc_report(&fi, true);
+	ck_assert_int_eq(fi.zc_state, SM_ZCS_COPIED);
+}
+END_TEST
+
+START_TEST(mostly_zero_copy_keeps_zero_copy)
+{
+	int i;
+
+	/* The virtio path in the VM: about one in four copied. */
+	for (i = 0; i < 200; i++)
+		sm_policy_zc_report(&fi, i % 4 == 0);
+	ck_assert_int_eq(fi.zc_state, SM_ZCS_OK);
+	ck_assert_uint_lt(fi.zc_notifs, SM_ZC_DECAY_AT);
+}
+END_TEST
+
+START_TEST(recent_copies_win_over_old_successes)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		sm_policy_zc_report(&fi, false);
+	ck_assert_int_eq(fi.zc_state, SM_ZCS_OK);
+	for (i = 0; i < SM_ZC_DECAY_AT && fi.zc_state == SM_ZCS_OK; i++)
+		sm_policy_zc_report(&fi, true);
+	ck_assert_int_eq(fi.zc_state, SM_ZCS_COPIED);
+	/* decay lets a route change show within one window */
+	ck_assert_int_le(i, SM_ZC_DECAY_AT);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, native_engine_never_counts_a_fallback);
+	tcase_add_test(tc, ineligible_descriptors_go_native);
+	tcase_add_test(tc, auto_uses_zero_copy_only_where_it_can_win);
+	tcase_add_test(tc, uring_engine_copies_where_zero_copy_is_refused);
+	tcase_add_test(tc, report_mode_ignores_addresses_but_not_reports);
+	tcase_add_test(tc, ring_setup_failures_are_named);
+	tcase_add_test(tc, verdict_waits_for_enough_reports);
+	tcase_add_test(tc, mostly_zero_copy_keeps_zero_copy);
+	tcase_add_test(tc, recent_copies_win_over_old_successes);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
