@@ -179,7 +179,7 @@ void sm_fd_forget_range(unsigned int first, unsigned int last)
 }
 
 /*
- * The shim's own descriptors (rings, eventfds, log file).  The application
+ * The shim's own descriptors (rings, log file).  The application
  * never opened them, so closing one by number is an EBADF for it, exactly
  * what it would get without us; a range close steps around them, and a
  * dup2() onto one first moves ours elsewhere.  Each is kept in a high fd

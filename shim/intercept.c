@@ -76,12 +76,13 @@ struct sm_xfer {
 	bool zc;
 	uint64_t ino;
 	size_t done;		/* bytes sent so far */
+	bool interrupted;	/* a signal handler without SA_RESTART ran */
 	int fallback;		/* why the rest went native, or -1 */
 };
 
 /*
- * Send one mapped chunk.  Returns >0 bytes sent, 0 to stop with what was
- * sent, or -errno to stop; x->fallback set means "finish natively".
+ * Send one mapped chunk.  Returns bytes sent (x->interrupted says stop
+ * there) or -errno; x->fallback set means "finish with the real call".
  */
 static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 {
@@ -112,16 +113,13 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 	ret = sm_ring_send(r, &s);
 	if (!s.zc_handed_off)
 		munmap(map, s.map_len);
+	x->interrupted = s.interrupted;
 	if (ret > 0) {
 		sm_count(&sm_stats->bytes[x->zc ? SM_PATH_URING_ZC :
 					  SM_PATH_URING_COPY], ret);
-		if (s.interrupted)
-			return -EINTR;	/* stop, keeping the count */
 		return ret;
 	}
 	switch (ret) {
-	case 0:
-		return -EAGAIN;
 	case -EPIPE:
 		raise_sigpipe();
 		return ret;
@@ -161,9 +159,13 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 		if (chunk > SM_CHUNK)
 			chunk = SM_CHUNK;
 		ret = send_chunk(r, x, chunk);
+		if (ret == -EINTR && !x->done && sm_signal_restartable())
+			continue;	/* as the kernel restarts sendfile(2) */
 		if (ret <= 0)
 			break;
 		x->done += ret;
+		if (x->interrupted)
+			break;		/* a signal: report what went */
 		if ((size_t)ret < chunk && x->nonblock)
 			break;		/* the socket buffer is full */
 	}

@@ -213,6 +213,8 @@ struct sm_send {
 };
 /* Send once; returns bytes sent or -errno. */
 ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s);
+/* After a handler interrupted a send that moved nothing: restart it? */
+bool sm_signal_restartable(void);
 void sm_rings_prepare_fork(void);
 void sm_rings_parent_fork(void);
 void sm_rings_after_fork(void);

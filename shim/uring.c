@@ -8,17 +8,21 @@
  * view; zero-copy buffers are the exception: the mapping stays alive, owned
  * by the ring, until the kernel's notification says it is done with it.
  *
- * Waiting is a blocking read(2) on an eventfd registered with the ring, not
- * io_uring_enter(GETEVENTS): read(2) is restarted after a SA_RESTART handler
- * and fails with EINTR otherwise, which is exactly how a blocking sendfile(2)
- * reacts to signals.  This is also why the ring is not set up with
- * COOP_TASKRUN: task work must interrupt the read to run.
+ * Signals: io_uring_enter(GETEVENTS) fails with EINTR after any handler ran.
+ * sendfile(2) returns the partial count when bytes already went, so the
+ * send is cancelled and what went is reported.  When nothing went,
+ * sendfile(2) fails with EINTR after a handler without SA_RESTART and is
+ * restarted otherwise; which signal ran is not known here, so the send is
+ * restarted only when no installed handler lacks SA_RESTART (a stop signal,
+ * with no handler at all, restarts too).  An application mixing both kinds
+ * may see EINTR where sendfile(2) would have restarted, never a wait where
+ * it would have returned.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -55,7 +59,6 @@ struct sm_zcbuf {
 
 struct sm_ring {
 	struct io_uring ring;
-	int efd;
 	struct sm_ring *next;	/* registry of every ring in the process */
 	struct sm_zcbuf *zc;	/* buffers the kernel may still read */
 	unsigned int zc_bufs;
@@ -164,15 +167,30 @@ void sm_ring_poll(struct sm_ring *r)
 		reap(r);
 }
 
-/* Wait for the eventfd; returns 0, or -EINTR if a handler interrupted. */
-static int wait_event(struct sm_ring *r)
+/* Would a blocking syscall interrupted by a handler be restarted? */
+bool sm_signal_restartable(void)
 {
-	uint64_t v;
+	struct sigaction sa;
+	int sig;
 
-	if (read(__atomic_load_n(&r->efd, __ATOMIC_ACQUIRE), &v,
-		 sizeof(v)) < 0)
-		return -errno;
-	return 0;
+	for (sig = 1; sig < SIGRTMIN; sig++) {
+		/* glibc's own (SIGCANCEL, SIGSETXID) sit below SIGRTMIN */
+		if (sig == SIGKILL || sig == SIGSTOP || sig >= 32)
+			continue;
+		if (sigaction(sig, NULL, &sa) < 0)
+			continue;
+		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN &&
+		    !(sa.sa_flags & SA_RESTART))
+			return false;
+	}
+	for (sig = SIGRTMIN; sig <= SIGRTMAX; sig++) {
+		if (sigaction(sig, NULL, &sa) < 0)
+			continue;
+		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN &&
+		    !(sa.sa_flags & SA_RESTART))
+			return false;
+	}
+	return true;
 }
 
 static void ring_destroy(struct sm_ring *r)
@@ -183,8 +201,6 @@ static void ring_destroy(struct sm_ring *r)
 		n = b->next;
 		zcbuf_free(b);
 	}
-	sm_fd_disown(r->efd);
-	sm_real.close(r->efd);
 	sm_fd_disown(r->ring.ring_fd);
 	io_uring_queue_exit(&r->ring);
 	free(r);
@@ -260,7 +276,7 @@ static void probe_kernel(struct sm_ring *r)
 static int ring_create(struct sm_ring **out)
 {
 	struct sm_ring *r;
-	int ret, fd;
+	int ret;
 
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -270,24 +286,9 @@ static int ring_create(struct sm_ring **out)
 		goto err_free;
 	/* Out of the application's fd numbers and close loops. */
 	sm_fd_adopt(r->ring.ring_fd, &r->ring.ring_fd, &r->ring.enter_ring_fd);
-	fd = eventfd(0, EFD_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto err_ring;
-	}
-	sm_fd_adopt(fd, &r->efd, NULL);
-	ret = io_uring_register_eventfd(&r->ring, r->efd);
-	if (ret < 0)
-		goto err_efd;
 	probe_kernel(r);
 	*out = r;
 	return 0;
-err_efd:
-	sm_fd_disown(r->efd);
-	sm_real.close(r->efd);
-err_ring:
-	sm_fd_disown(r->ring.ring_fd);
-	io_uring_queue_exit(&r->ring);
 err_free:
 	free(r);
 	return ret;
@@ -378,16 +379,26 @@ static void cancel_current(struct sm_ring *r)
 	submit(r);
 }
 
+/* Wait for the current send's result; s->interrupted if a handler ran. */
 static ssize_t wait_current(struct sm_ring *r, struct sm_send *s)
 {
+	struct io_uring_cqe *cqe;
+	int ret;
+
 	for (;;) {
 		reap(r);
 		if (r->cur_done)
 			break;
-		if (wait_event(r) == -EINTR && !s->interrupted) {
-			/* Like sendfile(2): stop now, report what went. */
+		ret = io_uring_wait_cqe(&r->ring, &cqe);
+		if (ret == -EINTR && !s->interrupted) {
+			/* Stop the send; its CQE tells what went. */
 			s->interrupted = true;
 			cancel_current(r);
+		} else if (ret < 0 && ret != -EINTR) {
+			/* The ring is unusable: nothing more will come. */
+			sm_warn("io_uring wait failed: %s", strerror(-ret));
+			r->cur_res = ret;
+			break;
 		}
 	}
 	r->cur = 0;
@@ -422,7 +433,7 @@ ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s)
 	if (ret < 0) {
 		r->cur = 0;
 		if (b) {
-			/* Never reached the kernel: nothing will notify. */
+			/* Never reached the kernel: no notification. */
 			zc_unlink(r, b);
 		}
 		return ret;
