@@ -149,6 +149,9 @@ int sm_fd_classify(int fd, struct sm_fdinfo *fi)
 	fi->zc_copied = 0;
 	kind = SM_FD_TCP;
 out:
+	/* Remembered, so a forced engine can tell a replaced descriptor. */
+	if (kind == SM_FD_OTHER && fstat(fd, &st) == 0)
+		fi->ino = st.st_ino;
 	__atomic_store_n(&fi->kind, kind, __ATOMIC_RELEASE);
 	return kind;
 }

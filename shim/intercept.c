@@ -67,6 +67,13 @@ static bool socket_has_sndtimeo(int fd)
 	return tv.tv_sec || tv.tv_usec;
 }
 
+static bool same_inode(int fd, const struct sm_fdinfo *fi)
+{
+	struct stat st;
+
+	return fstat(fd, &st) < 0 || (uint64_t)st.st_ino == fi->ino;
+}
+
 struct sm_xfer {
 	int out_fd;
 	int in_fd;
@@ -212,6 +219,16 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	if (!fi || !count || (ssize_t)count < 0)
 		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
 	c.kind = sm_fd_classify(out_fd, fi);
+	if (c.kind == SM_FD_OTHER && sm_opt.ENGINE == SM_ENGINE_URING &&
+	    !same_inode(out_fd, fi)) {
+		/*
+		 * Replaced behind our back (a raw dup2): the forced engine
+		 * must not leave an eligible socket native.  Auto would send
+		 * most of them natively anyway, so it skips this fstat.
+		 */
+		sm_fd_forget(out_fd);
+		c.kind = sm_fd_classify(out_fd, fi);
+	}
 	c.count = count;
 	c.fi = fi;
 	/* Cheap decisions first: auto mostly stays native. */
@@ -223,10 +240,10 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	if (fstat(in_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size <= 0)	/* procfs-like files report size 0 */
 		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
-	if (fstat(out_fd, &st) == 0 && (uint64_t)st.st_ino != fi->ino) {
+	if (!same_inode(out_fd, fi)) {
 		/* The fd number was reused behind our back: look again. */
 		sm_fd_forget(out_fd);
-		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
+		return sm_sendfile(out_fd, in_fd, offset, count);
 	}
 	x.ino = fi->ino;
 	r = sm_ring_get(&c.uring_err);
@@ -256,7 +273,14 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 			return native(out_fd, in_fd, offset, count,
 				      SM_FB_ineligible);
 	}
-	if (fstat(in_fd, &st) < 0)
+	/*
+	 * Left to the kernel: an offset + count that overflows (EINVAL),
+	 * O_DIRECT files (their alignment rules apply to sendfile(2), not to
+	 * a mapping).
+	 */
+	fl = fcntl(in_fd, F_GETFL);
+	if (fstat(in_fd, &st) < 0 || fl < 0 || (fl & O_DIRECT) ||
+	    count > (uint64_t)LLONG_MAX - (uint64_t)x.pos)
 		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
 	if (x.pos >= st.st_size) {
 		/* At or past EOF sendfile(2) sends nothing and returns 0. */

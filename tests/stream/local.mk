@@ -1,1 +1,16 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Byte-stream regression: sm_sender runs one sendfile scenario and prints
+# a transcript; the stream-*.sh drivers compare native and shim runs.
+
+check_PROGRAMS += tests/stream/sm_sender tests/stream/t_deny_uring
+tests_stream_sm_sender_SOURCES = tests/stream/sm_sender.c \
+	tests/stream/t_stream.c tests/stream/t_stream.h
+tests_stream_sm_sender_LDADD = -lpthread
+tests_stream_t_deny_uring_SOURCES = tests/stream/t_deny_uring.c
+
+TESTS += tests/stream/stream-uring.sh tests/stream/stream-auto.sh \
+	tests/stream/stream-noring.sh
+EXTRA_DIST += tests/stream/lib.sh tests/stream/sm_stats.py \
+	tests/stream/stream-uring.sh tests/stream/stream-auto.sh \
+	tests/stream/stream-noring.sh

@@ -52,7 +52,7 @@ bool t_digest_equal(const struct t_digest *a, const struct t_digest *b);
 /* ---- the process: temp dir, timeouts, accounting for the driver ------- */
 void t_setup(unsigned int timeout_sec, const char *meta_pattern);
 /* In a forked child: own alarm, own counters, never remove the temp dir. */
-void t_after_fork_child(unsigned int timeout_sec);
+void t_after_fork_child(void);
 const char *t_tmpdir(void);
 /* How the driver may compare the shim's byte counters with ours. */
 void t_meta_set(const char *key, const char *value);
@@ -93,10 +93,14 @@ struct t_rx {
 	pthread_cond_t cond;
 	bool paused;
 	struct t_digest got;
+	uint64_t progress;	/* got.bytes, for other threads (atomic) */
 	int err;		/* errno of the recv that ended it, 0 on EOF */
 	/* Optional: compare with this buffer as bytes arrive. */
 	const unsigned char *ref;
 	size_t ref_len;
+	/* From here on a byte may also read as zero: sendfile queues page
+	 * cache pages, and truncation zeroes the rest of the EOF folio. */
+	size_t ref_zero_from;
 	bool ref_prefix;	/* every byte so far matched ref */
 };
 
@@ -104,6 +108,9 @@ void t_rx_start(struct t_rx *rx, int fd, bool paused);
 void t_rx_resume(struct t_rx *rx);
 /* Wait for EOF (or error), close the fd. */
 void t_rx_join(struct t_rx *rx);
+
+/* Wait until the receiver has consumed @bytes in all. */
+void t_rx_wait_for(struct t_rx *rx, uint64_t bytes);
 
 /* Wait until the kernel stops taking bytes from @fd (reader paused). */
 void t_wait_stalled(int fd);
@@ -116,6 +123,7 @@ struct t_call {
 	int out_fd;
 	int in_fd;
 	off_t *offp;		/* NULL, a real pointer or T_BAD_OFFP */
+	bool offp_bad;		/* offp is not readable (not T_BAD_OFFP) */
 	size_t count;
 	/* results */
 	ssize_t ret;
@@ -144,7 +152,7 @@ int t_result(void);
 
 /* Print "label: received bytes=N hash=H match=yes|no" and check it. */
 void t_report_stream(FILE *out, const char *label, const struct t_digest *got,
-		     const struct t_digest *want, bool print_hash);
+		     const struct t_digest *want);
 /* Print "label: text: yes|no" and count a "no" as a mismatch. */
 void t_expect(FILE *out, const char *label, const char *text, bool ok);
 

@@ -1,0 +1,244 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Shared by the stream-*.sh drivers (sourced, not run).  A driver runs
+# every sm_sender scenario natively once, then under libsplicemsg with one
+# or more policies, and for each run checks that the transcript is
+# byte-identical to the native one and that the shim's exit stats show the
+# path the policy promises.  One line per check, a summary line, and the
+# usual exit codes: 0 pass, 1 fail, 77 skip, 99 harness error.
+
+SM_NAME=$(basename "$0" .sh)
+SM_HERE=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=${top_srcdir:-$(cd "$SM_HERE/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+SM_LIB=${SM_LIB:-$top_builddir/shim/.libs/libsplicemsg.so}
+# What LD_PRELOAD gets; for a sanitizer build, put its runtime first:
+# SM_PRELOAD="$(gcc -print-file-name=libasan.so) $SM_LIB"
+SM_PRELOAD=${SM_PRELOAD:-$SM_LIB}
+SM_SENDER=$top_builddir/tests/stream/sm_sender
+SM_DENY=$top_builddir/tests/stream/t_deny_uring
+SM_STATS_PY=$SM_HERE/sm_stats.py
+# One run may take this long; sm_sender's own alarm is 60 s.
+SM_RUN_TIMEOUT=${SM_RUN_TIMEOUT:-120}
+
+SM_PASS=0
+SM_FAIL=0
+SM_SKIP=0
+SM_ERROR=0
+
+# What the user's shell set must not change what we test.
+for v in $(compgen -v SPLICEMSG_); do
+	unset "$v"
+done
+unset LD_PRELOAD
+
+sm_pass() { echo "PASS $1"; SM_PASS=$((SM_PASS + 1)); }
+sm_fail() { echo "FAIL $1: $2"; SM_FAIL=$((SM_FAIL + 1)); }
+sm_skip() { echo "SKIP $1: $2"; SM_SKIP=$((SM_SKIP + 1)); }
+sm_error() { echo "ERROR $1: $2"; SM_ERROR=$((SM_ERROR + 1)); }
+
+# Indent a few lines of a file under a FAIL line.
+sm_show() {
+	sed -n "1,${2:-15}p" "$1" | sed 's/^/    /'
+}
+
+sm_cleanup() {
+	[ -n "${SM_TMP:-}" ] && rm -rf "$SM_TMP"
+}
+
+sm_init() {
+	SM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/$SM_NAME.XXXXXX") || exit 99
+	trap sm_cleanup EXIT
+	trap 'exit 99' INT TERM
+	export TMPDIR=$SM_TMP
+	if [ ! -x "$SM_SENDER" ]; then
+		echo "ERROR: $SM_SENDER not built (make check builds it)"
+		exit 99
+	fi
+	sm_dmesg_mark
+}
+
+# Exit with the summary, as automake's parallel harness expects.
+sm_finish() {
+	sm_dmesg_check
+	[ "$SM_ERROR" -gt 0 ] && echo "harness errors: $SM_ERROR"
+	echo "$SM_NAME: $SM_PASS passed, $SM_FAIL failed, $SM_SKIP skipped"
+	[ "$SM_ERROR" -gt 0 ] && exit 99
+	[ "$SM_FAIL" -gt 0 ] && exit 1
+	[ "$SM_PASS" -eq 0 ] && exit 77
+	exit 0
+}
+
+# ---- kernel log: a shim can also break the kernel ----------------------
+
+sm_dmesg_mark() {
+	SM_DMESG_LINES=
+	if dmesg >/dev/null 2>&1; then
+		SM_DMESG_LINES=$(dmesg | wc -l)
+	fi
+}
+
+sm_dmesg_check() {
+	local new
+	[ -n "$SM_DMESG_LINES" ] || return 0
+	new=$(dmesg | tail -n +"$((SM_DMESG_LINES + 1))" |
+		grep -E 'BUG:|WARNING:|Oops:|general protection' |
+		head -5)
+	if [ -n "$new" ]; then
+		sm_fail "kernel log" "new warnings while the tests ran"
+		echo "$new" | sed 's/^/    /'
+	else
+		sm_pass "kernel log"
+	fi
+}
+
+# ---- running sm_sender ---------------------------------------------------
+
+# sm_scenarios [TAG-TO-DROP...]: scenario names, minus those tagged so.
+sm_scenarios() {
+	local name tags t drop
+	"$SM_SENDER" --list | while read -r name tags; do
+		drop=
+		for t in "$@"; do
+			case ",$tags," in *",$t,"*) drop=1 ;; esac
+		done
+		[ -z "$drop" ] && echo "$name"
+	done
+}
+
+# sm_run DIR SCENARIO [PREFIX-CMD... --] [VAR=VALUE...]
+# Runs one scenario with the environment given; DIR gets out, err, rc
+# and the meta.PID / stats.PID.json files.
+sm_run() {
+	local dir=$1 scen=$2 prefix=()
+	shift 2
+	if [ "${1:-}" = "--deny" ]; then
+		prefix=("$SM_DENY" --errno "$2" --)
+		shift 2
+	fi
+	mkdir -p "$dir"
+	timeout -k 5 "$SM_RUN_TIMEOUT" "${prefix[@]}" env "$@" \
+		"$SM_SENDER" --meta "$dir/meta.%p" "$scen" \
+		>"$dir/out" 2>"$dir/err"
+	echo $? >"$dir/rc"
+}
+
+# Native reference runs.  Sets SM_NATIVE_OK to the scenarios that ran.
+sm_native_all() {
+	local scen rc
+	SM_NATIVE_OK=
+	for scen in $(sm_scenarios "$@"); do
+		sm_run "$SM_TMP/native/$scen" "$scen"
+		rc=$(cat "$SM_TMP/native/$scen/rc")
+		case $rc in
+		0)
+			sm_pass "native/$scen"
+			SM_NATIVE_OK="$SM_NATIVE_OK $scen"
+			;;
+		77)
+			sm_skip "native/$scen" \
+				"$(head -1 "$SM_TMP/native/$scen/out")"
+			;;
+		*)
+			sm_error "native/$scen" "exit $rc without the shim"
+			sm_show "$SM_TMP/native/$scen/err"
+			sm_show "$SM_TMP/native/$scen/out" 5
+			;;
+		esac
+	done
+}
+
+# The rest cannot run: say why and exit 77, unless something already
+# failed.  Native runs passing are no reason to report a pass.
+sm_skip_rest() {
+	echo "SKIP: $1"
+	[ "$SM_ERROR" -gt 0 ] && echo "harness errors: $SM_ERROR"
+	echo "$SM_NAME: $SM_PASS passed, $SM_FAIL failed, $SM_SKIP skipped"
+	[ "$SM_ERROR" -gt 0 ] && exit 99
+	[ "$SM_FAIL" -gt 0 ] && exit 1
+	exit 77
+}
+
+# Without the shim built there is nothing more to compare.
+sm_require_lib() {
+	[ -f "$SM_LIB" ] || sm_skip_rest "$SM_LIB not built"
+	command -v python3 >/dev/null ||
+		sm_skip_rest "python3 is needed to read the shim's stats"
+}
+
+# sm_uring_probe [--deny ERRNO]: what io_uring_setup gives this process.
+sm_uring_probe() {
+	local prefix=()
+	[ "${1:-}" = "--deny" ] && prefix=("$SM_DENY" --errno "$2" --)
+	"${prefix[@]}" "$SM_SENDER" probe-uring 2>&1
+}
+
+# sm_check MODE ENGINE SCENARIO [--deny ERRNO] VAR=VALUE...
+# One shim run compared with the native run of the same scenario; its
+# stats are checked by the next sm_stats_flush (python starts slowly).
+sm_check() {
+	local mode=$1 engine=$2 scen=$3 dir rc
+	shift 3
+	dir=$SM_TMP/$mode/$scen
+	case " $SM_NATIVE_OK " in
+	*" $scen "*) ;;
+	*) return 0 ;;
+	esac
+	sm_run "$dir" "$scen" "$@" LD_PRELOAD="$SM_PRELOAD" \
+		SPLICEMSG_STATS="$dir/stats.%p.json"
+	rc=$(cat "$dir/rc")
+	if [ "$rc" != 0 ]; then
+		sm_fail "$mode/$scen" "exit $rc under the shim (native 0)"
+		diff "$SM_TMP/native/$scen/out" "$dir/out" | sm_show /dev/stdin
+		sm_show "$dir/err" 10
+		return
+	fi
+	if ! diff -u "$SM_TMP/native/$scen/out" "$dir/out" \
+		>"$dir/diff"; then
+		sm_fail "$mode/$scen transcript" "differs from native"
+		sm_show "$dir/diff" 20
+	else
+		sm_pass "$mode/$scen transcript"
+	fi
+	SM_PENDING="${SM_PENDING:-} $mode:$engine:$dir"
+}
+
+# Check the stats of every run since the last flush, one python run per
+# mode.
+sm_stats_flush() {
+	local item mode engine dirs out
+	local -A by_mode=()
+	for item in ${SM_PENDING:-}; do
+		mode=${item%%:*}
+		item=${item#*:}
+		by_mode["$mode:${item%%:*}"]+=" ${item#*:}"
+	done
+	SM_PENDING=
+	for mode in "${!by_mode[@]}"; do
+		engine=${mode#*:}
+		# shellcheck disable=SC2086
+		out=$(python3 "$SM_STATS_PY" "${mode%%:*}" "$engine" \
+			${by_mode[$mode]} 2>&1)
+		[ -n "$out" ] && echo "$out"
+		SM_PASS=$((SM_PASS + $(echo "$out" | grep -c '^PASS')))
+		SM_FAIL=$((SM_FAIL + $(echo "$out" | grep -c '^FAIL')))
+		dirs=$(echo "$out" | grep -c '^ERROR')
+		if [ "$dirs" -eq 0 ] && ! echo "$out" | grep -qE '^(PASS|FAIL)'
+		then
+			dirs=1
+			echo "ERROR stats check produced nothing"
+		fi
+		SM_ERROR=$((SM_ERROR + dirs))
+	done
+}
+
+# sm_check_all MODE ENGINE "TAGS TO DROP" [--deny ERRNO] VAR=VALUE...
+sm_check_all() {
+	local mode=$1 engine=$2 drop=$3 scen
+	shift 3
+	# shellcheck disable=SC2086
+	for scen in $(sm_scenarios $drop); do
+		sm_check "$mode" "$engine" "$scen" "$@"
+	done
+	sm_stats_flush
+}

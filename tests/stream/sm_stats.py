@@ -1,0 +1,257 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Check libsplicemsg's exit stats against what sm_sender's calls returned.
+
+usage: sm_stats.py MODE ENGINE DIR...
+
+Each DIR is one run of one scenario (named after it) and holds
+stats.PID.json (SPLICEMSG_STATS=DIR/stats.%p.json) and meta.PID
+(sm_sender --meta DIR/meta.%p), one of each per process.
+MODE is the policy under test:
+
+  uring-zc      ENGINE=uring ZC=always ZC_MIN=0: eligible bytes on uring_zc
+                (or uring_copy, if fallbacks.zc_budget says why)
+  uring-copy    ENGINE=uring ZC=never: eligible bytes on uring_copy
+  auto          ENGINE=auto ZC=auto on loopback: everything native
+  report        ENGINE=auto ZC=report: zero-copy probes, then native
+  noring-eperm  io_uring_setup denied with EPERM: everything native
+  noring-enosys io_uring_setup denied with ENOSYS: everything native
+
+Prints "PASS MODE/SCENARIO stats (summary)" or "FAIL ...: why" with the
+details indented, per DIR.  Exit 0 all passed, 1 a failure, 99 an error.
+"""
+
+import glob
+import json
+import os
+import sys
+
+PATHS = ("native", "uring_zc", "uring_copy", "kmod")
+
+
+def load_meta(d):
+    metas = []
+    for name in sorted(glob.glob(os.path.join(d, "meta.*"))):
+        m = {}
+        with open(name) as f:
+            for line in f:
+                k, _, v = line.strip().partition(" ")
+                m[k] = int(v) if v.lstrip("-").isdigit() else v
+        metas.append(m)
+    return metas
+
+
+def load_stats(d):
+    return [json.load(open(n))
+            for n in sorted(glob.glob(os.path.join(d, "stats.*.json")))]
+
+
+def total(objs, *keys):
+    s = 0
+    for o in objs:
+        for k in keys[:-1]:
+            o = o.get(k, {})
+        s += int(o.get(keys[-1], 0))
+    return s
+
+
+class Checker:
+    def __init__(self, mode, engine, metas, stats):
+        self.mode = mode
+        self.engine = engine
+        self.stats = stats
+        self.why = []
+        m = metas[0]
+        self.scenario = m.get("scenario", "?")
+        self.accounting = m.get("accounting", "exact")
+        self.reason = m.get("native_reason")
+        sm = lambda k: sum(x.get(k, 0) for x in metas)
+        self.E = sm("eligible_bytes")
+        self.EC = sm("eligible_calls")
+        self.I = sm("ineligible_bytes")
+        self.IC = sm("ineligible_calls")
+        self.O = sm("other_bytes")
+        self.b = {p: total(stats, "bytes_by_path", p) for p in PATHS}
+        self.c = {p: total(stats, "calls_by_path", p) for p in PATHS}
+        self.notif = total(stats, "zc_notifications")
+        self.copied = total(stats, "zc_copied")
+        self.uring_bytes = self.b["uring_zc"] + self.b["uring_copy"]
+        self.sent = sum(self.b.values())
+
+    def fb(self, key):
+        return total(self.stats, "fallbacks", key)
+
+    def want(self, ok, text):
+        if not ok:
+            self.why.append(text)
+
+    def eq(self, what, got, want):
+        self.want(got == want, "%s = %d, expected %d" % (what, got, want))
+
+    def summary(self):
+        return ("eligible %d B in %d calls, ineligible %d B; stats: "
+                "zc %d B, copy %d B, native %d B, notif %d copied %d"
+                % (self.E, self.EC, self.I, self.b["uring_zc"],
+                   self.b["uring_copy"], self.b["native"], self.notif,
+                   self.copied))
+
+    def common(self):
+        for s in self.stats:
+            self.want(s.get("version") == 1, "version %r" % s.get("version"))
+            self.want(s.get("program") == "sm_sender",
+                      "program %r" % s.get("program"))
+            self.want(s.get("engine") == self.engine,
+                      "engine %r, expected %r" % (s.get("engine"),
+                                                  self.engine))
+        self.eq("bytes_by_path.kmod", self.b["kmod"], 0)
+        if self.accounting != "none":
+            self.eq("sum of bytes_by_path", self.sent, self.E + self.I +
+                    self.O)
+        if self.IC:
+            self.want(self.c["native"] > 0,
+                      "ineligible calls made, calls_by_path.native = 0")
+            # The shim names the first reason it finds: under ENGINE=uring
+            # the descriptors; under auto or without a ring the policy or
+            # the ring setup may come first (README: Statistics).
+            if self.engine == "uring" and not self.mode.startswith("noring"):
+                self.want(self.fb("ineligible") > 0,
+                          "ineligible calls made, fallbacks.ineligible = 0")
+            else:
+                self.want(sum(s["fallbacks"][k] for s in self.stats
+                              for k in s["fallbacks"]) >= self.IC,
+                          "ineligible calls made, fewer fallbacks counted")
+
+    def all_native(self):
+        self.eq("uring_zc + uring_copy bytes", self.uring_bytes, 0)
+        self.eq("calls_by_path.uring_zc", self.c["uring_zc"], 0)
+        self.eq("calls_by_path.uring_copy", self.c["uring_copy"], 0)
+        if self.accounting != "none":
+            self.eq("bytes_by_path.native", self.b["native"],
+                    self.E + self.I + self.O)
+
+    def uring(self, path, other):
+        self.eq("bytes_by_path.%s" % other, self.b[other], 0)
+        if self.reason:
+            self.all_native()
+            if self.E:
+                self.want(self.fb(self.reason) > 0,
+                          "fallbacks.%s = 0" % self.reason)
+            return
+        if self.accounting == "exact":
+            self.eq("bytes_by_path.%s" % path, self.b[path], self.E)
+            self.eq("bytes_by_path.native", self.b["native"],
+                    self.I + self.O)
+        elif self.accounting == "total" and self.E:
+            self.want(self.b[path] > 0, "bytes_by_path.%s = 0" % path)
+        if self.E:
+            self.want(self.c[path] > 0, "calls_by_path.%s = 0" % path)
+
+    def uring_zc(self):
+        # ZC=always may still copy when too many zero-copy buffers are in
+        # flight, but only with that reason counted.
+        if self.fb("zc_budget"):
+            self.b["uring_zc"] += self.b["uring_copy"]
+            self.b["uring_copy"] = 0
+        else:
+            self.want(self.b["uring_copy"] == 0, "bytes_by_path.uring_copy "
+                      "= %d with ZC=always and no fallbacks.zc_budget"
+                      % self.b["uring_copy"])
+        self.uring("uring_zc", "uring_copy")
+        if self.b["uring_zc"]:
+            self.want(self.notif > 0, "zc_notifications = 0")
+        # Loopback always copies what zero-copy sends hand over.
+        self.eq("zc_copied", self.copied, self.notif)
+
+    def uring_copy(self):
+        self.uring("uring_copy", "uring_zc")
+        self.eq("zc_notifications", self.notif, 0)
+
+    def auto(self):
+        self.all_native()
+        if self.E:
+            n = self.fb("local_peer") + self.fb("small")
+            if self.reason:
+                n += self.fb(self.reason)
+            self.want(n > 0, "eligible bytes went native but "
+                      "fallbacks.local_peer + small = 0")
+
+    def report(self):
+        self.eq("bytes_by_path.uring_copy", self.b["uring_copy"], 0)
+        if self.scenario != "report":
+            return
+        self.want(self.b["uring_zc"] > 0, "no zero-copy probe was sent")
+        self.want(self.copied > 0, "zc_copied = 0")
+        self.want(self.fb("zc_copied") > 0, "fallbacks.zc_copied = 0")
+        self.want(self.b["native"] > 0, "the verdict never sent native")
+        self.want(self.c["uring_zc"] < self.EC,
+                  "every call used zero-copy despite copied reports")
+
+    def noring(self, errname):
+        self.all_native()
+        self.eq("zc_notifications", self.notif, 0)
+        if self.E:
+            n = self.fb("uring_" + errname)
+            if self.reason:
+                n += self.fb(self.reason)
+            self.want(n > 0, "fallbacks.uring_%s = 0" % errname)
+
+    def run(self):
+        self.common()
+        if self.mode == "uring-zc":
+            self.uring_zc()
+        elif self.mode == "uring-copy":
+            self.uring_copy()
+        elif self.mode == "auto":
+            self.auto()
+        elif self.mode == "report":
+            self.report()
+        elif self.mode.startswith("noring-"):
+            self.noring(self.mode[len("noring-"):])
+        else:
+            raise ValueError("unknown mode " + self.mode)
+        return not self.why
+
+
+def check_dir(mode, engine, d):
+    """Returns (verdict, lines) for one run directory."""
+    metas = load_meta(d)
+    try:
+        stats = load_stats(d)
+    except (OSError, ValueError) as e:
+        return "FAIL", ["bad stats file: %s" % e]
+    if not metas:
+        return "ERROR", ["no meta file from sm_sender"]
+    if len(stats) != len(metas):
+        return "FAIL", ["%d processes ran but %d stats files were written"
+                        % (len(metas), len(stats))]
+    c = Checker(mode, engine, metas, stats)
+    ok = c.run()
+    return ("PASS" if ok else "FAIL"), [c.summary()] + c.why
+
+
+def main(argv):
+    if len(argv) < 4:
+        print("ERROR usage: sm_stats.py MODE ENGINE DIR...")
+        return 99
+    mode, engine = argv[1:3]
+    worst = 0
+    for d in argv[3:]:
+        name = "%s/%s stats" % (mode, os.path.basename(d.rstrip("/")))
+        verdict, lines = check_dir(mode, engine, d)
+        if verdict == "PASS":
+            print("PASS %s (%s)" % (name, lines[0]))
+            continue
+        print("%s %s: %s" % (verdict, name, lines[-1]))
+        for line in lines:
+            print("    " + line)
+        worst = max(worst, 1 if verdict == "FAIL" else 99)
+    return worst
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except Exception:  # a bug here is a harness error, not a shim failure
+        import traceback
+        print("ERROR sm_stats.py crashed")
+        traceback.print_exc(file=sys.stdout)
+        sys.exit(99)

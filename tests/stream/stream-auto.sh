@@ -1,0 +1,28 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The default policy (SPLICEMSG_ENGINE=auto) on loopback: zero-copy would
+# be copied and an io_uring copy is no faster than sendfile, so every byte
+# must stay native, with the reason counted.  Then SPLICEMSG_ZC=report:
+# a socket's first large sends probe zero-copy, the kernel reports them
+# copied, and the rest of that socket's sends go native.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+set -u
+. "$(dirname "$0")/lib.sh"
+
+sm_init
+sm_native_all
+sm_require_lib
+
+sm_check_all auto auto ""
+probe=$(sm_uring_probe)
+if [[ $probe == *"send_zc: yes"* ]]; then
+	for scen in report sizes4 threads4 fork4; do
+		sm_check report auto "$scen" SPLICEMSG_ENGINE=auto \
+			SPLICEMSG_ZC=report
+	done
+	sm_stats_flush
+else
+	sm_skip report "no io_uring zero-copy here: $probe"
+fi
+sm_finish
