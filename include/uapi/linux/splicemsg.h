@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note OR LGPL-2.1-or-later */
+/*
+ * splicemsg.ko <-> user space ABI: the only one, shared by the module and
+ * libsplicemsg.  Rules (Documentation/process/botching-up-ioctls.rst):
+ * fixed-size fields, pointers as __u64, explicit padding, reserved fields
+ * that must be zero, and a leading size field so structs can grow: the
+ * kernel accepts a smaller struct from older user space (missing fields are
+ * zero) and a larger one only if the bytes it does not know are zero.
+ */
+#ifndef _UAPI_LINUX_SPLICEMSG_H
+#define _UAPI_LINUX_SPLICEMSG_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define SPLICEMSG_DEVICE "/dev/splicemsg"
+#define SPLICEMSG_API_VERSION 1
+#define SPLICEMSG_IOC_MAGIC 0xb5
+
+/* features */
+#define SPLICEMSG_FEAT_TCP		(1ULL << 0)
+#define SPLICEMSG_FEAT_UDP		(1ULL << 1)
+#define SPLICEMSG_FEAT_UNIX		(1ULL << 2)
+#define SPLICEMSG_FEAT_URING_CMD	(1ULL << 3)
+#define SPLICEMSG_FEAT_HDTR		(1ULL << 4)
+
+struct splicemsg_version {
+	__u32 size;		/* in: sizeof as known to the caller */
+	__u32 api_version;	/* out: SPLICEMSG_API_VERSION */
+	__u64 features;		/* out: SPLICEMSG_FEAT_* */
+	__u32 max_iovecs;	/* out: header + trailer iovecs per send */
+	__u32 max_hdtr;		/* out: header + trailer bytes per send */
+	__u64 max_count;	/* out: file bytes per send */
+	__u64 reserved[4];	/* out: zero */
+};
+
+struct splicemsg_iovec {
+	__u64 base;		/* user pointer */
+	__u64 len;
+};
+
+/* send flags */
+#define SPLICEMSG_SEND_MORE	(1U << 0)	/* more follows: MSG_MORE */
+#define SPLICEMSG_SEND_DONTWAIT	(1U << 1)	/* MSG_DONTWAIT */
+#define SPLICEMSG_SEND_NOSIGNAL	(1U << 2)	/* no SIGPIPE on EPIPE */
+#define SPLICEMSG_SEND_FLAGS	(SPLICEMSG_SEND_MORE |			\
+				 SPLICEMSG_SEND_DONTWAIT |		\
+				 SPLICEMSG_SEND_NOSIGNAL)
+
+/*
+ * Send header iovecs, then @count bytes of @file_fd from @offset, then
+ * trailer iovecs, as one stream of MSG_SPLICE_PAGES sends (one datagram on
+ * UDP).  Returns the total bytes sent (header + file + trailer) or -errno;
+ * a partial send returns its count like sendfile(2), with @offset advanced
+ * by the file bytes sent and @sent / @file_sent filled in.
+ */
+struct splicemsg_send {
+	__u32 size;		/* in: sizeof as known to the caller */
+	__u32 flags;		/* in: SPLICEMSG_SEND_* */
+	__s32 sock_fd;		/* in: TCP, UDP (connected) or AF_UNIX stream */
+	__s32 file_fd;		/* in: regular file open for reading, or -1 */
+	__u64 offset;		/* in/out: file offset */
+	__u64 count;		/* in: file bytes (0: none) */
+	__u64 hdr_iov;		/* in: struct splicemsg_iovec[hdr_cnt] */
+	__u64 trl_iov;		/* in: struct splicemsg_iovec[trl_cnt] */
+	__u32 hdr_cnt;
+	__u32 trl_cnt;
+	__u64 sent;		/* out: total bytes sent */
+	__u64 file_sent;	/* out: file bytes sent */
+	__u64 reserved[2];	/* in: must be zero */
+};
+
+/* counters, also in /sys/class/misc/splicemsg/ */
+struct splicemsg_stats {
+	__u32 size;
+	__u32 pad;		/* zero */
+	__u64 calls;
+	__u64 bytes;
+	__u64 file_bytes;
+	__u64 pages_attached;	/* page-cache pages handed to sockets */
+	__u64 frags_allocated;	/* page fragments for header/trailer/UDP */
+	__u64 err_inval;	/* rejected arguments */
+	__u64 err_fault;
+	__u64 err_again;
+	__u64 err_intr;
+	__u64 err_other;
+	__u64 reserved[4];
+};
+
+#define SPLICEMSG_IOC_VERSION	_IOWR(SPLICEMSG_IOC_MAGIC, 0, \
+				      struct splicemsg_version)
+#define SPLICEMSG_IOC_SEND	_IOWR(SPLICEMSG_IOC_MAGIC, 1, \
+				      struct splicemsg_send)
+#define SPLICEMSG_IOC_STATS	_IOWR(SPLICEMSG_IOC_MAGIC, 2, \
+				      struct splicemsg_stats)
+
+/*
+ * IORING_OP_URING_CMD on an open /dev/splicemsg: sqe->cmd_op =
+ * SPLICEMSG_IOC_SEND and the first 8 bytes of sqe->cmd hold a user pointer
+ * to struct splicemsg_send, which must stay valid until the CQE; cqe->res
+ * is the ioctl's return value.  SIGPIPE is never raised from io_uring.
+ */
+
+#endif /* _UAPI_LINUX_SPLICEMSG_H */

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * splicemsg.ko: /dev/splicemsg gives user space what it cannot reach
+ * itself, sendmsg(MSG_SPLICE_PAGES): header + file range + trailer in one
+ * stream of page-backed sends (FreeBSD's sendfile(2) with sf_hdtr), as an
+ * ioctl and as IORING_OP_URING_CMD.  ABI: include/uapi/linux/splicemsg.h.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/io_uring/cmd.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+
+#include "splicemsg.h"
+
+struct sm_counters sm_counters;
+
+#define SM_FEATURES (SPLICEMSG_FEAT_TCP | SPLICEMSG_FEAT_UDP |		\
+		     SPLICEMSG_FEAT_UNIX | SPLICEMSG_FEAT_URING_CMD |	\
+		     SPLICEMSG_FEAT_HDTR)
+
+/* The caller's struct: its size first, then copy_struct_from_user(). */
+static int get_struct(void *dst, size_t ksize, const void __user *src,
+		      size_t min)
+{
+	u32 usize;
+	int ret;
+
+	if (get_user(usize, (const u32 __user *)src))
+		return -EFAULT;
+	if (usize < min || usize > PAGE_SIZE)
+		return -EINVAL;
+	ret = copy_struct_from_user(dst, ksize, src, usize);
+	return ret == -E2BIG ? -EINVAL : ret;
+}
+
+static long ioc_version(void __user *arg)
+{
+	struct splicemsg_version v;
+	int ret = get_struct(&v, sizeof(v), arg, sizeof(u32));
+
+	if (ret)
+		return ret;
+	memset(&v, 0, sizeof(v));
+	v.size = sizeof(v);
+	v.api_version = SPLICEMSG_API_VERSION;
+	v.features = SM_FEATURES;
+	v.max_iovecs = SM_MAX_IOVECS;
+	v.max_hdtr = SM_MAX_HDTR;
+	v.max_count = SM_MAX_COUNT;
+	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+static long ioc_stats(void __user *arg)
+{
+	struct splicemsg_stats st;
+	int ret = get_struct(&st, sizeof(st), arg, sizeof(u32));
+
+	if (ret)
+		return ret;
+	memset(&st, 0, sizeof(st));
+	st.size = sizeof(st);
+#define SM_STAT(f) st.f = atomic64_read(&sm_counters.f)
+	SM_STAT(calls);
+	SM_STAT(bytes);
+	SM_STAT(file_bytes);
+	SM_STAT(pages_attached);
+	SM_STAT(frags_allocated);
+	SM_STAT(err_inval);
+	SM_STAT(err_fault);
+	SM_STAT(err_again);
+	SM_STAT(err_intr);
+	SM_STAT(err_other);
+#undef SM_STAT
+	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+/* Results go back into the caller's struct, even for a partial send. */
+static long do_send(void __user *arg, bool from_uring)
+{
+	struct splicemsg_send __user *u = arg;
+	struct splicemsg_send req;
+	long ret;
+
+	ret = get_struct(&req, sizeof(req), arg, sizeof(req));
+	if (ret)
+		return ret;
+	ret = sm_send(&req, from_uring);
+	if (put_user(req.offset, &u->offset) ||
+	    put_user(req.sent, &u->sent) ||
+	    put_user(req.file_sent, &u->file_sent))
+		return ret > 0 ? ret : -EFAULT;
+	return ret;
+}
+
+static long sm_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case SPLICEMSG_IOC_VERSION:
+		return ioc_version(uarg);
+	case SPLICEMSG_IOC_SEND:
+		return do_send(uarg, false);
+	case SPLICEMSG_IOC_STATS:
+		return ioc_stats(uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/*
+ * IORING_OP_URING_CMD: the send may block, so the inline non-blocking issue
+ * is refused; io_uring re-issues it from an io-wq worker, which shares the
+ * submitter's mm and file table, and the return value becomes cqe->res.
+ */
+static int sm_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
+{
+	u64 uptr;
+
+	if (ioucmd->cmd_op != SPLICEMSG_IOC_SEND)
+		return -ENOTTY;
+	if (issue_flags & IO_URING_F_NONBLOCK)
+		return -EAGAIN;
+	uptr = READ_ONCE(*(const u64 *)io_uring_sqe_cmd(ioucmd->sqe));
+	return do_send(u64_to_user_ptr(uptr), true);
+}
+
+static const struct file_operations sm_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = sm_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.uring_cmd = sm_uring_cmd,
+};
+
+#define SM_ATTR(f)							\
+static ssize_t f##_show(struct device *dev,				\
+			struct device_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%lld\n",				\
+			  (long long)atomic64_read(&sm_counters.f));	\
+}									\
+static DEVICE_ATTR_RO(f)
+SM_ATTR(calls);
+SM_ATTR(bytes);
+SM_ATTR(file_bytes);
+SM_ATTR(pages_attached);
+SM_ATTR(frags_allocated);
+SM_ATTR(err_inval);
+SM_ATTR(err_fault);
+SM_ATTR(err_again);
+SM_ATTR(err_intr);
+SM_ATTR(err_other);
+
+static struct attribute *sm_attrs[] = {
+	&dev_attr_calls.attr,
+	&dev_attr_bytes.attr,
+	&dev_attr_file_bytes.attr,
+	&dev_attr_pages_attached.attr,
+	&dev_attr_frags_allocated.attr,
+	&dev_attr_err_inval.attr,
+	&dev_attr_err_fault.attr,
+	&dev_attr_err_again.attr,
+	&dev_attr_err_intr.attr,
+	&dev_attr_err_other.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(sm);
+
+static struct miscdevice sm_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "splicemsg",
+	.fops = &sm_fops,
+	.groups = sm_groups,
+	.mode = 0666,
+};
+
+static int __init sm_init(void)
+{
+	int ret = misc_register(&sm_misc);
+
+	if (!ret)
+		pr_info("/dev/splicemsg ready, api %d\n",
+			SPLICEMSG_API_VERSION);
+	return ret;
+}
+
+static void __exit sm_exit(void)
+{
+	misc_deregister(&sm_misc);
+	sm_send_exit();
+}
+
+module_init(sm_init);
+module_exit(sm_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("header + file + trailer in one sendmsg(MSG_SPLICE_PAGES)");
+MODULE_VERSION("0.1.0");

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* splicemsg.ko internals shared by main.c and send.c. */
+#ifndef SPLICEMSG_KMOD_H
+#define SPLICEMSG_KMOD_H
+
+#include <linux/atomic.h>
+#include <linux/types.h>
+#include <uapi/linux/splicemsg.h>
+
+#define SM_MAX_IOVECS 16		/* header + trailer iovecs */
+#define SM_MAX_HDTR (32U << 10)		/* header + trailer bytes */
+#define SM_MAX_UDP 65535U		/* largest datagram payload */
+/* sendfile's cap, less room for header and trailer: fits a long */
+#define SM_MAX_COUNT ((u64)MAX_RW_COUNT - SM_MAX_HDTR)
+
+struct sm_counters {
+	atomic64_t calls;
+	atomic64_t bytes;
+	atomic64_t file_bytes;
+	atomic64_t pages_attached;
+	atomic64_t frags_allocated;
+	atomic64_t err_inval;
+	atomic64_t err_fault;
+	atomic64_t err_again;
+	atomic64_t err_intr;
+	atomic64_t err_other;
+};
+extern struct sm_counters sm_counters;
+
+/* Validated request; @nosignal forced for io_uring. Returns sent or -errno. */
+long sm_send(struct splicemsg_send *req, bool from_uring);
+void sm_send_exit(void);
+
+#endif
