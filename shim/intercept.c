@@ -195,6 +195,66 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 	return ret < 0 ? ret : 0;
 }
 
+/*
+ * Through /dev/splicemsg.  The module runs sendfile(2)'s own splice path;
+ * whatever it refuses before sending a byte is left to the real call, which
+ * gives the native answer.
+ */
+static ssize_t kmod_send(int out_fd, int in_fd, off64_t *offset,
+			 size_t count)
+{
+	size_t file_sent = 0, want, max = sm_kmod_max_count();
+	ssize_t ret;
+	loff_t pos;
+	int fl;
+
+	if (real_sendfile(out_fd, in_fd, offset, 0) < 0)
+		return native(out_fd, in_fd, offset, count, -1);
+	/* the same eligibility as the io_uring path (README) */
+	pos = offset ? *offset : lseek(in_fd, 0, SEEK_CUR);
+	fl = fcntl(in_fd, F_GETFL);
+	if (pos < 0 || fl < 0 || (fl & O_DIRECT) ||
+	    count > (uint64_t)LLONG_MAX - (uint64_t)pos)
+		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
+	want = count < SM_MAX_RW ? count : SM_MAX_RW;
+	ret = sm_kmod_sendfile(out_fd, in_fd, pos, want < max ? want : max,
+			       &file_sent);
+	switch (ret) {
+	case -EAGAIN:
+	case -EINTR:
+	case -EPIPE:		/* the kernel raised SIGPIPE, as sendfile(2) */
+	case -ECONNRESET:
+	case -ENOTCONN:
+		break;
+	default:
+		if (ret < 0)
+			return native(out_fd, in_fd, offset, count,
+				      SM_FB_ineligible);
+	}
+	sm_count_call(SM_PATH_KMOD, ret > 0 ? ret : 0);
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	if (file_sent == max && want > max) {
+		/* Beyond the module's per-call cap: finish as sendfile(2)
+		 * would, so the count is the one it returns. */
+		off64_t p = pos + file_sent;
+		ssize_t n = real_sendfile(out_fd, in_fd, &p, want - file_sent);
+
+		if (n > 0) {
+			sm_count(&sm_stats->bytes[SM_PATH_NATIVE], n);
+			file_sent += n;
+			ret += n;
+		}
+	}
+	if (offset)
+		*offset = pos + file_sent;
+	else
+		lseek(in_fd, pos + file_sent, SEEK_SET);
+	return ret;
+}
+
 static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 			   size_t count)
 {
@@ -219,7 +279,7 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	if (!fi || !count || (ssize_t)count < 0)
 		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
 	c.kind = sm_fd_classify(out_fd, fi);
-	if (c.kind == SM_FD_OTHER && sm_opt.ENGINE == SM_ENGINE_URING &&
+	if (c.kind == SM_FD_OTHER && sm_opt.ENGINE != SM_ENGINE_AUTO &&
 	    !same_inode(out_fd, fi)) {
 		/*
 		 * Replaced behind our back (a raw dup2): the forced engine
@@ -231,20 +291,23 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	}
 	c.count = count;
 	c.fi = fi;
+	c.kmod_ok = sm_opt.ENGINE == SM_ENGINE_KMOD && sm_kmod_available();
 	/* Cheap decisions first: auto mostly stays native. */
 	ch = sm_policy_choose(&sm_opt, &c);
 	if (ch.path == SM_PATH_NATIVE)
 		return native(out_fd, in_fd, offset, count, ch.fallback);
-
-	/* The call may leave sendfile(2): now check everything. */
-	if (fstat(in_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size <= 0)	/* procfs-like files report size 0 */
-		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
 	if (!same_inode(out_fd, fi)) {
 		/* The fd number was reused behind our back: look again. */
 		sm_fd_forget(out_fd);
 		return sm_sendfile(out_fd, in_fd, offset, count);
 	}
+	if (ch.path == SM_PATH_KMOD)
+		return kmod_send(out_fd, in_fd, offset, count);
+
+	/* The call may leave sendfile(2): now check everything. */
+	if (fstat(in_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0)	/* procfs-like files report size 0 */
+		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
 	x.ino = fi->ino;
 	r = sm_ring_get(&c.uring_err);
 	c.uring_ok = r != NULL;

@@ -25,6 +25,7 @@ static const struct sm_word engine_words[] = {
 	{ "uring", SM_ENGINE_URING },
 	{ "native", SM_ENGINE_NATIVE },
 	{ "off", SM_ENGINE_NATIVE },
+	{ "kmod", SM_ENGINE_KMOD },
 	{ NULL, 0 },
 };
 

@@ -48,6 +48,14 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 		return pick(SM_PATH_NATIVE, -1);
 	if (c->kind != SM_FD_TCP || !c->in_regular)
 		return pick(SM_PATH_NATIVE, SM_FB_ineligible);
+	/*
+	 * A bare sendfile() through the module runs the same splice path as
+	 * sendfile(2) plus an ioctl: auto keeps the module for what only it
+	 * can do (one send of header and body), so here it is only forced.
+	 */
+	if (o->ENGINE == SM_ENGINE_KMOD)
+		return c->kmod_ok ? pick(SM_PATH_KMOD, -1) :
+		       pick(SM_PATH_NATIVE, SM_FB_kmod_unavailable);
 	if (!c->uring_ok)
 		return pick(SM_PATH_NATIVE,
 			    sm_policy_setup_fallback(c->uring_err));

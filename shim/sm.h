@@ -29,7 +29,12 @@ extern struct sm_real sm_real;
 void sm_real_resolve(void);
 
 /* ---- options.c -------------------------------------------------------- */
-enum sm_engine { SM_ENGINE_AUTO, SM_ENGINE_URING, SM_ENGINE_NATIVE };
+enum sm_engine {
+	SM_ENGINE_AUTO,
+	SM_ENGINE_URING,
+	SM_ENGINE_NATIVE,
+	SM_ENGINE_KMOD,
+};
 enum sm_zc_mode { SM_ZC_AUTO, SM_ZC_REPORT, SM_ZC_ALWAYS, SM_ZC_NEVER };
 enum sm_level { SM_LOG_ERROR, SM_LOG_WARN, SM_LOG_INFO, SM_LOG_DEBUG };
 
@@ -172,6 +177,7 @@ struct sm_call {
 	bool uring_ok;		/* this thread has a working ring */
 	bool zc_supported;	/* the kernel has SEND_ZC */
 	bool zc_budget;		/* the ring may own more zero-copy buffers */
+	bool kmod_ok;		/* /dev/splicemsg passed the handshake */
 	int uring_err;		/* setup error (-errno) if !uring_ok */
 };
 struct sm_choice {
@@ -219,6 +225,13 @@ void sm_rings_prepare_fork(void);
 void sm_rings_parent_fork(void);
 void sm_rings_after_fork(void);
 void sm_rings_exit(void);
+
+/* ---- kmod.c: the kernel helper, /dev/splicemsg ----------------------- */
+bool sm_kmod_available(void);
+size_t sm_kmod_max_count(void);
+/* Send @len file bytes from @pos; returns bytes sent or -errno. */
+ssize_t sm_kmod_sendfile(int out_fd, int in_fd, loff_t pos, size_t len,
+			 size_t *file_sent);
 
 /* ---- init.c ----------------------------------------------------------- */
 /* 1 when the shim is active in this process; runs init on first use. */

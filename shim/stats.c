@@ -153,7 +153,8 @@ static void put_map(char *buf, size_t len, size_t *off, const char *name,
 /* Returns the length the JSON needs (like snprintf). */
 int sm_stats_json(char *buf, size_t len)
 {
-	static const char *const engines[] = { "auto", "uring", "native" };
+	static const char *const engines[] = { "auto", "uring", "native",
+					       "kmod" };
 	const struct sm_counters *c = sm_stats;
 	size_t off = 0;
 

@@ -103,6 +103,29 @@ START_TEST(report_mode_ignores_addresses_but_not_reports)
 }
 END_TEST
 
+START_TEST(kmod_engine_forces_the_module_or_says_why_not)
+{
+	o.ENGINE = SM_ENGINE_KMOD;
+	c.kmod_ok = true;
+	expect(SM_PATH_KMOD, -1);
+	c.count = 1;
+	expect(SM_PATH_KMOD, -1);
+	c.kmod_ok = false;
+	expect(SM_PATH_NATIVE, SM_FB_kmod_unavailable);
+	c.kind = SM_FD_OTHER;
+	expect(SM_PATH_NATIVE, SM_FB_ineligible);
+}
+END_TEST
+
+START_TEST(auto_never_sends_a_bare_sendfile_through_the_module)
+{
+	c.kmod_ok = true;
+	expect(SM_PATH_URING_ZC, -1);
+	fi.local_peer = 1;
+	expect(SM_PATH_NATIVE, SM_FB_local_peer);
+}
+END_TEST
+
 START_TEST(ring_setup_failures_are_named)
 {
 	c.uring_ok = false;
@@ -169,6 +192,8 @@ int main(void)
 	tcase_add_test(tc, auto_uses_zero_copy_only_where_it_can_win);
 	tcase_add_test(tc, uring_engine_copies_where_zero_copy_is_refused);
 	tcase_add_test(tc, report_mode_ignores_addresses_but_not_reports);
+	tcase_add_test(tc, kmod_engine_forces_the_module_or_says_why_not);
+	tcase_add_test(tc, auto_never_sends_a_bare_sendfile_through_the_module);
 	tcase_add_test(tc, ring_setup_failures_are_named);
 	tcase_add_test(tc, verdict_waits_for_enough_reports);
 	tcase_add_test(tc, mostly_zero_copy_keeps_zero_copy);
