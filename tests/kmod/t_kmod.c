@@ -687,7 +687,8 @@ static void test_leak(void)
 		run_layout("leak", AF_INET, SOCK_STREAM, &layouts[9], false);
 	sleep(1);
 	after = memfree_kb();
-	result(before > 0 && before - after < 64 * 1024, "no_page_leak",
+	/* half the leak's signature: normal drift reached ~70 MiB here */
+	result(before > 0 && before - after < 160 * 1024, "no_page_leak",
 	       "MemFree %ld kB -> %ld kB", before, after);
 }
 

@@ -1,0 +1,306 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The test VM: a Debian 6.12 kernel under qemu (no KVM needed) that can load
+# splicemsg.ko, with the host's root shared read-only and made writable in the
+# guest by an overlay, so host programs run unchanged there.  Sourced by
+# scripts/vm-run and scripts/vm-test; the guest side is tests/kmod/vm-init.sh.
+#
+# Environment: SM_VM_KVER (kernel, default: newest linux-headers-6.12.*+deb12),
+# SM_VM_TIMEOUT (seconds per boot, default 600), SM_VM_DIR (cache, default
+# build/vm).
+# shellcheck shell=bash
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SM_VM_DIR=${SM_VM_DIR:-$SM_BUILD/vm}
+SM_VM_TIMEOUT=${SM_VM_TIMEOUT:-600}
+# Guest modules, inserted in this order (the image has no modules.dep).
+SM_VM_MODS=(netfs 9pnet 9pnet_virtio 9p overlay)
+SM_VM_NET_MODS=(failover net_failover virtio_net)
+SM_VM_PACKAGES=(qemu-system-x86 busybox-static cpio xz-utils sparse
+	build-essential)
+# Kernel messages that mean the module (or the kernel) went wrong.
+SM_VM_KMSG_BAD='BUG:|WARNING:|Oops:|refcount|leak|general protection'
+SM_VM_KMSG_BAD+='|soft lockup|blocked for more than'
+
+# Serialise cache updates between concurrent runs.
+vm_lock() {
+	mkdir -p "$SM_VM_DIR"
+	exec {VM_LOCK_FD}>"$SM_VM_DIR/.lock"
+	flock "$VM_LOCK_FD"
+}
+
+vm_unlock() {
+	exec {VM_LOCK_FD}>&-
+}
+
+vm_backports() {
+	local list=/etc/apt/sources.list.d/bookworm-backports.list
+	grep -qsr '^[^#]*bookworm-backports' /etc/apt/sources.list \
+		/etc/apt/sources.list.d/ && return 0
+	sm_say "adding the bookworm-backports apt source"
+	echo 'deb http://deb.debian.org/debian bookworm-backports main' >"$list"
+	apt-get update -qq >/dev/null || sm_die "apt-get update failed"
+}
+
+vm_pick_kver() {
+	apt-cache search --names-only \
+		'^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' |
+		cut -d' ' -f1 | sed 's/^linux-headers-//' | sort -V | tail -1
+}
+
+# The newest bookworm 6.12 kernel (cached until the apt lists change), unless
+# SM_VM_KVER says which; sets KVER.
+vm_kver() {
+	local cache=$SM_VM_DIR/kver
+	if [ -n "${SM_VM_KVER:-}" ]; then
+		KVER=$SM_VM_KVER
+		return 0
+	fi
+	if [ -s "$cache" ] && [ "$cache" -nt /var/lib/apt/lists ]; then
+		KVER=$(cat "$cache")
+		return 0
+	fi
+	KVER=$(vm_pick_kver)
+	if [ -z "$KVER" ]; then
+		apt-get update -qq >/dev/null || sm_die "apt-get update failed"
+		KVER=$(vm_pick_kver)
+	fi
+	[ -n "$KVER" ] || sm_die "no linux-headers-6.12.*+deb12-amd64 in apt"
+	mkdir -p "$SM_VM_DIR"
+	echo "$KVER" >"$cache"
+}
+
+# Packages, kernel version; sets KVER and KHDR.
+vm_setup() {
+	[ "$(id -u)" -eq 0 ] ||
+		sm_die "the VM needs root (packages, initramfs device node)"
+	vm_backports
+	vm_kver
+	# INITRD=No: the headers pull in the image; no initramfs for the host.
+	INITRD=No sm_install "${SM_VM_PACKAGES[@]}" "linux-headers-$KVER"
+	KHDR=/usr/src/linux-headers-$KVER
+	[ -d "$KHDR" ] || sm_die "$KHDR missing"
+}
+
+# Kernel image and the guest modules, unpacked once into $SM_VM_DIR/$KVER.
+vm_kernel() {
+	VM_KDIR=$SM_VM_DIR/$KVER
+	[ -f "$VM_KDIR/.done" ] && return 0
+	vm_lock
+	if [ ! -f "$VM_KDIR/.done" ]; then
+		sm_say "fetching linux-image-$KVER"
+		local tmp m f
+		tmp=$(mktemp -d "$SM_VM_DIR/image.XXXXXX")
+		if ! (cd "$tmp" && apt-get download -q "linux-image-$KVER") \
+				>"$tmp/log" 2>&1; then
+			cat "$tmp/log" >&2
+			sm_die "apt-get download linux-image-$KVER failed"
+		fi
+		dpkg -x "$tmp"/linux-image-*.deb "$tmp/x" ||
+			sm_die "dpkg -x failed"
+		rm -rf "$VM_KDIR"
+		mkdir -p "$VM_KDIR/modules"
+		cp "$tmp/x/boot/vmlinuz-$KVER" "$VM_KDIR/vmlinuz"
+		cp "$tmp/x/boot/config-$KVER" "$VM_KDIR/config"
+		for m in "${SM_VM_MODS[@]}" "${SM_VM_NET_MODS[@]}"; do
+			f=$(find "$tmp/x/lib/modules" -name "$m.ko*" | head -1)
+			[ -n "$f" ] || sm_die "$m.ko not in linux-image-$KVER"
+			case $f in
+			*.xz) xz -dc "$f" >"$VM_KDIR/modules/$m.ko" ;;
+			*) cp "$f" "$VM_KDIR/modules/$m.ko" ;;
+			esac
+		done
+		rm -rf "$tmp"
+		touch "$VM_KDIR/.done"
+	fi
+	vm_unlock
+}
+
+# Build splicemsg.ko for $KVER unless its sources are unchanged; sets VM_KO.
+# The sources are copied so that Kbuild's M= dir is not kmod/, and its
+# "-I$(src)/../include" finds include/ through a symlink.  Returns non-zero
+# (build log on stderr) when it does not build.
+vm_module() {
+	local dir=$SM_VM_DIR/kbuild-$KVER stage sum rc=0
+	VM_KBUILD=$dir/kmod
+	VM_KO=$VM_KBUILD/splicemsg.ko
+	vm_lock
+	stage=$(mktemp -d "$SM_VM_DIR/kmod.XXXXXX")
+	find "$SM_TOP/kmod" -maxdepth 1 -type f \( -name Kbuild \
+		-o -name Makefile -o -name '*.[ch]' \) -exec cp -t "$stage" {} +
+	sum=$({ echo "$KVER"; cd "$stage" && sha256sum -- *; cd "$SM_TOP" &&
+		find include -type f -print0 | LC_ALL=C sort -z |
+		xargs -0 sha256sum; } | sha256sum)
+	if [ -f "$VM_KO" ] && [ "$(cat "$dir/stamp" 2>/dev/null)" = "$sum" ]
+	then
+		rm -rf "$stage"
+		vm_unlock
+		return 0
+	fi
+	sm_say "building splicemsg.ko for $KVER"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	mv "$stage" "$VM_KBUILD"
+	ln -s "$SM_TOP/include" "$dir/include"
+	make -C "$KHDR" M="$VM_KBUILD" modules >"$dir/build.log" 2>&1 || rc=$?
+	if [ $rc -eq 0 ] && [ -f "$VM_KO" ]; then
+		echo "$sum" >"$dir/stamp"
+		grep -E 'warning:' "$dir/build.log" | vm_our_paths >&2 || true
+	else
+		vm_our_paths <"$dir/build.log" >&2
+		rc=1
+	fi
+	vm_unlock
+	return $rc
+}
+
+# Show build-dir paths as the source paths they were copied from.
+vm_our_paths() {
+	sed -e "s|$SM_VM_DIR/kbuild-$KVER/kmod/\.\./||g" \
+		-e "s|$SM_VM_DIR/kbuild-$KVER/||g"
+}
+
+# Quote a word for sh.
+vm_quote() {
+	printf "'%s'" "${1//\'/\'\\\'\'}"
+}
+
+# The initramfs for one boot, in $VM_RUN (cpio, uncompressed: it is small).
+# Fixed parts plus /splicemsg-vm/{config,cmd}: the command and where to run it.
+vm_initramfs() {
+	local ko=$1 net2=$2 cwd=$3
+	shift 3
+	local root=$VM_RUN/root m v
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp,host,newroot} \
+		"$root"/{lib/modules,splicemsg-vm}
+	cp /bin/busybox "$root/bin/busybox"
+	cp "$SM_TOP/tests/kmod/vm-init.sh" "$root/init"
+	chmod 755 "$root/init"
+	mknod "$root/dev/console" c 5 1
+	for m in "${SM_VM_MODS[@]}" "${SM_VM_NET_MODS[@]}"; do
+		cp "$VM_KDIR/modules/$m.ko" "$root/lib/modules/"
+	done
+	[ -n "$ko" ] && cp "$ko" "$root/splicemsg-vm/splicemsg.ko"
+	{
+		echo "SM_VM_MODS='${SM_VM_MODS[*]}'"
+		echo "SM_VM_NET_MODS='${SM_VM_NET_MODS[*]}'"
+		echo "SM_VM_NET2=$net2"
+		echo "SM_VM_KMSG_BAD=$(vm_quote "$SM_VM_KMSG_BAD")"
+	} >"$root/splicemsg-vm/config"
+	# Run by the host's /bin/sh in the guest, stdin from /dev/null.
+	{
+		echo "cd $(vm_quote "$cwd") || exit 99"
+		for v in $(compgen -e SPLICEMSG_); do
+			echo "export $v=$(vm_quote "${!v}")"
+		done
+		printf 'exec'
+		for v in "$@"; do
+			printf ' %s' "$(vm_quote "$v")"
+		done
+		echo
+	} >"$root/splicemsg-vm/cmd"
+	(cd "$root" && find . | cpio -o -H newc --quiet) >"$VM_RUN/initrd" ||
+		sm_die "cpio failed"
+}
+
+# Console lines: the command's output to stdout (and $VM_TRANSCRIPT if set),
+# the harness's and the kernel's lines to stderr, boot noise dropped.
+vm_filter() {
+	local line started='' pre stamp='^\[ *[0-9]+\.[0-9]+\] '
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%$'\r'}
+		if [[ $line =~ $stamp ]]; then
+			[[ $line == *'reboot: Power down'* ]] ||
+				printf '%s\n' "$line" >&2
+			continue
+		fi
+		case $line in
+		*SPLICEMSG-VM-START*)
+			started=1
+			continue ;;
+		*SPLICEMSG-VM-EXIT\ *)
+			pre=${line%%SPLICEMSG-VM-EXIT *}
+			[ -z "$pre" ] || vm_out "$pre"
+			continue ;;
+		SPLICEMSG-VM-KMSG\ *)
+			printf 'vm: kernel: %s\n' "${line#* }" >&2
+			continue ;;
+		*'is not connected to host network'*)
+			# --net2's hub is meant to be isolated.
+			continue ;;
+		qemu-system-*)
+			printf '%s\n' "$line" >&2
+			continue ;;
+		SPLICEMSG-VM:\ *)
+			printf 'vm: %s\n' "${line#* }" >&2
+			continue ;;
+		esac
+		[ -n "$started" ] && vm_out "$line"
+	done
+}
+
+vm_out() {
+	printf '%s\n' "$1"
+	[ -z "${VM_TRANSCRIPT:-}" ] || printf '%s\n' "$1" >>"$VM_TRANSCRIPT"
+}
+
+vm_abort() {
+	kill "$VM_QPID" 2>/dev/null
+	wait "$VM_QPID" "$VM_FPID"
+	rm -rf "$VM_RUN"
+	exit "$1"
+}
+
+# vm_boot KO NET2 CWD COMMAND...: boot once, run COMMAND (KO: the module to
+# insert first, or empty), stream its output, return its exit status, or 99
+# when the VM ends without reporting one.
+vm_boot() {
+	local ko=$1 net2=$2 cwd=$3
+	shift 3
+	VM_RUN=$(mktemp -d "$SM_VM_DIR/run.XXXXXX")
+	vm_initramfs "$ko" "$net2" "$cwd" "$@"
+	local log=$VM_RUN/console.log rc=0 status
+	# shellcheck disable=SC2054 # commas belong to qemu's options
+	local -a qemu=(qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot
+		-kernel "$VM_KDIR/vmlinuz" -initrd "$VM_RUN/initrd"
+		-append 'console=ttyS0 panic=-1 quiet loglevel=4'
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+		-nic none)
+	if [ "$net2" = 1 ]; then
+		# shellcheck disable=SC2054
+		qemu+=(-netdev hubport,id=p0,hubid=0
+			-device virtio-net-pci,netdev=p0
+			-netdev hubport,id=p1,hubid=0
+			-device virtio-net-pci,netdev=p1)
+	fi
+	: >"$log"
+	timeout -k 10 "$SM_VM_TIMEOUT" "${qemu[@]}" </dev/null >"$log" 2>&1 &
+	VM_QPID=$!
+	# Stop the VM with us; bash runs traps only between commands, hence the
+	# background jobs and wait.
+	trap 'vm_abort 130' INT
+	trap 'vm_abort 143' TERM
+	tail -s 0.1 --pid=$VM_QPID -n +1 -f "$log" | vm_filter &
+	VM_FPID=$!
+	wait $VM_QPID || rc=$?
+	wait $VM_FPID
+	trap - INT TERM
+	cp "$log" "$SM_VM_DIR/last-console.log"
+	status=$(sed -n 's/.*SPLICEMSG-VM-EXIT \([0-9]*\).*/\1/p' "$log" |
+		tail -1)
+	if [ -z "$status" ]; then
+		if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+			printf 'vm: timed out after %ss (SM_VM_TIMEOUT)\n' \
+				"$SM_VM_TIMEOUT" >&2
+		else
+			printf 'vm: ended without an exit status (qemu: %d)\n' \
+				$rc >&2
+		fi
+		printf 'vm: console log (%s), last lines:\n' \
+			"$SM_VM_DIR/last-console.log" >&2
+		tail -40 "$log" | tr -d '\r' | sed 's/^/  | /' >&2
+		status=99
+	fi
+	[ -n "${SM_VM_KEEP:-}" ] || rm -rf "$VM_RUN"
+	return "$status"
+}
