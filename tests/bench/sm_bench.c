@@ -68,13 +68,14 @@ struct result {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: sm_bench --transport tcp|unix --chunk BYTES --total BYTES\n"
-		"                [--cc cubic|bbr] [--file PATH] [--verify]\n"
-		"BYTES takes a k, m or g suffix (binary).  Without --file a\n"
-		"64 MiB unlinked file is made in $TMPDIR (default /var/tmp);\n"
-		"a --file that does not exist is created with 64 MiB.\n"
-		"--verify makes the receiver compare every byte with the file.\n");
+	fputs("usage: sm_bench --transport tcp|unix --chunk BYTES\n"
+	      "                --total BYTES [--cc cubic|bbr] [--file PATH]\n"
+	      "                [--verify]\n"
+	      "BYTES takes a k, m or g suffix (binary).  Without --file a\n"
+	      "64 MiB unlinked file is made in $TMPDIR (default /var/tmp);\n"
+	      "a --file that does not exist is created with 64 MiB.\n"
+	      "--verify: the receiver compares every byte with the file.\n",
+	      f);
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -151,8 +152,10 @@ static int fill_file(int fd, uint64_t size)
 	int ret;
 
 	while (off < size) {
-		size_t len = size - off < sizeof(buf) ? size - off : sizeof(buf);
+		size_t len = sizeof(buf);
 
+		if (len > size - off)
+			len = size - off;
 		for (i = 0; i < sizeof(buf) / sizeof(buf[0]); i++)
 			buf[i] = off + i * sizeof(buf[0]);
 		ret = write_all(fd, buf, len);
@@ -246,8 +249,12 @@ static int set_cc(int fd, const char *cc)
 
 static int report_cc_error(const char *cc, int err)
 {
-	fprintf(stderr, "sm_bench: TCP_CONGESTION %s: %s\n", cc, strerror(-err));
-	/* ENOENT: module not loaded; EPERM: not in tcp_allowed_congestion_control. */
+	fprintf(stderr, "sm_bench: TCP_CONGESTION %s: %s\n", cc,
+		strerror(-err));
+	/*
+	 * ENOENT: no such module; EPERM: an unprivileged user asked for one
+	 * not in net.ipv4.tcp_allowed_congestion_control.
+	 */
 	return err == -ENOENT || err == -EPERM ? EXIT_SKIP : EXIT_SETUP;
 }
 
@@ -283,13 +290,11 @@ static bool verify_chunk(const struct bench *b, const unsigned char *map,
  */
 static int receive(const struct bench *b, int fd)
 {
-	unsigned char *buf, *map = NULL;
+	static unsigned char buf[RECV_BUF_SIZE];
+	unsigned char *map = NULL;
 	uint64_t got = 0;
 	bool ok = true;
 
-	buf = malloc(RECV_BUF_SIZE);
-	if (!buf)
-		return EXIT_SETUP;
 	if (b->verify) {
 		map = mmap(NULL, b->file_size, PROT_READ, MAP_SHARED,
 			   b->file_fd, 0);
@@ -299,7 +304,7 @@ static int receive(const struct bench *b, int fd)
 		}
 	}
 	for (;;) {
-		ssize_t n = recv(fd, buf, RECV_BUF_SIZE, 0);
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -344,7 +349,8 @@ static int send_loop(const struct bench *b, int fd, struct result *r)
 			return -1;
 		}
 		if (n == 0) {
-			fprintf(stderr, "sm_bench: sendfile returned 0 at %jd\n",
+			fprintf(stderr,
+				"sm_bench: sendfile returned 0 at %jd\n",
 				(intmax_t)off);
 			return -1;
 		}
