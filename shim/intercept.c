@@ -82,6 +82,7 @@ struct sm_xfer {
 	bool nonblock;
 	bool zc;
 	uint64_t ino;
+	const struct stat *st;	/* in_fd's, for the mapping cache */
 	size_t done;		/* bytes sent so far */
 	bool interrupted;	/* a signal handler without SA_RESTART ran */
 	int fallback;		/* why the rest went native, or -1 */
@@ -93,24 +94,21 @@ struct sm_xfer {
  */
 static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 {
-	static long pagesz;
-	loff_t start = x->pos + x->done, base;
 	struct sm_send s = { 0 };
+	struct sm_map *map;
+	const void *buf;
 	ssize_t ret;
-	void *map;
+	int err;
 
-	if (!pagesz)
-		pagesz = sysconf(_SC_PAGESIZE);
-	base = start & ~(loff_t)(pagesz - 1);
-	s.map_len = start - base + chunk;
-	map = mmap(NULL, s.map_len, PROT_READ, MAP_SHARED, x->in_fd, base);
-	if (map == MAP_FAILED) {
+	map = sm_map_get(x->in_fd, x->st, x->pos + x->done, chunk, &buf, &err);
+	if (!map) {
 		x->fallback = SM_FB_map_failed;
 		return 0;
 	}
 	s.fd = x->out_fd;
-	s.buf = (char *)map + (start - base);
+	s.buf = buf;
 	s.len = chunk;
+	s.map_len = chunk;
 	/* io_uring ignores O_NONBLOCK; MSG_WAITALL makes a blocking send
 	 * retry in the kernel until done, like sendfile(2). */
 	s.msg_flags = MSG_NOSIGNAL | (x->nonblock ? MSG_DONTWAIT : MSG_WAITALL);
@@ -119,7 +117,7 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 	s.ino = x->ino;
 	ret = sm_ring_send(r, &s);
 	if (!s.zc_handed_off)
-		munmap(map, s.map_len);
+		sm_map_put(map);
 	x->interrupted = s.interrupted;
 	if (ret > 0) {
 		sm_count(&sm_stats->bytes[x->zc ? SM_PATH_URING_ZC :
@@ -324,9 +322,15 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	/*
 	 * Let the kernel validate every argument exactly as the native call
 	 * would (fd modes, offset pointer, negative offset): with a count of
-	 * zero it checks everything and sends nothing.
+	 * zero it checks everything and sends nothing.  Without an offset
+	 * pointer only the descriptors' modes are left to check, and their
+	 * flags tell those.
 	 */
-	if (real_sendfile(out_fd, in_fd, offset, 0) < 0)
+	fl = fcntl(in_fd, F_GETFL);
+	if (fl < 0 || (fl & O_DIRECT))
+		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
+	if ((offset || (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH)) &&
+	    real_sendfile(out_fd, in_fd, offset, 0) < 0)
 		return native(out_fd, in_fd, offset, count, -1);
 	if (offset) {
 		x.pos = *offset;
@@ -338,18 +342,17 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	}
 	/*
 	 * Left to the kernel: an offset + count that overflows (EINVAL),
-	 * O_DIRECT files (their alignment rules apply to sendfile(2), not to
-	 * a mapping).
+	 * O_DIRECT files (above: their alignment rules apply to sendfile(2),
+	 * not to a mapping).
 	 */
-	fl = fcntl(in_fd, F_GETFL);
-	if (fstat(in_fd, &st) < 0 || fl < 0 || (fl & O_DIRECT) ||
-	    count > (uint64_t)LLONG_MAX - (uint64_t)x.pos)
+	if (count > (uint64_t)LLONG_MAX - (uint64_t)x.pos)
 		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
 	if (x.pos >= st.st_size) {
 		/* At or past EOF sendfile(2) sends nothing and returns 0. */
 		sm_count_call(ch.path, 0);
 		return 0;
 	}
+	x.st = &st;
 	x.len = count < SM_MAX_RW ? count : SM_MAX_RW;
 	if ((uint64_t)st.st_size - x.pos < x.len)
 		x.len = st.st_size - x.pos;

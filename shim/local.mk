@@ -2,7 +2,7 @@
 SM_SHIM_SOURCES = \
 	shim/sm.h shim/intercept.def shim/options.def shim/stats.def \
 	shim/real.c shim/options.c shim/log.c shim/stats.c shim/fdstate.c \
-	shim/policy.c shim/uring.c shim/kmod.c shim/init.c
+	shim/policy.c shim/uring.c shim/mapcache.c shim/kmod.c shim/init.c
 
 # The pieces without interposed symbols, linked into the unit tests too.
 noinst_LTLIBRARIES += shim/libsmcore.la

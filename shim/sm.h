@@ -193,6 +193,14 @@ int sm_policy_setup_fallback(int err);
 #define SM_ZC_PROBE_MIN 4	/* notifications before a verdict */
 #define SM_ZC_DECAY_AT 64	/* halve the counts here: recent sends rule */
 
+/* ---- mapcache.c: file windows kept across calls ---------------------- */
+struct stat;
+struct sm_map;
+struct sm_map *sm_map_get(int fd, const struct stat *st, loff_t start,
+			  size_t len, const void **ptr, int *err);
+void sm_map_put(struct sm_map *m);
+void sm_map_thread_exit(void);
+
 /* ---- uring.c: per-thread rings ---------------------------------------- */
 struct sm_ring;
 /* This thread's ring, created on first use; NULL with *err = -errno. */
@@ -209,13 +217,14 @@ struct sm_send {
 	int msg_flags;
 	bool zc;
 	/* For zero-copy: the mapping the kernel may still read after the
-	 * send completes; the ring unmaps it when the notification comes. */
-	void *map;
-	size_t map_len;
+	 * send completes; the ring drops this reference when the
+	 * notification comes. */
+	struct sm_map *map;
+	size_t map_len;		/* bytes it keeps busy, for the budget */
 	uint64_t ino;
 	/* results */
 	bool interrupted;	/* a signal handler without SA_RESTART ran */
-	bool zc_handed_off;	/* the ring now owns @map */
+	bool zc_handed_off;	/* the ring now owns the @map reference */
 };
 /* Send once; returns bytes sent or -errno. */
 ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s);

@@ -48,7 +48,7 @@
 
 struct sm_zcbuf {
 	struct sm_zcbuf *next;
-	void *map;
+	struct sm_map *map;
 	size_t map_len;
 	int fd;
 	uint64_t ino;
@@ -83,7 +83,7 @@ static int have_report_usage = 1;
 
 static void zcbuf_free(struct sm_zcbuf *b)
 {
-	munmap(b->map, b->map_len);
+	sm_map_put(b->map);
 	free(b);
 }
 
@@ -241,6 +241,7 @@ static void thread_exit(void *arg)
 {
 	struct sm_ring *r = arg;
 
+	sm_map_thread_exit();
 	reap(r);
 	pthread_mutex_lock(&registry_lock);
 	if (r->zc) {

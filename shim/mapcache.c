@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * File mappings for the io_uring path, kept across calls.
+ *
+ * Mapping and unmapping per call costs more than the send itself (munmap's
+ * TLB flush dominated profiles at 64 KiB chunks), so each thread keeps one
+ * read-only shared window of the file it last sent and reuses it while the
+ * file (device, inode) stays the same.  A window may extend past EOF: the
+ * shim never touches it from user space, and the kernel meets pages past
+ * EOF as EFAULT, never SIGBUS.  Zero-copy sends hold a reference until the
+ * kernel's notification, so a window is unmapped only when nobody uses it.
+ * The cached window keeps its file (and a deleted file's blocks) until the
+ * thread sends another file or exits.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sm.h"
+
+#define SM_WINDOW ((size_t)64 << 20)
+
+struct sm_map {
+	void *addr;
+	size_t len;
+	loff_t base;
+	dev_t dev;
+	ino_t ino;
+	int refs;
+};
+
+static __thread struct sm_map *tls_map;
+
+void sm_map_put(struct sm_map *m)
+{
+	if (m && __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		munmap(m->addr, m->len);
+		free(m);
+	}
+}
+
+static void drop_cached(void)
+{
+	sm_map_put(tls_map);
+	tls_map = NULL;
+}
+
+static bool covers(const struct sm_map *m, const struct stat *st,
+		   loff_t start, size_t len)
+{
+	return m->dev == st->st_dev && m->ino == st->st_ino &&
+	       start >= m->base &&
+	       (uint64_t)(start - m->base) + len <= m->len;
+}
+
+/*
+ * A mapping of @fd covering [start, start + len), with a reference for the
+ * caller; *ptr is the address of @start.  Returns NULL with -errno in *err.
+ */
+struct sm_map *sm_map_get(int fd, const struct stat *st, loff_t start,
+			  size_t len, const void **ptr, int *err)
+{
+	static long pagesz;
+	struct sm_map *m = tls_map;
+	loff_t base;
+	size_t mlen;
+
+	if (m && !covers(m, st, start, len))
+		drop_cached();
+	m = tls_map;
+	if (!m) {
+		if (!pagesz)
+			pagesz = sysconf(_SC_PAGESIZE);
+		base = start & ~(loff_t)(SM_WINDOW - 1);
+		mlen = SM_WINDOW;
+		if ((uint64_t)(start - base) + len > mlen) {
+			base = start & ~(loff_t)(pagesz - 1);
+			mlen = (start - base) + len;
+		}
+		m = calloc(1, sizeof(*m));
+		if (!m) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		m->addr = mmap(NULL, mlen, PROT_READ, MAP_SHARED, fd, base);
+		if (m->addr == MAP_FAILED) {
+			*err = -errno;
+			free(m);
+			return NULL;
+		}
+		m->len = mlen;
+		m->base = base;
+		m->dev = st->st_dev;
+		m->ino = st->st_ino;
+		m->refs = 1;		/* the cache's */
+		tls_map = m;
+	}
+	__atomic_add_fetch(&m->refs, 1, __ATOMIC_ACQ_REL);
+	*ptr = (const char *)m->addr + (start - m->base);
+	return m;
+}
+
+void sm_map_thread_exit(void)
+{
+	drop_cached();
+}
+
+/* In a forked child the window is the child's copy: keep using it. */
