@@ -3,8 +3,8 @@
  * The send: header bytes, a file range and trailer bytes handed to a socket
  * as bvecs with sendmsg(MSG_SPLICE_PAGES).
  *
- * Header and trailer are copied from user space into fragments of the
- * kernel's page-fragment allocator (MSG_SPLICE_PAGES refuses slab memory);
+ * Header and trailer are copied from user space into page-aligned fragments
+ * of the kernel's page-fragment allocator (MSG_SPLICE_PAGES refuses slab memory);
  * each skb takes its own page references, so the fragments are released
  * right after the send.  Stream sockets (TCP, AF_UNIX) get the file's
  * page-cache pages themselves, read-only, through splice_direct_to_actor():
@@ -61,8 +61,7 @@ static int bytes_init(struct sm_bytes *b, unsigned int frags)
 	memset(b, 0, sizeof(*b));
 	if (!frags)
 		return 0;
-	/* a fragment of up to a page may straddle one page boundary */
-	b->bv = kcalloc(2 * frags, sizeof(*b->bv), GFP_KERNEL);
+	b->bv = kcalloc(frags, sizeof(*b->bv), GFP_KERNEL);
 	b->frags = kcalloc(frags, sizeof(*b->frags), GFP_KERNEL);
 	if (!b->bv || !b->frags)
 		return -ENOMEM;
@@ -80,19 +79,16 @@ static void bytes_free(struct sm_bytes *b)
 	kfree(b->frags);
 }
 
-/*
- * A fragment of @n <= PAGE_SIZE bytes, appended to @b; @align 1 lets it
- * straddle a page boundary of the allocator's compound page (two bvecs),
- * PAGE_SIZE keeps it within one page (one skb frag).
- */
-static void *bytes_grow(struct sm_bytes *b, size_t n, unsigned int align)
+/* A page-aligned page of fragment memory, appended to @b. */
+static void *bytes_grow(struct sm_bytes *b)
 {
 	u8 *p;
 
-	if (WARN_ON_ONCE(b->nr_frags >= b->max_frags || n > PAGE_SIZE))
+	if (WARN_ON_ONCE(b->nr_frags >= b->max_frags))
 		return NULL;
 	mutex_lock(&frag_lock);
-	p = page_frag_alloc_align(&frag_cache, n, GFP_KERNEL, align);
+	p = page_frag_alloc_align(&frag_cache, PAGE_SIZE, GFP_KERNEL,
+				  PAGE_SIZE);
 	mutex_unlock(&frag_lock);
 	if (!p)
 		return NULL;
@@ -115,8 +111,42 @@ static void bytes_commit(struct sm_bytes *b, u8 *p, size_t n)
 	}
 }
 
-static int bytes_from_user(struct sm_bytes *b, const struct splicemsg_iovec *iov,
-			   unsigned int cnt)
+/*
+ * Bytes are packed into whole, page-aligned fragments: one skb frag per
+ * page, however the caller split its iovecs.  A 64 KiB datagram (header,
+ * file bytes, trailer) then needs 16 frags, within MAX_SKB_FRAGS, where
+ * pieces straddling pages could run out of frags (EMSGSIZE).
+ */
+struct sm_pack {
+	struct sm_bytes *b;
+	u8 *page;
+	size_t used;
+};
+
+/* Room at the end of the current page, starting a new one when full. */
+static u8 *pack_room(struct sm_pack *p, size_t *room)
+{
+	if (!p->page || p->used == PAGE_SIZE) {
+		if (p->page)
+			bytes_commit(p->b, p->page, p->used);
+		p->page = bytes_grow(p->b);
+		p->used = 0;
+		if (!p->page)
+			return NULL;
+	}
+	*room = PAGE_SIZE - p->used;
+	return p->page + p->used;
+}
+
+static void pack_end(struct sm_pack *p)
+{
+	if (p->page && p->used)
+		bytes_commit(p->b, p->page, p->used);
+	p->page = NULL;
+}
+
+static int pack_user(struct sm_pack *p, const struct splicemsg_iovec *iov,
+		     unsigned int cnt)
 {
 	unsigned int i;
 
@@ -125,19 +155,31 @@ static int bytes_from_user(struct sm_bytes *b, const struct splicemsg_iovec *iov
 		size_t left = iov[i].len;
 
 		while (left) {
-			size_t n = min_t(size_t, left, PAGE_SIZE);
-			u8 *p = bytes_grow(b, n, 1);
+			size_t room, n;
+			u8 *dst = pack_room(p, &room);
 
-			if (!p)
+			if (!dst)
 				return -ENOMEM;
-			if (copy_from_user(p, src, n))
+			n = min(left, room);
+			if (copy_from_user(dst, src, n))
 				return -EFAULT;
-			bytes_commit(b, p, n);
+			p->used += n;
 			src += n;
 			left -= n;
 		}
 	}
 	return 0;
+}
+
+/* Copy user iovecs into @b. */
+static int bytes_from_user(struct sm_bytes *b,
+			   const struct splicemsg_iovec *iov, unsigned int cnt)
+{
+	struct sm_pack p = { .b = b };
+	int ret = pack_user(&p, iov, cnt);
+
+	pack_end(&p);
+	return ret;
 }
 
 /* Append the unsent part of @b to ctx->out. */
@@ -315,66 +357,6 @@ static long send_stream(struct sm_ctx *ctx, struct file *file,
 	return ret;
 }
 
-/*
- * A datagram is built as a packed run of whole, page-aligned fragments:
- * header, file bytes, trailer.  A 64 KiB datagram then needs 16 skb frags,
- * within MAX_SKB_FRAGS, where separate pieces could straddle pages and run
- * out of frags (EMSGSIZE).
- */
-struct sm_pack {
-	struct sm_bytes *b;
-	u8 *page;
-	size_t used;
-};
-
-/* Room at the end of the current page, starting a new one when full. */
-static u8 *pack_room(struct sm_pack *p, size_t *room)
-{
-	if (!p->page || p->used == PAGE_SIZE) {
-		if (p->page)
-			bytes_commit(p->b, p->page, p->used);
-		p->page = bytes_grow(p->b, PAGE_SIZE, PAGE_SIZE);
-		p->used = 0;
-		if (!p->page)
-			return NULL;
-	}
-	*room = PAGE_SIZE - p->used;
-	return p->page + p->used;
-}
-
-static void pack_end(struct sm_pack *p)
-{
-	if (p->page && p->used)
-		bytes_commit(p->b, p->page, p->used);
-	p->page = NULL;
-}
-
-static int pack_user(struct sm_pack *p, const struct splicemsg_iovec *iov,
-		     unsigned int cnt)
-{
-	unsigned int i;
-
-	for (i = 0; i < cnt; i++) {
-		const u8 __user *src = u64_to_user_ptr(iov[i].base);
-		size_t left = iov[i].len;
-
-		while (left) {
-			size_t room, n;
-			u8 *dst = pack_room(p, &room);
-
-			if (!dst)
-				return -ENOMEM;
-			n = min(left, room);
-			if (copy_from_user(dst, src, n))
-				return -EFAULT;
-			p->used += n;
-			src += n;
-			left -= n;
-		}
-	}
-	return 0;
-}
-
 /* Copy up to @count file bytes from @pos; returns bytes read or -errno. */
 static long pack_file(struct sm_pack *p, struct file *file, loff_t pos,
 		      size_t count)
@@ -470,7 +452,7 @@ static int check_file(struct file *file, struct splicemsg_send *req)
 }
 
 static int load_iovecs(struct splicemsg_iovec *iov, u64 uptr, u32 cnt,
-		       size_t *bytes, unsigned int *frags)
+		       size_t *bytes)
 {
 	u32 i;
 
@@ -482,7 +464,6 @@ static int load_iovecs(struct splicemsg_iovec *iov, u64 uptr, u32 cnt,
 		if (iov[i].len > SM_MAX_HDTR)
 			return -EINVAL;
 		*bytes += iov[i].len;
-		*frags += DIV_ROUND_UP(iov[i].len, PAGE_SIZE);
 	}
 	return 0;
 }
@@ -515,7 +496,6 @@ static void count_error(long err)
 long sm_send(struct splicemsg_send *req, bool from_uring)
 {
 	struct splicemsg_iovec iov[SM_MAX_IOVECS];
-	unsigned int hfrags = 0, tfrags = 0;
 	size_t hbytes = 0, tbytes = 0;
 	struct sm_ctx ctx = {};
 	struct file *sfile, *file = NULL;
@@ -549,18 +529,18 @@ long sm_send(struct splicemsg_send *req, bool from_uring)
 			goto out_file;
 	}
 
-	ret = load_iovecs(iov, req->hdr_iov, req->hdr_cnt, &hbytes, &hfrags);
+	ret = load_iovecs(iov, req->hdr_iov, req->hdr_cnt, &hbytes);
 	if (!ret)
 		ret = load_iovecs(iov + req->hdr_cnt, req->trl_iov,
-				  req->trl_cnt, &tbytes, &tfrags);
+				  req->trl_cnt, &tbytes);
 	if (!ret && hbytes + tbytes > SM_MAX_HDTR)
 		ret = -EINVAL;
 	if (ret)
 		goto out_file;
 	if (transport != SM_UDP) {
-		ret = bytes_init(&ctx.hdr, hfrags);
+		ret = bytes_init(&ctx.hdr, DIV_ROUND_UP(hbytes, PAGE_SIZE));
 		if (!ret)
-			ret = bytes_init(&ctx.trl, tfrags);
+			ret = bytes_init(&ctx.trl, DIV_ROUND_UP(tbytes, PAGE_SIZE));
 		if (!ret)
 			ret = bytes_from_user(&ctx.hdr, iov, req->hdr_cnt);
 		if (!ret)

@@ -409,37 +409,33 @@ SM_EXPORT int close(int fd)
 	return sm_real.close(fd);
 }
 
-/* Move a descriptor of ours out of the way of an explicit target. */
-static void make_room(int fd)
-{
-	if (sm_fd_is_owned(fd))
-		sm_fd_relocate(fd);
-}
-
-SM_EXPORT int dup2(int oldfd, int newfd)
-{
-	if (sm_unlikely(!sm_real.dup2))
-		sm_real_resolve();
-	if (sm_fd_is_owned(oldfd)) {
-		errno = EBADF;
-		return -1;
-	}
-	make_room(newfd);
-	sm_fd_forget(newfd);
-	return sm_real.dup2(oldfd, newfd);
-}
-
-SM_EXPORT int dup3(int oldfd, int newfd, int flags)
+/*
+ * Before dup2/dup3: ours cannot be duplicated (for the application it is
+ * not open), and a descriptor of ours that is the target moves elsewhere.
+ */
+static bool dup_prepare(int oldfd, int newfd)
 {
 	if (sm_unlikely(!sm_real.dup3))
 		sm_real_resolve();
 	if (sm_fd_is_owned(oldfd)) {
 		errno = EBADF;
-		return -1;
+		return false;
 	}
-	make_room(newfd);
+	if (sm_fd_is_owned(newfd))
+		sm_fd_relocate(newfd);
 	sm_fd_forget(newfd);
-	return sm_real.dup3(oldfd, newfd, flags);
+	return true;
+}
+
+SM_EXPORT int dup2(int oldfd, int newfd)
+{
+	return dup_prepare(oldfd, newfd) ? sm_real.dup2(oldfd, newfd) : -1;
+}
+
+SM_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	return dup_prepare(oldfd, newfd) ?
+	       sm_real.dup3(oldfd, newfd, flags) : -1;
 }
 
 /* Close [first, last] except the shim's descriptors. */
