@@ -4,3 +4,7 @@
 noinst_PROGRAMS += tests/bench/sm_bench
 tests_bench_sm_bench_SOURCES = tests/bench/sm_bench.c
 EXTRA_DIST += scripts/bench docs/bench.md
+# Responses (header + body) against the kernel helper, run in the VM.
+noinst_PROGRAMS += tests/bench/sm_resp
+tests_bench_sm_resp_SOURCES = tests/bench/sm_resp.c
+EXTRA_DIST += tests/bench/vm-resp.sh

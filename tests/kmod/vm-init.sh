@@ -53,7 +53,8 @@ mount -t devtmpfs devtmpfs $new/dev
 mkdir -p $new/dev/pts $new/dev/shm
 mount -t devpts devpts $new/dev/pts
 mount -t tmpfs -o mode=1777 shm $new/dev/shm
-mount -t tmpfs -o mode=1777 tmp $new/tmp
+# No tmpfs on /tmp: a checkout under the host's /tmp must stay visible;
+# the overlay already puts every write on the guest's tmpfs.
 mount -t tmpfs -o mode=755 run $new/run
 mkdir -p $new/run/splicemsg-vm
 cp /splicemsg-vm/cmd $new/run/splicemsg-vm/cmd
