@@ -5,8 +5,8 @@
  * A ring is created lazily by the thread (and in the process) that first
  * needs it, so a forked child never inherits a live ring and no pinned
  * memory is copied at fork.  Each send is synchronous from the caller's
- * view; zero-copy buffers are the exception: the mapping stays alive, owned
- * by the ring, until the kernel's notification says it is done with it.
+ * view; zero-copy buffers are the exception: the ring holds a reference to
+ * their mapping until the kernel's notification says it is done with it.
  *
  * Signals: io_uring_enter(GETEVENTS) fails with EINTR after any handler ran.
  * sendfile(2) returns the partial count when bytes already went, so the
@@ -426,7 +426,7 @@ ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s)
 		r->zc = b;
 		r->zc_bufs++;
 		r->zc_bytes += b->map_len;
-		/* From here on the ring unmaps it, after the kernel is done. */
+		/* The ring drops this reference once the kernel is done. */
 		s->zc_handed_off = true;
 	}
 	prep_send(r, s, b);
