@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 #
 # Shared by the stream-*.sh drivers (sourced, not run).  A driver runs
 # every sm_sender scenario natively once, then under libsplicemsg with one

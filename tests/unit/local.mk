@@ -6,6 +6,7 @@ UNIT_TESTS = tests/unit/t_options tests/unit/t_policy tests/unit/t_fdstate
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS)
+EXTRA_DIST += tests/unit/t_check.h
 UNIT_LDADD = shim/libsmcore.la $(CHECK_LIBS)
 tests_unit_t_options_SOURCES = tests/unit/t_options.c
 tests_unit_t_options_CFLAGS = $(UNIT_CFLAGS)

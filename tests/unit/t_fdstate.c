@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sm.h"
+#include "t_check.h"
 
 static int tcp_pair(int family, int *server)
 {
@@ -158,8 +159,6 @@ int main(void)
 {
 	Suite *s = suite_create("fdstate");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, loopback_tcp_is_tcp_with_a_local_peer);
 	tcase_add_test(tc, other_descriptors_are_other);
@@ -167,10 +166,5 @@ int main(void)
 	tcase_add_test(tc, forgetting_makes_a_reused_number_look_again);
 	tcase_add_test(tc, own_descriptors_move_high_and_relocate);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s, true);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sm.h"
+#include "t_check.h"
 
 static struct sm_options o;
 
@@ -158,8 +159,6 @@ int main(void)
 {
 	Suite *s = suite_create("options");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, defaults_come_from_the_table);
@@ -170,9 +169,5 @@ int main(void)
 	tcase_add_test(tc, pid_expansion);
 	tcase_add_test(tc, readme_table_matches_options_def);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s, false);
 }

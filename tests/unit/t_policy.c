@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sm.h"
+#include "t_check.h"
 
 static struct sm_options o;
 static struct sm_fdinfo fi;
@@ -183,8 +184,6 @@ int main(void)
 {
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, native_engine_never_counts_a_fallback);
@@ -199,9 +198,5 @@ int main(void)
 	tcase_add_test(tc, mostly_zero_copy_keeps_zero_copy);
 	tcase_add_test(tc, recent_copies_win_over_old_successes);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s, false);
 }
