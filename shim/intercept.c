@@ -153,6 +153,54 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 	}
 }
 
+/*
+ * Before a call leaves sendfile(2), for every path: the file position to
+ * start from, with the arguments checked exactly as the real call checks
+ * them.  With an offset pointer (or odd descriptor modes) a zero-length
+ * real sendfile lets the kernel check everything and send nothing; without
+ * one only the modes are left, and their flags tell those.  Left to the
+ * kernel: O_DIRECT files (their alignment rules apply to sendfile(2)) and an
+ * offset + count that overflows (EINVAL).  Returns true with *pos set, or
+ * false with the reason to pass to native() in *why (-1: the kernel's own
+ * answer).
+ */
+static bool start_pos(int out_fd, int in_fd, off64_t *offset, size_t count,
+		      loff_t *pos, int *why)
+{
+	int fl = fcntl(in_fd, F_GETFL);
+
+	*why = SM_FB_ineligible;
+	if (fl < 0 || (fl & O_DIRECT))
+		return false;
+	if ((offset || (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH)) &&
+	    real_sendfile(out_fd, in_fd, offset, 0) < 0) {
+		*why = -1;
+		return false;
+	}
+	*pos = offset ? *offset : lseek(in_fd, 0, SEEK_CUR);
+	return *pos >= 0 && count <= (uint64_t)LLONG_MAX - (uint64_t)*pos;
+}
+
+/* After it: *offset advances, or the file position does, as sendfile(2). */
+static void end_pos(int in_fd, off64_t *offset, loff_t pos)
+{
+	if (offset)
+		*offset = pos;
+	else
+		lseek(in_fd, pos, SEEK_SET);
+}
+
+/* The real call sends @len bytes from @pos: the rest a path left. */
+static ssize_t finish_native(int out_fd, int in_fd, loff_t pos, size_t len)
+{
+	off64_t p = pos;
+	ssize_t n = real_sendfile(out_fd, in_fd, &p, len);
+
+	if (n > 0)
+		sm_count(&sm_stats->bytes[SM_PATH_NATIVE], n);
+	return n;
+}
+
 /* Returns bytes sent or -errno, like the syscall. */
 static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 {
@@ -175,17 +223,15 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 			break;		/* the socket buffer is full */
 	}
 	if (x->fallback >= 0 && x->done < x->len) {
-		off64_t p = x->pos + x->done;
 		ssize_t n;
 
 		sm_count_fallback(x->fallback);
-		n = real_sendfile(x->out_fd, x->in_fd, &p, x->len - x->done);
-		if (n > 0) {
-			sm_count(&sm_stats->bytes[SM_PATH_NATIVE], n);
+		n = finish_native(x->out_fd, x->in_fd, x->pos + x->done,
+				  x->len - x->done);
+		if (n > 0)
 			x->done += n;
-		} else if (n < 0 && !x->done) {
+		else if (n < 0 && !x->done)
 			return -errno;
-		}
 		return x->done;
 	}
 	if (x->done)
@@ -204,16 +250,10 @@ static ssize_t kmod_send(int out_fd, int in_fd, off64_t *offset,
 	size_t file_sent = 0, want, max = sm_kmod_max_count();
 	ssize_t ret;
 	loff_t pos;
-	int fl;
+	int why;
 
-	if (real_sendfile(out_fd, in_fd, offset, 0) < 0)
-		return native(out_fd, in_fd, offset, count, -1);
-	/* the same eligibility as the io_uring path (README) */
-	pos = offset ? *offset : lseek(in_fd, 0, SEEK_CUR);
-	fl = fcntl(in_fd, F_GETFL);
-	if (pos < 0 || fl < 0 || (fl & O_DIRECT) ||
-	    count > (uint64_t)LLONG_MAX - (uint64_t)pos)
-		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
+	if (!start_pos(out_fd, in_fd, offset, count, &pos, &why))
+		return native(out_fd, in_fd, offset, count, why);
 	want = count < SM_MAX_RW ? count : SM_MAX_RW;
 	ret = sm_kmod_sendfile(out_fd, in_fd, pos, want < max ? want : max,
 			       &file_sent);
@@ -237,19 +277,15 @@ static ssize_t kmod_send(int out_fd, int in_fd, off64_t *offset,
 	if (file_sent == max && want > max) {
 		/* Beyond the module's per-call cap: finish as sendfile(2)
 		 * would, so the count is the one it returns. */
-		off64_t p = pos + file_sent;
-		ssize_t n = real_sendfile(out_fd, in_fd, &p, want - file_sent);
+		ssize_t n = finish_native(out_fd, in_fd, pos + file_sent,
+					  want - file_sent);
 
 		if (n > 0) {
-			sm_count(&sm_stats->bytes[SM_PATH_NATIVE], n);
 			file_sent += n;
 			ret += n;
 		}
 	}
-	if (offset)
-		*offset = pos + file_sent;
-	else
-		lseek(in_fd, pos + file_sent, SEEK_SET);
+	end_pos(in_fd, offset, pos + file_sent);
 	return ret;
 }
 
@@ -265,7 +301,7 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	struct sm_ring *r;
 	struct stat st;
 	ssize_t ret;
-	int fl;
+	int fl, why;
 
 	if (!sm_active())
 		return real_sendfile(out_fd, in_fd, offset, count);
@@ -319,34 +355,8 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	if (socket_has_sndtimeo(out_fd))
 		return native(out_fd, in_fd, offset, count, SM_FB_sndtimeo);
 
-	/*
-	 * Let the kernel validate every argument exactly as the native call
-	 * would (fd modes, offset pointer, negative offset): with a count of
-	 * zero it checks everything and sends nothing.  Without an offset
-	 * pointer only the descriptors' modes are left to check, and their
-	 * flags tell those.
-	 */
-	fl = fcntl(in_fd, F_GETFL);
-	if (fl < 0 || (fl & O_DIRECT))
-		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
-	if ((offset || (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH)) &&
-	    real_sendfile(out_fd, in_fd, offset, 0) < 0)
-		return native(out_fd, in_fd, offset, count, -1);
-	if (offset) {
-		x.pos = *offset;
-	} else {
-		x.pos = lseek(in_fd, 0, SEEK_CUR);
-		if (x.pos < 0)
-			return native(out_fd, in_fd, offset, count,
-				      SM_FB_ineligible);
-	}
-	/*
-	 * Left to the kernel: an offset + count that overflows (EINVAL),
-	 * O_DIRECT files (above: their alignment rules apply to sendfile(2),
-	 * not to a mapping).
-	 */
-	if (count > (uint64_t)LLONG_MAX - (uint64_t)x.pos)
-		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
+	if (!start_pos(out_fd, in_fd, offset, count, &x.pos, &why))
+		return native(out_fd, in_fd, offset, count, why);
 	if (x.pos >= st.st_size) {
 		/* At or past EOF sendfile(2) sends nothing and returns 0. */
 		sm_count_call(ch.path, 0);
@@ -363,10 +373,7 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	sm_count(&sm_stats->calls[ch.path], 1);
 	ret = xfer_run(r, &x);
 	if (ret > 0) {
-		if (offset)
-			*offset = x.pos + ret;
-		else
-			lseek(in_fd, x.pos + ret, SEEK_SET);
+		end_pos(in_fd, offset, x.pos + ret);
 		return ret;
 	}
 	if (ret == 0)
