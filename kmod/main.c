@@ -19,7 +19,7 @@ struct sm_counters sm_counters;
 
 #define SM_FEATURES (SPLICEMSG_FEAT_TCP | SPLICEMSG_FEAT_UDP |		\
 		     SPLICEMSG_FEAT_UNIX | SPLICEMSG_FEAT_URING_CMD |	\
-		     SPLICEMSG_FEAT_HDTR)
+		     SPLICEMSG_FEAT_HDTR | SPLICEMSG_FEAT_STAGE)
 
 /* The caller's struct: its size first, then copy_struct_from_user(). */
 static int get_struct(void *dst, size_t ksize, const void __user *src,
@@ -50,6 +50,7 @@ static long ioc_version(void __user *arg)
 	v.max_iovecs = SM_MAX_IOVECS;
 	v.max_hdtr = SM_MAX_HDTR;
 	v.max_count = SM_MAX_COUNT;
+	v.max_stage = SM_MAX_STAGE;
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
@@ -73,6 +74,7 @@ static long ioc_stats(void __user *arg)
 	SM_STAT(err_again);
 	SM_STAT(err_intr);
 	SM_STAT(err_other);
+	SM_STAT(stage_pages);
 #undef SM_STAT
 	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
 }
@@ -130,6 +132,9 @@ static int sm_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 
 static const struct file_operations sm_fops = {
 	.owner = THIS_MODULE,
+	.open = sm_stage_open,
+	.release = sm_stage_release,
+	.mmap = sm_stage_mmap,
 	.unlocked_ioctl = sm_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.uring_cmd = sm_uring_cmd,
@@ -153,6 +158,7 @@ SM_ATTR(err_fault);
 SM_ATTR(err_again);
 SM_ATTR(err_intr);
 SM_ATTR(err_other);
+SM_ATTR(stage_pages);
 
 static struct attribute *sm_attrs[] = {
 	&dev_attr_calls.attr,
@@ -165,6 +171,7 @@ static struct attribute *sm_attrs[] = {
 	&dev_attr_err_again.attr,
 	&dev_attr_err_intr.attr,
 	&dev_attr_err_other.attr,
+	&dev_attr_stage_pages.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(sm);

@@ -79,20 +79,33 @@ static void bytes_free(struct sm_bytes *b)
 	kfree(b->frags);
 }
 
-/* A page-aligned page of fragment memory, appended to @b. */
+/*
+ * One page-aligned page of fragment memory; page_frag_free() releases the
+ * caller's reference, skbs and mappings hold their own.
+ */
+void *sm_frag_page(void)
+{
+	void *p;
+
+	mutex_lock(&frag_lock);
+	p = page_frag_alloc_align(&frag_cache, PAGE_SIZE, GFP_KERNEL,
+				  PAGE_SIZE);
+	mutex_unlock(&frag_lock);
+	if (p)
+		atomic64_inc(&sm_counters.frags_allocated);
+	return p;
+}
+
+/* A page of fragment memory, appended to @b. */
 static void *bytes_grow(struct sm_bytes *b)
 {
 	u8 *p;
 
 	if (WARN_ON_ONCE(b->nr_frags >= b->max_frags))
 		return NULL;
-	mutex_lock(&frag_lock);
-	p = page_frag_alloc_align(&frag_cache, PAGE_SIZE, GFP_KERNEL,
-				  PAGE_SIZE);
-	mutex_unlock(&frag_lock);
+	p = sm_frag_page();
 	if (!p)
 		return NULL;
-	atomic64_inc(&sm_counters.frags_allocated);
 	b->frags[b->nr_frags++] = p;
 	return p;
 }

@@ -7,4 +7,6 @@ EXTRA_DIST += scripts/bench docs/bench.md
 # Responses (header + body) against the kernel helper, run in the VM.
 noinst_PROGRAMS += tests/bench/sm_resp
 tests_bench_sm_resp_SOURCES = tests/bench/sm_resp.c
+tests_bench_sm_resp_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
+tests_bench_sm_resp_LDADD = $(URING_LIBS)
 EXTRA_DIST += tests/bench/vm-resp.sh

@@ -6,17 +6,28 @@
  *   writev    writev(header) + sendfile(body)
  *   cork      TCP_CORK on, writev(header), sendfile(body), TCP_CORK off
  *   kmod      one SPLICEMSG_IOC_SEND with the header iovec and the range
+ *   sendmsg   one sendmsg(2) of [header, mmap'd body]: the ceiling that
+ *             coalescing aims at, without any of the shim's checks
+ *   stage     the header copied into the module's mmap'd staging area,
+ *             registered with io_uring: SEND_ZC from that fixed buffer
+ *             (MSG_MORE) linked to a URING_CMD send of the range: the
+ *             alternative to kmod's in-kernel header copy, measured
  * Run inside the VM by `scripts/bench --vm` (the module is loaded there);
  * run `writev` under LD_PRELOAD with SPLICEMSG_ENGINE=uring for "shim".
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -38,6 +49,87 @@ static void die(const char *what)
 {
 	perror(what);
 	exit(99);
+}
+
+/*
+ * The staging variant of one response: the header copied into a slot of
+ * the mapped area, SEND_ZC of it (MSG_MORE) linked to the module's send of
+ * the body, waiting for the body like sendfile would.  A slot is reused
+ * only after its notification.
+ */
+#define STAGE_SLOTS 64
+#define STAGE_SLOT 4096
+static struct io_uring ring;
+static char *stage;
+static bool busy[STAGE_SLOTS];
+
+/* Reap until slot @slot is free, or (@slot < 0) until the body's CQE. */
+static void stage_reap(int slot, size_t hlen, size_t blen)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int s;
+
+	while (slot < 0 || busy[slot]) {
+		if (io_uring_wait_cqe(&ring, &cqe))
+			die("io_uring_wait_cqe");
+		s = (unsigned int)cqe->user_data;
+		if (cqe->user_data >> 32 == 2) {
+			if (cqe->res != (int)blen)
+				fprintf(stderr, "body: %d\n", cqe->res),
+				exit(99);
+			io_uring_cqe_seen(&ring, cqe);
+			return;
+		}
+		if (!(cqe->flags & IORING_CQE_F_NOTIF) &&
+		    cqe->res != (int)hlen)
+			fprintf(stderr, "header: %d\n", cqe->res), exit(99);
+		if ((cqe->flags & IORING_CQE_F_NOTIF) ||
+		    !(cqe->flags & IORING_CQE_F_MORE))
+			busy[s] = false;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+}
+
+static void stage_setup(int dev, size_t hlen)
+{
+	struct iovec v = { 0, STAGE_SLOTS * STAGE_SLOT };
+
+	if (hlen > STAGE_SLOT || io_uring_queue_init(64, &ring, 0))
+		die("stage: io_uring");
+	stage = mmap(NULL, v.iov_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     dev, 0);
+	if (stage == MAP_FAILED)
+		die("stage: mmap " SPLICEMSG_DEVICE);
+	v.iov_base = stage;
+	errno = -io_uring_register_buffers(&ring, &v, 1);
+	if (errno)
+		die("stage: IORING_REGISTER_BUFFERS");
+}
+
+static void stage_send(size_t i, int dev, int s, int f, const char *hdr,
+		       size_t hlen, size_t blen)
+{
+	static struct splicemsg_send r;
+	unsigned int slot = i % STAGE_SLOTS;
+	char *h = stage + (size_t)slot * STAGE_SLOT;
+	struct io_uring_sqe *sqe;
+
+	stage_reap(slot, hlen, blen);
+	memcpy(h, hdr, hlen);
+	busy[slot] = true;
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_send_zc_fixed(sqe, s, h, hlen, MSG_MORE, 0, 0);
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe->user_data = 1ULL << 32 | slot;
+	r = (struct splicemsg_send){ .size = sizeof(r), .sock_fd = s,
+				     .file_fd = f, .count = blen };
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, dev, NULL, 0, 0);
+	sqe->cmd_op = SPLICEMSG_IOC_SEND;
+	*(uint64_t *)sqe->cmd = (uintptr_t)&r;
+	sqe->user_data = 2ULL << 32;
+	io_uring_submit(&ring);
+	stage_reap(-1, hlen, blen);
 }
 
 int main(int argc, char **argv)
@@ -65,9 +157,11 @@ int main(int argc, char **argv)
 	if (f < 0 || write(f, buf, blen) != (ssize_t)blen)
 		die("file");
 	unlink(tmpl);
-	if (!strcmp(mode, "kmod") &&
+	if ((!strcmp(mode, "kmod") || !strcmp(mode, "stage")) &&
 	    (dev = open(SPLICEMSG_DEVICE, O_RDWR)) < 0)
 		die(SPLICEMSG_DEVICE);
+	if (!strcmp(mode, "stage"))
+		stage_setup(dev, hlen);
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	l = socket(AF_INET, SOCK_STREAM, 0);
@@ -97,6 +191,45 @@ int main(int argc, char **argv)
 		struct iovec v = { hdr, hlen };
 		off_t off = 0;
 
+		if (!strcmp(mode, "sendmsg")) {
+			static const char *body;
+			struct iovec iv[2] = { { hdr, hlen }, { 0, blen } };
+			struct msghdr m = { .msg_iov = iv, .msg_iovlen = 2 };
+
+			if (!body)
+				body = mmap(NULL, blen, PROT_READ, MAP_SHARED,
+					    f, 0);
+			iv[1].iov_base = (void *)body;
+			if (body == MAP_FAILED ||
+			    sendmsg(s, &m, 0) != (ssize_t)(hlen + blen))
+				die("sendmsg");
+			continue;
+		}
+		if (!strcmp(mode, "uring")) {	/* io_uring's ceiling */
+			static const char *body;
+			struct iovec iv[2] = { { hdr, hlen }, { 0, blen } };
+			struct msghdr m = { .msg_iov = iv, .msg_iovlen = 2 };
+			struct io_uring_cqe *cqe;
+
+			if (!body) {
+				body = mmap(NULL, blen, PROT_READ, MAP_SHARED,
+					    f, 0);
+				io_uring_queue_init(8, &ring, 0);
+			}
+			iv[1].iov_base = (void *)body;
+			io_uring_prep_sendmsg(io_uring_get_sqe(&ring), s, &m,
+					      MSG_WAITALL);
+			io_uring_submit_and_wait(&ring, 1);
+			if (io_uring_peek_cqe(&ring, &cqe) ||
+			    cqe->res != (int)(hlen + blen))
+				die("uring sendmsg");
+			io_uring_cqe_seen(&ring, cqe);
+			continue;
+		}
+		if (!strcmp(mode, "stage")) {
+			stage_send(i, dev, s, f, hdr, hlen, blen);
+			continue;
+		}
 		if (!strcmp(mode, "kmod")) {
 			struct splicemsg_iovec h = {
 				.base = (uintptr_t)hdr, .len = hlen };

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Inside the VM (scripts/bench --vm): responses through native writev +
 # sendfile, the cork variant, the shim forced onto io_uring, and the kernel
-# helper's single send, interleaved, medians and ratios to writev+sendfile.
+# helper's single send, and headers staged in the helper's mmap'd area
+# (SEND_ZC from a registered buffer + URING_CMD body), interleaved, medians
+# and ratios to writev+sendfile.
 # Usage: vm-resp.sh BUILDDIR REPS
 set -u
 b=$1 reps=${2:-5}
@@ -16,8 +18,8 @@ run() {	# MODE HDR BODY N -> responses per second
 	*) "$resp" "$m" "$@" ;;
 	esac | sed -n 's/.*resp_per_s=\([0-9]*\).*ok=1.*/\1/p'
 }
-echo "| workload | writev+sendfile resp/s | cork | shim uring | kmod single send |"
-echo "|---|---|---|---|---|"
+echo "| workload | writev+sendfile resp/s | cork | shim uring | kmod single send | staged header + uring_cmd |"
+echo "|---|---|---|---|---|---|"
 for w in "250 4096 3000 small: 250 B header + 4 KiB body" \
 	 "250 1048576 60 bulk: 250 B + 1 MiB" \
 	 "250 16777216 6 bulk: 250 B + 16 MiB"; do
@@ -26,12 +28,12 @@ for w in "250 4096 3000 small: 250 B header + 4 KiB body" \
 	shift 3
 	declare -A res=()
 	for ((r = 0; r < reps; r++)); do
-		for m in writev cork shim kmod; do
+		for m in writev cork shim kmod stage; do
 			res[$m]+="$(run $m "$h" "$body" "$n") "
 		done
 	done
 	python3 - "$*" "${res[writev]}" "${res[cork]}" "${res[shim]}" \
-		"${res[kmod]}" <<'PY'
+		"${res[kmod]}" "${res[stage]}" <<'PY'
 import statistics, sys
 name = sys.argv[1]
 med = []

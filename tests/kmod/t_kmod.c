@@ -3,7 +3,8 @@
  * splicemsg.ko tests, run inside the VM (scripts/vm-test): every validation
  * error, each transport (TCP v4/v6, AF_UNIX, UDP), header/trailer layouts,
  * offsets and EOF, non-blocking partial sends, io_uring URING_CMD, signals,
- * SIGPIPE, concurrency, counters, and a page-reference leak check.
+ * SIGPIPE, concurrency, counters, the mappable staging area (registered
+ * with io_uring, sent from by SEND_ZC), and a page-reference leak check.
  * Prints "PASS name" / "FAIL name: why" / "SKIP name: why"; exits 0 or 1.
  * `t_kmod smoke` runs a quick subset (after rmmod/insmod cycles).
  */
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -194,6 +196,127 @@ static void req_init(struct splicemsg_send *r, int sock, int file,
 	r->file_fd = file;
 	r->offset = off;
 	r->count = count;
+}
+
+/* ---- staging area ---------------------------------------------------------- */
+
+static uint64_t stage_pages(void)
+{
+	struct splicemsg_stats st = { .size = sizeof(st) };
+
+	return ioctl(dev, SPLICEMSG_IOC_STATS, &st) ? ~0ULL : st.stage_pages;
+}
+
+static void expect_mmap(const char *name, int fd, size_t len, int flags,
+			off_t off, int err)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, off);
+	int e = p == MAP_FAILED ? errno : 0;
+
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	result(e == err, name, "mmap: %s, want %s", strerror(e),
+	       strerror(err));
+}
+
+/* Header bytes staged in the mapped area, sent by SEND_ZC from it. */
+static void stage_send_zc(uint8_t *area, size_t len)
+{
+	struct io_uring_cqe *cqe;
+	struct iovec iov = { area, len };
+	struct io_uring_sqe *sqe;
+	int s, peer, ret, res = 0, notif = 0, i;
+	struct rx r;
+
+	ret = io_uring_register_buffers(&ring, &iov, 1);
+	result(ret == 0, "stage_register",
+	       "IORING_REGISTER_BUFFERS: %s", strerror(-ret));
+	if (ret)
+		return;
+	for (i = 0; i < 3000; i++)
+		area[i] = pattern(i + 7);
+	s = sock_pair(AF_INET, SOCK_STREAM, &peer);
+	rx_start(&r, peer, 3000);
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_send_zc_fixed(sqe, s, area, 3000, 0, 0, 0);
+	io_uring_submit(&ring);
+	/* the result, then (IORING_CQE_F_MORE) the notification */
+	for (i = 0; i < 2 && !io_uring_wait_cqe(&ring, &cqe); i++) {
+		if (cqe->flags & IORING_CQE_F_NOTIF)
+			notif++;
+		else
+			res = cqe->res;
+		ret = !(cqe->flags & IORING_CQE_F_MORE);
+		io_uring_cqe_seen(&ring, cqe);
+		if (ret)
+			break;
+	}
+	close(s);
+	rx_finish(&r);
+	for (i = 0; i < 3000 && r.len == 3000; i++)
+		if (r.buf[i] != pattern(i + 7))
+			break;
+	result(res == 3000 && notif == 1 && i == 3000, "stage_send_zc",
+	       "res %d notif %d received %zu matched %d", res, notif, r.len,
+	       i);
+	free(r.buf);
+	close(peer);
+	io_uring_unregister_buffers(&ring);
+}
+
+static void test_stage(void)
+{
+	struct splicemsg_version v = { .size = sizeof(v) };
+	uint64_t before = stage_pages();
+	size_t len = 16 * 4096, i;
+	uint8_t *area;
+	int fd, fds[80], n, areas;
+
+	ioctl(dev, SPLICEMSG_IOC_VERSION, &v);
+	result((v.features & SPLICEMSG_FEAT_STAGE) && v.max_stage >= len,
+	       "stage_feature", "features %#llx max_stage %u",
+	       (unsigned long long)v.features, v.max_stage);
+	fd = open(SPLICEMSG_DEVICE, O_RDWR);
+	expect_mmap("stage_private", fd, len, MAP_PRIVATE, 0, EINVAL);
+	expect_mmap("stage_offset", fd, len, MAP_SHARED, 4096, EINVAL);
+	expect_mmap("stage_too_big", fd, v.max_stage + 4096UL, MAP_SHARED, 0,
+		    EINVAL);
+	area = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	result(area != MAP_FAILED, "stage_mmap", "%s", strerror(errno));
+	if (area == MAP_FAILED) {
+		close(fd);
+		return;
+	}
+	for (i = 0; i < len && !area[i]; i++)
+		;
+	result(i == len, "stage_zeroed", "nonzero byte at %zu", i);
+	result(stage_pages() == before + 16, "stage_counted",
+	       "stage_pages %llu -> %llu", (unsigned long long)before,
+	       (unsigned long long)stage_pages());
+	expect_mmap("stage_once", fd, len, MAP_SHARED, 0, EBUSY);
+	if (ring_ok)
+		stage_send_zc(area, len);
+	munmap(area, len);
+	close(fd);
+	result(stage_pages() == before, "stage_released",
+	       "stage_pages %llu, was %llu",
+	       (unsigned long long)stage_pages(), (unsigned long long)before);
+
+	/* the global budget: 64 MiB, so the 65th full area is refused */
+	for (n = 0; n < 80; n++) {
+		fds[n] = open(SPLICEMSG_DEVICE, O_RDWR);
+		area = mmap(NULL, v.max_stage, PROT_READ | PROT_WRITE,
+			    MAP_SHARED, fds[n], 0);
+		if (area == MAP_FAILED)
+			break;
+		munmap(area, v.max_stage);
+	}
+	i = area == MAP_FAILED ? errno : 0;
+	for (areas = 0; areas <= n && areas < 80; areas++)
+		close(fds[areas]);
+	result(i == ENOMEM && n == 64 && stage_pages() == before,
+	       "stage_budget", "refused after %d areas: %s", n,
+	       strerror((int)i));
 }
 
 /* ---- validation ------------------------------------------------------------ */
@@ -716,6 +839,7 @@ int main(int argc, char **argv)
 		test_signals();
 		test_concurrency();
 		test_counters();
+		test_stage();
 	}
 	test_streams(smoke);
 	if (!smoke)

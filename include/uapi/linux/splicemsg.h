@@ -23,6 +23,7 @@
 #define SPLICEMSG_FEAT_UNIX		(1ULL << 2)
 #define SPLICEMSG_FEAT_URING_CMD	(1ULL << 3)
 #define SPLICEMSG_FEAT_HDTR		(1ULL << 4)
+#define SPLICEMSG_FEAT_STAGE		(1ULL << 5)	/* mmap staging area */
 
 struct splicemsg_version {
 	__u32 size;		/* in: sizeof as known to the caller */
@@ -31,7 +32,9 @@ struct splicemsg_version {
 	__u32 max_iovecs;	/* out: header + trailer iovecs per send */
 	__u32 max_hdtr;		/* out: header + trailer bytes per send */
 	__u64 max_count;	/* out: file bytes per send */
-	__u64 reserved[4];	/* out: zero */
+	__u32 max_stage;	/* out: staging bytes per open file */
+	__u32 pad;		/* out: zero */
+	__u64 reserved[3];	/* out: zero */
 };
 
 struct splicemsg_iovec {
@@ -84,7 +87,8 @@ struct splicemsg_stats {
 	__u64 err_again;
 	__u64 err_intr;
 	__u64 err_other;
-	__u64 reserved[4];
+	__u64 stage_pages;	/* pages held by staging areas now */
+	__u64 reserved[3];
 };
 
 #define SPLICEMSG_IOC_VERSION	_IOWR(SPLICEMSG_IOC_MAGIC, 0, \
@@ -99,6 +103,17 @@ struct splicemsg_stats {
  * SPLICEMSG_IOC_SEND and the first 8 bytes of sqe->cmd hold a user pointer
  * to struct splicemsg_send, which must stay valid until the CQE; cqe->res
  * is the ioctl's return value.  SIGPIPE is never raised from io_uring.
+ */
+
+/*
+ * The staging area: mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+ * dev_fd, 0) on an open /dev/splicemsg maps len bytes (a multiple of the
+ * page size, at most max_stage) of zeroed pages taken from the kernel's
+ * page-fragment allocator, once per open file (EBUSY after that).  The
+ * pages are ordinary kernel pages, so io_uring can register them as fixed
+ * (bvec-backed) buffers (IORING_REGISTER_BUFFERS) and send from them with
+ * IORING_OP_SEND_ZC + IORING_RECVSEND_FIXED_BUF.  They live until the last
+ * of the mapping, the open file, io_uring's pin and in-flight skbs lets go.
  */
 
 #endif /* _UAPI_LINUX_SPLICEMSG_H */
