@@ -145,6 +145,7 @@ int sm_fd_classify(int fd, struct sm_fdinfo *fi)
 	fi->ino = st.st_ino;
 	fi->local_peer = peer_is_local(fd);
 	fi->zc_state = SM_ZCS_PROBING;
+	fi->sndtimeo = SM_TRI_UNKNOWN;
 	fi->zc_notifs = 0;
 	fi->zc_copied = 0;
 	kind = SM_FD_TCP;

@@ -19,6 +19,8 @@ static bool active;
 
 static void atfork_prepare(void)
 {
+	/* both processes would send what is held: it goes now, once */
+	sm_hold_flush_all();
 	sm_rings_prepare_fork();
 }
 
@@ -30,6 +32,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
 	sm_fd_after_fork();
+	sm_hold_after_fork();
 	sm_rings_after_fork();
 	if (active)
 		sm_stats_after_fork();
@@ -67,6 +70,7 @@ __attribute__((destructor)) static void sm_destructor(void)
 {
 	if (!active)
 		return;
+	sm_hold_flush_all();
 	sm_rings_exit();
 	sm_stats_write();
 }

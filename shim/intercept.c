@@ -21,6 +21,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/splicemsg.h>
+
 #include "sm.h"
 
 /* sendfile(2) never moves more than this in one call (MAX_RW_COUNT). */
@@ -38,11 +40,30 @@ static ssize_t real_sendfile(int out_fd, int in_fd, off64_t *offset,
 	return sm_real.sendfile64(out_fd, in_fd, offset, count);
 }
 
-static ssize_t native(int out_fd, int in_fd, off64_t *offset, size_t count,
-		      int fallback)
+/*
+ * The real sendfile(2).  Bytes held for the socket go first, as the native
+ * writev would already have queued them, under the kernel's cork if the
+ * application corked.
+ */
+static ssize_t native(struct sm_hold *h, int out_fd, int in_fd,
+		      off64_t *offset, size_t count, int fallback)
 {
-	ssize_t ret = real_sendfile(out_fd, in_fd, offset, count);
-	int saved = errno;
+	ssize_t ret;
+	int saved;
+
+	if (h && h->len) {
+		ret = sm_hold_flush(h, out_fd);
+		if (ret == -EAGAIN || (ret < 0 && h->err))
+			ret = ret == -EAGAIN ? ret : sm_hold_report_err(h, 0);
+		if (ret < 0) {
+			errno = -ret;
+			return -1;
+		}
+	}
+	if (h)
+		sm_hold_materialize(h, out_fd);
+	ret = real_sendfile(out_fd, in_fd, offset, count);
+	saved = errno;
 
 	if (fallback >= 0)
 		sm_count_fallback(fallback);
@@ -57,14 +78,20 @@ static void raise_sigpipe(void)
 	syscall(SYS_tgkill, getpid(), gettid(), SIGPIPE);
 }
 
-static bool socket_has_sndtimeo(int fd)
+/* Cached per socket; the setsockopt wrapper forgets it on a change. */
+static bool socket_has_sndtimeo(int fd, struct sm_fdinfo *fi)
 {
 	struct timeval tv = { 0 };
 	socklen_t len = sizeof(tv);
+	int v = __atomic_load_n(&fi->sndtimeo, __ATOMIC_RELAXED);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0)
+	if (v != SM_TRI_UNKNOWN)
+		return v == SM_TRI_YES;
+	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0)
 		return false;
-	return tv.tv_sec || tv.tv_usec;
+	v = tv.tv_sec || tv.tv_usec ? SM_TRI_YES : SM_TRI_NO;
+	__atomic_store_n(&fi->sndtimeo, v, __ATOMIC_RELAXED);
+	return v == SM_TRI_YES;
 }
 
 static bool same_inode(int fd, const struct sm_fdinfo *fi)
@@ -80,7 +107,10 @@ struct sm_xfer {
 	loff_t pos;		/* file offset of the first byte */
 	size_t len;		/* bytes to send (already cut at EOF) */
 	bool nonblock;
+	bool nb_guess;		/* nonblock assumed until a send falls short */
 	bool zc;
+	struct sm_hold *h;	/* held headers go first, or NULL */
+	int more;		/* MSG_MORE while the application corks */
 	uint64_t ino;
 	const struct stat *st;	/* in_fd's, for the mapping cache */
 	size_t done;		/* bytes sent so far */
@@ -106,12 +136,17 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 		return 0;
 	}
 	s.fd = x->out_fd;
+	if (x->h && x->h->len) {
+		s.pre = x->h->buf;
+		s.pre_len = x->h->len;
+	}
 	s.buf = buf;
 	s.len = chunk;
 	s.map_len = chunk;
 	/* io_uring ignores O_NONBLOCK; MSG_WAITALL makes a blocking send
 	 * retry in the kernel until done, like sendfile(2). */
-	s.msg_flags = MSG_NOSIGNAL | (x->nonblock ? MSG_DONTWAIT : MSG_WAITALL);
+	s.msg_flags = MSG_NOSIGNAL | (x->nonblock ? MSG_DONTWAIT : MSG_WAITALL) |
+		      x->more;
 	s.zc = x->zc;
 	s.map = map;
 	s.ino = x->ino;
@@ -119,6 +154,17 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 	if (!s.zc_handed_off)
 		sm_map_put(map);
 	x->interrupted = s.interrupted;
+	if (ret > 0 && x->h)
+		sm_hold_body_sent(x->h, x->more);
+	if (ret > 0 && s.pre_len) {
+		size_t pre = (size_t)ret < s.pre_len ? (size_t)ret : s.pre_len;
+
+		sm_hold_consume(x->h, pre);
+		ret -= pre;
+		if (!ret)	/* only headers went: as writev did, then */
+			return x->interrupted ? -EINTR : -EAGAIN;
+		sm_count(&sm_stats->coalesced, 1);
+	}
 	if (ret > 0) {
 		sm_count(&sm_stats->bytes[x->zc ? SM_PATH_URING_ZC :
 					  SM_PATH_URING_COPY], ret);
@@ -212,6 +258,19 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 		if (chunk > SM_CHUNK)
 			chunk = SM_CHUNK;
 		ret = send_chunk(r, x, chunk);
+		if (x->nb_guess && (ret == -EAGAIN ||
+				    (ret > 0 && (size_t)ret < chunk))) {
+			/* Only now does the socket's mode matter. */
+			int fl = fcntl(x->out_fd, F_GETFL);
+
+			x->nb_guess = false;
+			x->nonblock = fl >= 0 && (fl & O_NONBLOCK);
+			if (!x->nonblock) {
+				if (ret > 0)
+					x->done += ret;
+				continue;
+			}
+		}
 		if (ret == -EINTR && !x->done && sm_signal_restartable())
 			continue;	/* as the kernel restarts sendfile(2) */
 		if (ret <= 0)
@@ -225,6 +284,15 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 	if (x->fallback >= 0 && x->done < x->len) {
 		ssize_t n;
 
+		if (x->h && x->h->len) {
+			/* the real call must not overtake held headers */
+			n = sm_hold_flush(x->h, x->out_fd);
+			if (n < 0)
+				return n == -EAGAIN ? n :
+				       sm_hold_report_err(x->h, 0);
+		}
+		if (x->h)
+			sm_hold_materialize(x->h, x->out_fd);
 		sm_count_fallback(x->fallback);
 		n = finish_native(x->out_fd, x->in_fd, x->pos + x->done,
 				  x->len - x->done);
@@ -244,19 +312,38 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
  * whatever it refuses before sending a byte is left to the real call, which
  * gives the native answer.
  */
-static ssize_t kmod_send(int out_fd, int in_fd, off64_t *offset,
-			 size_t count)
+static ssize_t kmod_send(struct sm_hold *h, int out_fd, int in_fd,
+			 off64_t *offset, size_t count)
 {
-	size_t file_sent = 0, want, max = sm_kmod_max_count();
+	size_t file_sent = 0, want, max = sm_kmod_max_count(), pre = 0;
+	unsigned int flags = 0;
 	ssize_t ret;
 	loff_t pos;
 	int why;
 
 	if (!start_pos(out_fd, in_fd, offset, count, &pos, &why))
-		return native(out_fd, in_fd, offset, count, why);
+		return native(h, out_fd, in_fd, offset, count, why);
 	want = count < SM_MAX_RW ? count : SM_MAX_RW;
+	if (h) {
+		pre = h->len;
+		if (sm_hold_body_flags(h))
+			flags |= SPLICEMSG_SEND_MORE;
+	}
 	ret = sm_kmod_sendfile(out_fd, in_fd, pos, want < max ? want : max,
-			       &file_sent);
+			       pre ? h->buf : NULL, pre, flags, &file_sent);
+	if (ret > 0 && pre) {
+		/* the module sent headers first: they leave the hold */
+		sm_hold_body_sent(h, flags ? MSG_MORE : 0);
+		sm_hold_consume(h, (size_t)ret < pre ? (size_t)ret : pre);
+		if ((size_t)ret <= pre) {
+			int fl = fcntl(out_fd, F_GETFL);
+
+			ret = fl >= 0 && (fl & O_NONBLOCK) ? -EAGAIN : -EINTR;
+		} else {
+			ret -= pre;
+			sm_count(&sm_stats->coalesced, 1);
+		}
+	}
 	switch (ret) {
 	case -EAGAIN:
 	case -EINTR:
@@ -266,7 +353,7 @@ static ssize_t kmod_send(int out_fd, int in_fd, off64_t *offset,
 		break;
 	default:
 		if (ret < 0)
-			return native(out_fd, in_fd, offset, count,
+			return native(h, out_fd, in_fd, offset, count,
 				      SM_FB_ineligible);
 	}
 	sm_count_call(SM_PATH_KMOD, ret > 0 ? ret : 0);
@@ -289,29 +376,57 @@ static ssize_t kmod_send(int out_fd, int in_fd, off64_t *offset,
 	return ret;
 }
 
+static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
+			     int out_fd, int in_fd, off64_t *offset,
+			     size_t count);
+
 static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 			   size_t count)
 {
-	struct sm_call c = { .in_regular = true, .uring_ok = true,
-			     .zc_supported = true, .zc_budget = true };
-	struct sm_xfer x = { .out_fd = out_fd, .in_fd = in_fd,
-			     .fallback = -1 };
 	struct sm_fdinfo *fi;
-	struct sm_choice ch;
-	struct sm_ring *r;
-	struct stat st;
+	struct sm_hold *h;
 	ssize_t ret;
-	int fl, why;
+	int kind;
 
 	if (!sm_active())
 		return real_sendfile(out_fd, in_fd, offset, count);
 	if (sm_unlikely(sm_stats_live_pending()))
 		sm_stats_go_live();
 	if (sm_opt.ENGINE == SM_ENGINE_NATIVE)
-		return native(out_fd, in_fd, offset, count, -1);
+		return native(NULL, out_fd, in_fd, offset, count, -1);
 	fi = sm_fd_get(out_fd);
 	if (!fi || !count || (ssize_t)count < 0)
-		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
+		return native(NULL, out_fd, in_fd, offset, count,
+			      SM_FB_ineligible);
+	kind = sm_fd_classify(out_fd, fi);
+	h = kind == SM_FD_TCP ? sm_hold_lock(fi) : NULL;
+	if (!h)
+		return sendfile_path(NULL, fi, out_fd, in_fd, offset, count);
+	/* The socket's own order: held bytes, then this body. */
+	if (h->err) {
+		errno = -sm_hold_report_err(h, 0);
+		ret = -1;
+	} else {
+		ret = sendfile_path(h, fi, out_fd, in_fd, offset, count);
+	}
+	sm_hold_unlock(h);
+	return ret;
+}
+
+static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
+			     int out_fd, int in_fd, off64_t *offset,
+			     size_t count)
+{
+	struct sm_call c = { .in_regular = true, .uring_ok = true,
+			     .zc_supported = true, .zc_budget = true };
+	struct sm_xfer x = { .out_fd = out_fd, .in_fd = in_fd,
+			     .fallback = -1 };
+	struct sm_choice ch;
+	struct sm_ring *r;
+	struct stat st;
+	ssize_t ret;
+	int fl, why;
+
 	c.kind = sm_fd_classify(out_fd, fi);
 	if (c.kind == SM_FD_OTHER && sm_opt.ENGINE != SM_ENGINE_AUTO &&
 	    !same_inode(out_fd, fi)) {
@@ -325,23 +440,34 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	}
 	c.count = count;
 	c.fi = fi;
-	c.kmod_ok = sm_opt.ENGINE == SM_ENGINE_KMOD && sm_kmod_available();
+	c.held = h ? h->len : 0;
+	/* auto takes the module for one send of held headers and body */
+	c.kmod_ok = (sm_opt.ENGINE == SM_ENGINE_KMOD ||
+		     (sm_opt.ENGINE == SM_ENGINE_AUTO && c.held)) &&
+		    sm_kmod_available();
 	/* Cheap decisions first: auto mostly stays native. */
 	ch = sm_policy_choose(&sm_opt, &c);
 	if (ch.path == SM_PATH_NATIVE)
-		return native(out_fd, in_fd, offset, count, ch.fallback);
-	if (!same_inode(out_fd, fi)) {
-		/* The fd number was reused behind our back: look again. */
+		return native(h, out_fd, in_fd, offset, count, ch.fallback);
+	if (!(h && h->len) && !same_inode(out_fd, fi)) {
+		/*
+		 * The fd number was reused behind our back: look again.  (A
+		 * socket holding headers was seen by our write wrappers since
+		 * close() and dup2() last reset it: no fstat per response.)
+		 */
 		sm_fd_forget(out_fd);
+		if (h)		/* its hold is locked: no second look */
+			return native(h, out_fd, in_fd, offset, count,
+				      SM_FB_ineligible);
 		return sm_sendfile(out_fd, in_fd, offset, count);
 	}
 	if (ch.path == SM_PATH_KMOD)
-		return kmod_send(out_fd, in_fd, offset, count);
+		return kmod_send(h, out_fd, in_fd, offset, count);
 
 	/* The call may leave sendfile(2): now check everything. */
 	if (fstat(in_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size <= 0)	/* procfs-like files report size 0 */
-		return native(out_fd, in_fd, offset, count, SM_FB_ineligible);
+		return native(h, out_fd, in_fd, offset, count, SM_FB_ineligible);
 	x.ino = fi->ino;
 	r = sm_ring_get(&c.uring_err);
 	c.uring_ok = r != NULL;
@@ -351,12 +477,12 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	}
 	ch = sm_policy_choose(&sm_opt, &c);
 	if (ch.path == SM_PATH_NATIVE)
-		return native(out_fd, in_fd, offset, count, ch.fallback);
-	if (socket_has_sndtimeo(out_fd))
-		return native(out_fd, in_fd, offset, count, SM_FB_sndtimeo);
+		return native(h, out_fd, in_fd, offset, count, ch.fallback);
+	if (socket_has_sndtimeo(out_fd, fi))
+		return native(h, out_fd, in_fd, offset, count, SM_FB_sndtimeo);
 
 	if (!start_pos(out_fd, in_fd, offset, count, &x.pos, &why))
-		return native(out_fd, in_fd, offset, count, why);
+		return native(h, out_fd, in_fd, offset, count, why);
 	if (x.pos >= st.st_size) {
 		/* At or past EOF sendfile(2) sends nothing and returns 0. */
 		sm_count_call(ch.path, 0);
@@ -366,9 +492,29 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	x.len = count < SM_MAX_RW ? count : SM_MAX_RW;
 	if ((uint64_t)st.st_size - x.pos < x.len)
 		x.len = st.st_size - x.pos;
-	fl = fcntl(out_fd, F_GETFL);
-	x.nonblock = fl >= 0 && (fl & O_NONBLOCK);
 	x.zc = ch.path == SM_PATH_URING_ZC;
+	if (h && h->len && !x.zc && x.len <= SM_COALESCE_MAX) {
+		/*
+		 * A response that fits the socket buffer goes at once whether
+		 * the socket blocks or not: try without waiting, and ask the
+		 * mode (one fcntl less per response) only if it fell short.
+		 */
+		x.nonblock = x.nb_guess = true;
+	} else {
+		fl = fcntl(out_fd, F_GETFL);
+		x.nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	}
+	if (h && x.zc && h->len) {
+		/* zero-copy never carries copied headers: they go first */
+		ret = sm_hold_flush(h, out_fd);
+		if (ret < 0) {
+			errno = -(ret == -EAGAIN ? ret :
+				  sm_hold_report_err(h, 0));
+			return -1;
+		}
+	}
+	x.h = h;
+	x.more = sm_hold_body_flags(h);
 
 	sm_count(&sm_stats->calls[ch.path], 1);
 	ret = xfer_run(r, &x);
@@ -412,6 +558,7 @@ SM_EXPORT int close(int fd)
 		errno = EBADF;
 		return -1;
 	}
+	sm_hold_close(fd, true);
 	sm_fd_forget(fd);
 	return sm_real.close(fd);
 }
@@ -430,6 +577,8 @@ static bool dup_prepare(int oldfd, int newfd)
 	}
 	if (sm_fd_is_owned(newfd))
 		sm_fd_relocate(newfd);
+	if (oldfd != newfd)
+		sm_hold_close(newfd, true);
 	sm_fd_forget(newfd);
 	return true;
 }
@@ -449,6 +598,7 @@ SM_EXPORT int dup3(int oldfd, int newfd, int flags)
 static int close_range_around(unsigned int first, unsigned int last,
 			      int flags)
 {
+	sm_hold_flush_all();	/* simpler than finding which are held */
 	while (first <= last) {
 		int own = sm_fd_owned_above(first);
 		unsigned int end = last;

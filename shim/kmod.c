@@ -58,14 +58,19 @@ size_t sm_kmod_max_count(void)
 }
 
 ssize_t sm_kmod_sendfile(int out_fd, int in_fd, loff_t pos, size_t len,
+			 const void *hdr, size_t hdr_len, unsigned int flags,
 			 size_t *file_sent)
 {
+	struct splicemsg_iovec h = { (uintptr_t)hdr, hdr_len };
 	struct splicemsg_send req = {
 		.size = sizeof(req),
+		.flags = flags,
 		.sock_fd = out_fd,
 		.file_fd = in_fd,
 		.offset = pos,
 		.count = len,
+		.hdr_iov = (uintptr_t)&h,
+		.hdr_cnt = hdr_len ? 1 : 0,
 	};
 	long ret;
 

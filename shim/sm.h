@@ -12,6 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #pragma GCC visibility push(hidden)
 
@@ -93,7 +100,7 @@ extern const char *const sm_path_names[SM_PATH_MAX];
 extern const char *const sm_fallback_names[SM_FB_MAX];
 
 #define SM_STATS_MAGIC 0x74617473534d5053ULL /* "SPMSstat" */
-#define SM_STATS_VERSION 1
+#define SM_STATS_VERSION 2
 /* Laid out for a reader in another process (the live stats file). */
 struct sm_counters {
 	uint64_t magic;
@@ -104,6 +111,9 @@ struct sm_counters {
 	uint64_t fallbacks[SM_FB_MAX];
 	uint64_t zc_notifications;
 	uint64_t zc_copied;
+	uint64_t coalesced;	/* responses: held headers + body, one send */
+	uint64_t hold_writes;	/* writes held while corked */
+	uint64_t hold_flushed;	/* held bytes that went without a body */
 };
 extern struct sm_counters *sm_stats;
 
@@ -135,15 +145,18 @@ enum sm_fd_kind {
 	SM_FD_OWNED,		/* one of the shim's own descriptors */
 };
 enum sm_zc_state { SM_ZCS_PROBING = 0, SM_ZCS_OK, SM_ZCS_COPIED };
+enum sm_tri { SM_TRI_UNKNOWN = 0, SM_TRI_NO, SM_TRI_YES };
+struct sm_hold;
 
 struct sm_fdinfo {
 	uint8_t kind;		/* enum sm_fd_kind */
 	uint8_t local_peer;	/* peer address belongs to this host */
 	uint8_t zc_state;	/* enum sm_zc_state */
-	uint8_t pad;
+	uint8_t sndtimeo;	/* enum sm_tri: SO_SNDTIMEO set? */
 	uint32_t zc_notifs;	/* decayed counts of this socket's reports */
 	uint32_t zc_copied;
 	uint64_t ino;		/* sockfs inode: tells a reused fd number */
+	struct sm_hold *hold;	/* cork state and held bytes, once corked */
 };
 
 /* Entry for @fd, created on demand; NULL if @fd is out of range or OOM. */
@@ -166,6 +179,47 @@ void sm_fd_relocate(int fd);
 int sm_fd_owned_above(int fd);
 void sm_fd_after_fork(void);
 
+/* ---- hold.c: cork, held headers, flushes ----------------------------- */
+#define SM_HOLD_MAX ((size_t)16 << 10)	/* held bytes per socket */
+/* Bodies up to this leave with held headers in one io_uring copy send;
+ * bigger ones are bulk, where sendfile(2) itself is the fastest. */
+#define SM_COALESCE_MAX ((size_t)256 << 10)
+
+struct sm_hold {
+	pthread_mutex_t lock;
+	int fd;
+	uint64_t ino;		/* the socket this state belongs to */
+	bool app_cork;		/* TCP_CORK as the application set it */
+	bool kern_cork;		/* ... and as the kernel has it */
+	bool more_sent;		/* MSG_MORE bytes wait for the uncork push */
+	bool shut;		/* shutdown(SHUT_WR) seen: hold nothing */
+	bool body_done;		/* a body went while corked ... */
+	bool tail_seen;		/* ... and bytes followed it before uncork */
+	int err;		/* error of a flush, for the next write */
+	size_t len, cap;	/* held bytes */
+	char *buf;
+	uint64_t deadline;	/* CLOCK_MONOTONIC ns: flush by then */
+	struct sm_hold *next_all;
+};
+
+bool sm_hold_any(void);
+struct sm_hold *sm_hold_get(int fd, struct sm_fdinfo *fi);
+struct sm_hold *sm_hold_lock(struct sm_fdinfo *fi);
+void sm_hold_unlock(struct sm_hold *h);
+void sm_hold_consume(struct sm_hold *h, size_t n);
+int sm_hold_materialize(struct sm_hold *h, int fd);
+int sm_hold_msg_flags(struct sm_hold *h);
+int sm_hold_body_flags(struct sm_hold *h);
+void sm_hold_body_sent(struct sm_hold *h, int flags);
+int sm_hold_flush(struct sm_hold *h, int fd);
+ssize_t sm_hold_report_err(struct sm_hold *h, int flags);
+bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
+		   ssize_t *res);
+int sm_hold_cork(struct sm_hold *h, int fd, bool on);
+void sm_hold_close(int fd, bool closing);
+void sm_hold_flush_all(void);
+void sm_hold_after_fork(void);
+
 /* ---- policy.c: which path a call takes, and the zero-copy rule -------- */
 struct sm_call {
 	int kind;		/* sm_fd_kind of out_fd */
@@ -178,6 +232,7 @@ struct sm_call {
 	bool zc_supported;	/* the kernel has SEND_ZC */
 	bool zc_budget;		/* the ring may own more zero-copy buffers */
 	bool kmod_ok;		/* /dev/splicemsg passed the handshake */
+	size_t held;		/* header bytes held for this socket */
 	int uring_err;		/* setup error (-errno) if !uring_ok */
 };
 struct sm_choice {
@@ -212,6 +267,8 @@ void sm_ring_poll(struct sm_ring *r);
 
 struct sm_send {
 	int fd;
+	const void *pre;	/* copied bytes sent first (held headers) */
+	size_t pre_len;
 	const void *buf;
 	size_t len;
 	int msg_flags;
@@ -225,6 +282,9 @@ struct sm_send {
 	/* results */
 	bool interrupted;	/* a signal handler without SA_RESTART ran */
 	bool zc_handed_off;	/* the ring now owns the @map reference */
+	/* private: the SENDMSG of [pre, buf] */
+	struct iovec iov[2];
+	struct msghdr msg;
 };
 /* Send once; returns bytes sent or -errno. */
 ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s);
@@ -238,8 +298,10 @@ void sm_rings_exit(void);
 /* ---- kmod.c: the kernel helper, /dev/splicemsg ----------------------- */
 bool sm_kmod_available(void);
 size_t sm_kmod_max_count(void);
-/* Send @len file bytes from @pos; returns bytes sent or -errno. */
+/* Send @hdr_len bytes of @hdr, then @len file bytes from @pos, with
+ * SPLICEMSG_SEND_* @flags; returns bytes sent or -errno. */
 ssize_t sm_kmod_sendfile(int out_fd, int in_fd, loff_t pos, size_t len,
+			 const void *hdr, size_t hdr_len, unsigned int flags,
 			 size_t *file_sent);
 
 /* ---- init.c ----------------------------------------------------------- */

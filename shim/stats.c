@@ -169,9 +169,14 @@ int sm_stats_json(char *buf, size_t len)
 	put(buf, len, &off, ",");
 	put_map(buf, len, &off, "fallbacks", sm_fallback_names, c->fallbacks,
 		SM_FB_MAX);
-	put(buf, len, &off, ",\"zc_notifications\":%llu,\"zc_copied\":%llu}\n",
+	put(buf, len, &off, ",\"zc_notifications\":%llu,\"zc_copied\":%llu,"
+	    "\"coalesced\":%llu,\"hold_writes\":%llu,"
+	    "\"hold_flushed\":%llu}\n",
 	    (unsigned long long)c->zc_notifications,
-	    (unsigned long long)c->zc_copied);
+	    (unsigned long long)c->zc_copied,
+	    (unsigned long long)c->coalesced,
+	    (unsigned long long)c->hold_writes,
+	    (unsigned long long)c->hold_flushed);
 	return (int)off;
 }
 

@@ -350,6 +350,18 @@ static void prep_send(struct sm_ring *r, struct sm_send *s,
 				      IORING_SEND_ZC_REPORT_USAGE : 0);
 		io_uring_sqe_set_data64(sqe, (uintptr_t)b);
 		r->cur = (uintptr_t)b;
+	} else if (s->pre_len) {
+		/* held headers and the body: one copy SENDMSG */
+		s->iov[0].iov_base = (void *)s->pre;
+		s->iov[0].iov_len = s->pre_len;
+		s->iov[1].iov_base = (void *)s->buf;
+		s->iov[1].iov_len = s->len;
+		memset(&s->msg, 0, sizeof(s->msg));
+		s->msg.msg_iov = s->iov;
+		s->msg.msg_iovlen = 2;
+		io_uring_prep_sendmsg(sqe, s->fd, &s->msg, s->msg_flags);
+		io_uring_sqe_set_data64(sqe, UD_COPY);
+		r->cur = UD_COPY;
 	} else {
 		io_uring_prep_send(sqe, s->fd, s->buf, s->len, s->msg_flags);
 		io_uring_sqe_set_data64(sqe, UD_COPY);
@@ -413,6 +425,8 @@ ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s)
 	struct sm_zcbuf *b = NULL;
 	ssize_t ret;
 
+	if (s->zc && s->pre_len)
+		return -EINVAL;	/* held bytes are never zero-copy */
 	if (s->zc) {
 		b = calloc(1, sizeof(*b));
 		if (!b)

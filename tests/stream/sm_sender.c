@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1371,6 +1372,121 @@ static void sc_cork(const struct scenario *sc)
 	t_file_close(&f);
 }
 
+/* ---- idioms: the sendpage-era response shapes (cork, MSG_MORE) -------- */
+
+/* A write-family call whose result both runs must print alike. */
+static ssize_t put_hdr(struct conn *t, const char *label, int how,
+		       const char *buf, size_t len)
+{
+	struct iovec v[2] = { { (void *)buf, len / 2 },
+			      { (void *)(buf + len / 2), len - len / 2 } };
+	ssize_t ret;
+
+	switch (how) {
+	case 0:
+		ret = writev(t->fd, v, 2);
+		break;
+	case 1:
+		ret = send(t->fd, buf, len, MSG_MORE);
+		break;
+	default:
+		ret = write(t->fd, buf, len);
+	}
+	fprintf(OUT, "%s: %s -> %zd%s\n", label,
+		how == 0 ? "writev" : how == 1 ? "send(MSG_MORE)" : "write",
+		ret, ret < 0 ? strerror(errno) : "");
+	if (ret > 0)
+		t_digest_add(&t->want, buf, ret);
+	return ret;
+}
+
+static void cork(struct conn *t, const char *label, int on)
+{
+	int got = -1;
+	socklen_t len = sizeof(got);
+
+	t_check(setsockopt(t->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) ==
+		0);
+	t_check(getsockopt(t->fd, IPPROTO_TCP, TCP_CORK, &got, &len) == 0);
+	fprintf(OUT, "%s: TCP_CORK %d reads back %d\n", label, on, got);
+}
+
+static void sc_idioms(const struct scenario *sc)
+{
+	char hdr[300], label[64];
+	struct t_file f, f2;
+	struct conn t;
+	uint64_t before;
+	unsigned int i;
+	off_t off;
+
+	for (i = 0; i < sizeof(hdr); i++)
+		hdr[i] = "HTTP/1.1 200 OK\r\nX: y\r\n"[i % 23];
+	t_file_create(&f, "idioms", 64 * T_KIB + 3, 1300);
+	conn_open_tcp(&t, sc->family);
+	/* nginx: cork, writev(headers), sendfile(body), uncork */
+	for (i = 0; i < 40; i++) {
+		snprintf(label, sizeof(label), "cork%u", i);
+		cork(&t, label, 1);
+		put_hdr(&t, label, 0, hdr, 200 + i);
+		off = i * 97;
+		send_file(OUT, label, api_of(i), &t, &f, "f", &off, 4096 + i);
+		cork(&t, label, 0);
+	}
+	/* headers with MSG_MORE, then the body */
+	for (i = 0; i < 20; i++) {
+		snprintf(label, sizeof(label), "more%u", i);
+		put_hdr(&t, label, 1, hdr, 250);
+		off = 4096 * i;
+		send_file(OUT, label, api_of(i), &t, &f, "f", &off, 1000 + i);
+	}
+	/* no cork: nothing may be held */
+	for (i = 0; i < 5; i++) {
+		snprintf(label, sizeof(label), "plain%u", i);
+		put_hdr(&t, label, 2, hdr, 250);
+		send_file(OUT, label, T_SENDFILE, &t, &f, "f", NULL, 3000);
+	}
+	/* HEAD: headers and no body */
+	for (i = 0; i < 5; i++) {
+		snprintf(label, sizeof(label), "head%u", i);
+		cork(&t, label, 1);
+		put_hdr(&t, label, 0, hdr, 180);
+		cork(&t, label, 0);
+	}
+	/* chunked: a trailer after the body, still corked */
+	for (i = 0; i < 10; i++) {
+		snprintf(label, sizeof(label), "chunked%u", i);
+		cork(&t, label, 1);
+		put_hdr(&t, label, 0, hdr, 220);
+		off = 5 * i;
+		send_file(OUT, label, T_SENDFILE64, &t, &f, "f", &off, 2048);
+		put_hdr(&t, label, 2, "\r\n0\r\n\r\n", 7);
+		cork(&t, label, 0);
+	}
+	/* a body bigger than what is coalesced, and the file closed before
+	 * the uncork (nginx closes it first) */
+	t_file_create(&f2, "idioms2", 3 * T_MIB + 5, 1301);
+	cork(&t, "bulk", 1);
+	put_hdr(&t, "bulk", 0, hdr, 260);
+	off = 1;
+	send_file(OUT, "bulk", T_SENDFILE, &t, &f2, "f2", &off, f2.size);
+	t_file_close(&f2);
+	cork(&t, "bulk", 0);
+	/* corked headers and then nothing: out within the cork's 200 ms */
+	cork(&t, "quiet", 1);
+	before = __atomic_load_n(&t.rx.progress, __ATOMIC_ACQUIRE);
+	put_hdr(&t, "quiet", 2, hdr, 100);
+	for (i = 0; i < 100 && __atomic_load_n(&t.rx.progress,
+					       __ATOMIC_ACQUIRE) < before + 100;
+	     i++)
+		usleep(10000);
+	fprintf(OUT, "quiet: held bytes arrived within 1 s: %s\n",
+		i < 100 ? "yes" : "no");
+	cork(&t, "quiet", 0);
+	conn_finish(&t, "idioms stream");
+	t_file_close(&f);
+}
+
 /* ---- report: many 256 KiB sends on one socket (zero-copy verdict) ---- */
 
 static void sc_report(const struct scenario *sc)
@@ -1537,6 +1653,8 @@ static const struct scenario scenarios[] = {
 	{ "epipe", sc_epipe, AF_INET, "exact", NULL, "" },
 	{ "fdreuse", sc_fdreuse, AF_INET, "exact", NULL, "" },
 	{ "cork", sc_cork, AF_INET, "exact", NULL, "" },
+	{ "idioms4", sc_idioms, AF_INET, "coalesce", NULL, "" },
+	{ "idioms6", sc_idioms, AF_INET6, "coalesce", NULL, "v6" },
 	{ "report", sc_report, AF_INET, "exact", NULL, "" },
 	{ "special", sc_special, AF_INET, "exact", NULL, "" },
 };

@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The sendpage-era idiom: TCP_CORK on, writev(headers), sendfile(body),
+ * TCP_CORK off (or send(headers, MSG_MORE) then sendfile).  Natively that
+ * is four syscalls per response; here the headers are held (copied) while
+ * the socket is corked and leave together with the body in one submission.
+ *
+ * The application's cork is applied lazily: TCP_CORK on only records it,
+ * and every byte the shim sends while corked carries MSG_MORE, which is
+ * TCP_CORK for that one send.  The kernel's own cork is switched on only
+ * when bytes go out through a path that cannot carry MSG_MORE (a native
+ * sendfile or write).  TCP_CORK off always reaches the kernel when anything
+ * went out with MSG_MORE, because that is what pushes the last segment.
+ *
+ * Held bytes are flushed -- handed to the kernel exactly as the native call
+ * would have, MSG_MORE while corked -- at uncork, close, shutdown, any write
+ * the shim does not hold, a blocking wait (poll, select, epoll), fork and
+ * exec, exit, and after 200 ms, the kernel's own cork ceiling.  A write is
+ * only held when poll() says the kernel would have taken it at once
+ * (writable, no error, no hangup), so it returns what the native call
+ * would have returned; an error met by a flush the application did not ask
+ * for is reported by its next write on that socket, as the kernel would.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sm.h"
+
+#define SM_HOLD_NS (200 * 1000000ULL)	/* TCP_CORK's ceiling */
+/* Flags a held write may carry; others (MSG_OOB...) go to the kernel. */
+#define SM_HOLD_FLAGS (MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL)
+
+static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t list_cond = PTHREAD_COND_INITIALIZER;
+static struct sm_hold *all_holds;	/* every hold ever made; never freed */
+static int nheld;			/* holds with bytes in them */
+static bool timer_running;
+static bool timer_idle;			/* waiting with no deadline */
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+bool sm_hold_any(void)
+{
+	return __atomic_load_n(&nheld, __ATOMIC_RELAXED) > 0;
+}
+
+/* The socket changed under this number: forget everything about the old. */
+static void reset_locked(struct sm_hold *h, uint64_t ino)
+{
+	if (h->len)
+		__atomic_fetch_sub(&nheld, 1, __ATOMIC_RELAXED);
+	h->len = 0;
+	h->ino = ino;
+	h->app_cork = false;
+	h->kern_cork = false;
+	h->more_sent = false;
+	h->body_done = false;
+	h->tail_seen = false;
+	h->shut = false;
+	h->err = 0;
+}
+
+/* @fi's (descriptor @fd) hold, created on demand; NULL if out of memory. */
+struct sm_hold *sm_hold_get(int fd, struct sm_fdinfo *fi)
+{
+	struct sm_hold *h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
+	struct sm_hold *expected = NULL;
+
+	if (h)
+		return h;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	h->ino = fi->ino;
+	h->fd = fd;
+	if (!__atomic_compare_exchange_n(&fi->hold, &expected, h, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		free(h);
+		return expected;
+	}
+	pthread_mutex_lock(&list_lock);
+	h->next_all = all_holds;
+	all_holds = h;
+	pthread_mutex_unlock(&list_lock);
+	return h;
+}
+
+/* Lock @fi's hold if it has one, checking it still describes @fi. */
+struct sm_hold *sm_hold_lock(struct sm_fdinfo *fi)
+{
+	struct sm_hold *h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
+
+	if (!h)
+		return NULL;
+	pthread_mutex_lock(&h->lock);
+	if (h->ino != fi->ino)
+		reset_locked(h, fi->ino);
+	return h;
+}
+
+void sm_hold_unlock(struct sm_hold *h)
+{
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void *timer_main(void *arg);
+
+static void start_timer_locked(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	sigset_t all, old;
+
+	pthread_condattr_t ca;
+
+	if (timer_running)
+		return;
+	/* Deadlines are CLOCK_MONOTONIC; no waiter exists before the timer. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_destroy(&list_cond);
+	pthread_cond_init(&list_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	/* The application's signals belong to its own threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 64 << 10);
+	timer_running = pthread_create(&t, &a, timer_main, NULL) == 0;
+	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Copy @n bytes of @iov into the hold; false if it would not fit. */
+static bool append_locked(struct sm_hold *h, const struct iovec *iov,
+			  int cnt, size_t n)
+{
+	size_t need = h->len + n;
+	int i;
+
+	if (need > SM_HOLD_MAX)
+		return false;
+	if (need > h->cap) {
+		size_t cap = h->cap ? h->cap : 1024;
+		char *b;
+
+		while (cap < need)
+			cap *= 2;
+		b = realloc(h->buf, cap);
+		if (!b)
+			return false;
+		h->buf = b;
+		h->cap = cap;
+	}
+	for (i = 0; i < cnt; i++) {
+		memcpy(h->buf + h->len, iov[i].iov_base, iov[i].iov_len);
+		h->len += iov[i].iov_len;
+	}
+	if (h->len == n) {
+		h->deadline = now_ns() + SM_HOLD_NS;
+		pthread_mutex_lock(&list_lock);
+		nheld++;
+		start_timer_locked();
+		/* A waiting timer's deadline is earlier than this one. */
+		if (timer_idle)
+			pthread_cond_signal(&list_cond);
+		pthread_mutex_unlock(&list_lock);
+	}
+	return true;
+}
+
+/* The first @n held bytes reached the kernel. */
+void sm_hold_consume(struct sm_hold *h, size_t n)
+{
+	if (!n)
+		return;
+	if (n >= h->len) {
+		h->len = 0;
+		__atomic_fetch_sub(&nheld, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	memmove(h->buf, h->buf + n, h->len - n);
+	h->len -= n;
+}
+
+/* Before bytes go out natively while the application has corked. */
+int sm_hold_materialize(struct sm_hold *h, int fd)
+{
+	int one = 1;
+
+	if (!h->app_cork || h->kern_cork)
+		return 0;
+	if (sm_real.setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one,
+			       sizeof(one)) < 0)
+		return -errno;
+	h->kern_cork = true;
+	return 0;
+}
+
+/* The flags every send of ours on this socket carries. */
+int sm_hold_msg_flags(struct sm_hold *h)
+{
+	return h && h->app_cork && !h->kern_cork ? MSG_MORE : 0;
+}
+
+/*
+ * The flags of a body sent with the held headers.  Without MSG_MORE its last
+ * partial segment leaves at once instead of at the uncork that nginx and
+ * friends issue right after, which saves that syscall: the bytes on the
+ * wire are the same.  A socket that writes more after a body while corked
+ * (a chunked trailer) has shown it wants the cork, and gets MSG_MORE.
+ */
+int sm_hold_body_flags(struct sm_hold *h)
+{
+	return h && h->tail_seen ? sm_hold_msg_flags(h) : 0;
+}
+
+void sm_hold_body_sent(struct sm_hold *h, int flags)
+{
+	if (flags & MSG_MORE)
+		h->more_sent = true;
+	h->body_done = h->app_cork;
+}
+
+/*
+ * Hand the held bytes to the kernel.  @push: the cork ceiling passed, so
+ * they go without MSG_MORE.  Returns 0, -EAGAIN (some remain held), or the
+ * socket's error, which the hold also keeps for the application.
+ */
+static int flush_locked(struct sm_hold *h, int fd, bool nonblock, bool push)
+{
+	int flags = MSG_NOSIGNAL | (nonblock ? MSG_DONTWAIT : 0);
+	ssize_t n;
+
+	if (!push)
+		flags |= sm_hold_msg_flags(h);
+	while (h->len) {
+		n = sm_real.send(fd, h->buf, h->len, flags);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return -EAGAIN;
+		if (n < 0) {
+			h->err = errno;
+			sm_hold_consume(h, h->len);
+			return -h->err;
+		}
+		if (flags & MSG_MORE)
+			h->more_sent = true;
+		sm_count(&sm_stats->hold_flushed, n);
+		sm_hold_consume(h, n);
+	}
+	return 0;
+}
+
+int sm_hold_flush(struct sm_hold *h, int fd)
+{
+	return flush_locked(h, fd, false, false);
+}
+
+/*
+ * Should this write be held?  The socket is corked (or the call says
+ * MSG_MORE), the bytes fit, and the kernel would take them at once.
+ */
+static bool holdable(struct sm_hold *h, int fd, size_t n, int flags)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	if (!(h->app_cork || (flags & MSG_MORE)) || h->shut || h->err ||
+	    (flags & ~SM_HOLD_FLAGS))
+		return false;
+	if (!n || h->len + n > SM_HOLD_MAX)
+		return false;
+	if (sm_real.poll(&p, 1, 0) != 1 || p.revents != POLLOUT)
+		return false;
+	return true;
+}
+
+/* An error kept from an earlier flush, reported now as the kernel would. */
+ssize_t sm_hold_report_err(struct sm_hold *h, int flags)
+{
+	int e = h->err;
+
+	h->err = 0;
+	if (e == EPIPE && !(flags & MSG_NOSIGNAL))
+		syscall(SYS_tgkill, getpid(), gettid(), SIGPIPE);
+	return -e;
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt, bool *ok)
+{
+	size_t n = 0;
+	int i;
+
+	*ok = cnt >= 0 && cnt <= IOV_MAX;
+	for (i = 0; *ok && i < cnt; i++) {
+		if (iov[i].iov_len > SSIZE_MAX - n)
+			*ok = false;
+		else
+			n += iov[i].iov_len;
+	}
+	return n;
+}
+
+/*
+ * A write-family call on a socket with a hold.  Returns true when it was
+ * handled here, with the call's result (or -errno) in *res; false sends it
+ * to the real function, after the held bytes are out of the way.
+ */
+bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
+		   ssize_t *res)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct iovec v[IOV_MAX];
+	struct msghdr m = { .msg_iov = v };
+	struct sm_hold *h;
+	bool ok;
+	size_t n;
+	ssize_t k;
+
+	if (!fi)
+		return false;
+	h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
+	/* The common case, unlocked: nothing held, nothing corked. */
+	if (!h || (!__atomic_load_n(&h->len, __ATOMIC_RELAXED) &&
+		   !__atomic_load_n(&h->app_cork, __ATOMIC_RELAXED) &&
+		   !__atomic_load_n(&h->err, __ATOMIC_RELAXED) &&
+		   !(flags & MSG_MORE)))
+		return false;
+	n = iov_total(iov, cnt, &ok);
+	if (!ok)
+		return false;	/* the kernel's EINVAL */
+	h = sm_hold_lock(fi);
+	if (h->err) {
+		*res = sm_hold_report_err(h, flags);
+		goto out;
+	}
+	if (h->body_done)
+		h->tail_seen = true;
+	if (holdable(h, fd, n, flags) && append_locked(h, iov, cnt, n)) {
+		sm_count(&sm_stats->hold_writes, 1);
+		*res = n;
+		goto out;
+	}
+	if (!h->len || cnt >= IOV_MAX || (flags & ~SM_HOLD_FLAGS)) {
+		k = flush_locked(h, fd, false, false);
+		if (k == -EAGAIN) {
+			*res = k;	/* ordered after what is still held */
+			goto out;
+		}
+		if (k < 0) {
+			*res = sm_hold_report_err(h, flags);
+			goto out;
+		}
+		/* the real call, under the kernel's cork if corked */
+		sm_hold_materialize(h, fd);
+		sm_hold_unlock(h);
+		return false;
+	}
+	/* Held bytes and this write in one send, in order. */
+	v[0].iov_base = h->buf;
+	v[0].iov_len = h->len;
+	memcpy(v + 1, iov, cnt * sizeof(*iov));
+	m.msg_iovlen = cnt + 1;
+	k = sm_real.sendmsg(fd, &m, flags | sm_hold_msg_flags(h));
+	if (k >= 0 && sm_hold_msg_flags(h))
+		h->more_sent = true;
+	if (k < 0) {
+		*res = -errno;
+		if (errno != EAGAIN && errno != EINTR)
+			sm_hold_consume(h, h->len);
+	} else if ((size_t)k < h->len) {
+		sm_hold_consume(h, k);
+		*res = n ? -EAGAIN : 0;
+	} else {
+		k -= h->len;
+		sm_count(&sm_stats->hold_flushed, h->len);
+		sm_hold_consume(h, h->len);
+		*res = k || !n ? k : -EAGAIN;
+	}
+out:
+	sm_hold_unlock(h);
+	return true;
+}
+
+/* TCP_CORK from the application.  Returns setsockopt's result. */
+int sm_hold_cork(struct sm_hold *h, int fd, bool on)
+{
+	int zero = 0, ret = 0;
+
+	if (on) {
+		h->app_cork = true;
+		return 0;
+	}
+	h->app_cork = false;
+	h->body_done = false;
+	flush_locked(h, fd, false, false);
+	if (h->kern_cork || h->more_sent)
+		ret = sm_real.setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero,
+					 sizeof(zero));
+	h->kern_cork = false;
+	h->more_sent = false;
+	return ret < 0 ? -errno : 0;
+}
+
+/* close(), dup2() over it, shutdown(): the held bytes go first. */
+void sm_hold_close(int fd, bool closing)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h;
+
+	if (!fi || !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE))
+		return;
+	h = sm_hold_lock(fi);
+	if (h->len) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+		/* A non-blocking socket may be full: wait out the ceiling. */
+		while (flush_locked(h, fd, false, false) == -EAGAIN &&
+		       sm_real.poll(&p, 1, SM_HOLD_NS / 1000000) == 1)
+			;
+	}
+	if (closing)
+		reset_locked(h, 0);
+	else
+		h->shut = true;
+	sm_hold_unlock(h);
+}
+
+/* Flush every hold: @due_only those past their deadline (the timer). */
+static uint64_t flush_all(bool due_only)
+{
+	uint64_t now = now_ns(), next = UINT64_MAX;
+	struct sm_hold *h;
+	int fd;
+
+	pthread_mutex_lock(&list_lock);
+	h = all_holds;
+	pthread_mutex_unlock(&list_lock);
+	for (; h; h = h->next_all) {
+		if (!__atomic_load_n(&h->len, __ATOMIC_RELAXED))
+			continue;
+		pthread_mutex_lock(&h->lock);
+		fd = h->fd;
+		if (h->len && (!due_only || h->deadline <= now)) {
+			if (flush_locked(h, fd, due_only, due_only) ==
+			    -EAGAIN)
+				h->deadline = now + SM_HOLD_NS / 20;
+		}
+		if (h->len && h->deadline < next)
+			next = h->deadline;
+		pthread_mutex_unlock(&h->lock);
+	}
+	return next;
+}
+
+void sm_hold_flush_all(void)
+{
+	if (sm_hold_any())
+		flush_all(false);
+}
+
+/* The cork ceiling, for applications that hold a cork and go quiet. */
+static void *timer_main(void *arg)
+{
+	uint64_t next;
+	struct timespec ts;
+
+	(void)arg;
+	for (;;) {
+		next = flush_all(true);
+		pthread_mutex_lock(&list_lock);
+		if (next == UINT64_MAX && !nheld) {
+			timer_idle = true;
+			pthread_cond_wait(&list_cond, &list_lock);
+			timer_idle = false;
+		} else {
+			if (next == UINT64_MAX)
+				next = now_ns() + SM_HOLD_NS;
+			ts.tv_sec = next / 1000000000ULL;
+			ts.tv_nsec = next % 1000000000ULL;
+			pthread_cond_timedwait(&list_cond, &list_lock, &ts);
+		}
+		pthread_mutex_unlock(&list_lock);
+	}
+	return NULL;
+}
+
+/*
+ * In a forked child: the prepare handler flushed, but another thread may
+ * have held bytes since; they are the parent's to send.  Locks a parent
+ * thread held are reinitialised, and the timer thread is gone.
+ */
+void sm_hold_after_fork(void)
+{
+	struct sm_hold *h;
+
+	pthread_mutex_init(&list_lock, NULL);
+	pthread_cond_init(&list_cond, NULL);
+	timer_running = false;
+	timer_idle = false;
+	nheld = 0;
+	for (h = all_holds; h; h = h->next_all) {
+		pthread_mutex_init(&h->lock, NULL);
+		h->len = 0;
+	}
+}
