@@ -19,7 +19,8 @@ struct sm_counters sm_counters;
 
 #define SM_FEATURES (SPLICEMSG_FEAT_TCP | SPLICEMSG_FEAT_UDP |		\
 		     SPLICEMSG_FEAT_UNIX | SPLICEMSG_FEAT_URING_CMD |	\
-		     SPLICEMSG_FEAT_HDTR | SPLICEMSG_FEAT_STAGE)
+		     SPLICEMSG_FEAT_HDTR | SPLICEMSG_FEAT_STAGE |	\
+		     SPLICEMSG_FEAT_OFFPTR)
 
 /* The caller's struct: its size first, then copy_struct_from_user(). */
 static int get_struct(void *dst, size_t ksize, const void __user *src,

@@ -455,12 +455,41 @@ static int sock_transport(struct socket *sock)
 
 static int check_file(struct file *file, struct splicemsg_send *req)
 {
+	struct inode *inode = file_inode(file);
+
 	if (!(file->f_mode & FMODE_READ))
 		return -EBADF;
-	if (!S_ISREG(file_inode(file)->i_mode) || !file->f_op->splice_read)
+	if (!S_ISREG(inode->i_mode) || !file->f_op->splice_read)
 		return -EINVAL;
 	if (req->offset > (u64)LLONG_MAX - req->count)
 		return -EINVAL;
+	if (!(req->flags & SPLICEMSG_SEND_OFFPTR))
+		return 0;
+	/* sendfile(2)'s rules the module does not reproduce: refused */
+	if (file->f_flags & O_DIRECT)
+		return -EOPNOTSUPP;
+	if (req->offset + req->count > (u64)inode->i_sb->s_maxbytes)
+		return -EOVERFLOW;
+	return 0;
+}
+
+/* OFFPTR: the position to start from, from the caller or the file. */
+static int load_pos(struct splicemsg_send *req, struct file *file,
+		    loff_t __user **offp)
+{
+	loff_t pos;
+
+	*offp = NULL;
+	if (!(req->flags & SPLICEMSG_SEND_OFFPTR))
+		return 0;
+	if (!req->offset) {
+		req->offset = file ? file->f_pos : 0;
+		return 0;
+	}
+	*offp = u64_to_user_ptr(req->offset);
+	if (get_user(pos, *offp))
+		return -EFAULT;
+	req->offset = pos;
 	return 0;
 }
 
@@ -512,6 +541,7 @@ long sm_send(struct splicemsg_send *req, bool from_uring)
 	size_t hbytes = 0, tbytes = 0;
 	struct sm_ctx ctx = {};
 	struct file *sfile, *file = NULL;
+	loff_t __user *offp = NULL;
 	long ret, total;
 	int transport;
 
@@ -537,7 +567,9 @@ long sm_send(struct splicemsg_send *req, bool from_uring)
 	transport = ret;
 	if (req->count) {
 		file = fget(req->file_fd);
-		ret = file ? check_file(file, req) : -EBADF;
+		ret = file ? load_pos(req, file, &offp) : -EBADF;
+		if (!ret)
+			ret = check_file(file, req);
 		if (ret)
 			goto out_file;
 	}
@@ -594,6 +626,13 @@ long sm_send(struct splicemsg_send *req, bool from_uring)
 	/* Like sendfile(2): what went is the answer, not the error. */
 	if (total)
 		ret = total;
+	if (file && (req->flags & SPLICEMSG_SEND_OFFPTR)) {
+		/* ... except a position that cannot be written back */
+		if (!offp)
+			file->f_pos = req->offset;
+		else if (put_user((loff_t)req->offset, offp))
+			ret = -EFAULT;
+	}
 	kfree(ctx.out);
 out_bytes:
 	bytes_free(&ctx.hdr);

@@ -146,6 +146,7 @@ int sm_fd_classify(int fd, struct sm_fdinfo *fi)
 	fi->local_peer = peer_is_local(fd);
 	fi->zc_state = SM_ZCS_PROBING;
 	fi->sndtimeo = SM_TRI_UNKNOWN;
+	fi->fl_gen = 0;
 	fi->zc_notifs = 0;
 	fi->zc_copied = 0;
 	kind = SM_FD_TCP;
@@ -161,8 +162,43 @@ void sm_fd_forget(int fd)
 {
 	struct sm_fdinfo *fi = sm_fd_peek(fd);
 
-	if (fi && fi->kind != SM_FD_OWNED)
+	if (fi && fi->kind != SM_FD_OWNED) {
+		__atomic_store_n(&fi->fl_gen, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&fi->kind, SM_FD_UNKNOWN, __ATOMIC_RELEASE);
+	}
+}
+
+/*
+ * File status flags (O_NONBLOCK of a socket, O_DIRECT and the access mode
+ * of a file) are asked for on every sendfile.  They change only through
+ * fcntl(F_SETFL) and ioctl(FIONBIO), which the shim interposes: any such
+ * call, on any descriptor (a dup shares the flags), starts a new
+ * generation and every cached value is asked for again.  Changes made by
+ * another process sharing the open file, or by raw syscalls, are not seen:
+ * the cost is one wrong guess of blocking mode or O_DIRECT, never bytes.
+ */
+static uint32_t flags_gen = 1;
+
+void sm_fd_flags_changed(void)
+{
+	__atomic_add_fetch(&flags_gen, 1, __ATOMIC_RELEASE);
+	if (!__atomic_load_n(&flags_gen, __ATOMIC_RELAXED))
+		__atomic_store_n(&flags_gen, 1, __ATOMIC_RELAXED);
+}
+
+int sm_fd_flags(int fd, struct sm_fdinfo *fi)
+{
+	uint32_t gen = __atomic_load_n(&flags_gen, __ATOMIC_ACQUIRE);
+	int fl;
+
+	if (fi && __atomic_load_n(&fi->fl_gen, __ATOMIC_ACQUIRE) == gen)
+		return __atomic_load_n(&fi->fl, __ATOMIC_RELAXED);
+	fl = fcntl(fd, F_GETFL);
+	if (fi && fl >= 0) {
+		__atomic_store_n(&fi->fl, fl, __ATOMIC_RELAXED);
+		__atomic_store_n(&fi->fl_gen, gen, __ATOMIC_RELEASE);
+	}
+	return fl;
 }
 
 void sm_fd_forget_range(unsigned int first, unsigned int last)

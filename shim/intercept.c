@@ -107,7 +107,6 @@ struct sm_xfer {
 	loff_t pos;		/* file offset of the first byte */
 	size_t len;		/* bytes to send (already cut at EOF) */
 	bool nonblock;
-	bool nb_guess;		/* nonblock assumed until a send falls short */
 	bool zc;
 	struct sm_hold *h;	/* held headers go first, or NULL */
 	int more;		/* MSG_MORE while the application corks */
@@ -213,7 +212,7 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 static bool start_pos(int out_fd, int in_fd, off64_t *offset, size_t count,
 		      loff_t *pos, int *why)
 {
-	int fl = fcntl(in_fd, F_GETFL);
+	int fl = sm_fd_flags(in_fd, sm_fd_get(in_fd));
 
 	*why = SM_FB_ineligible;
 	if (fl < 0 || (fl & O_DIRECT))
@@ -258,19 +257,6 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 		if (chunk > SM_CHUNK)
 			chunk = SM_CHUNK;
 		ret = send_chunk(r, x, chunk);
-		if (x->nb_guess && (ret == -EAGAIN ||
-				    (ret > 0 && (size_t)ret < chunk))) {
-			/* Only now does the socket's mode matter. */
-			int fl = fcntl(x->out_fd, F_GETFL);
-
-			x->nb_guess = false;
-			x->nonblock = fl >= 0 && (fl & O_NONBLOCK);
-			if (!x->nonblock) {
-				if (ret > 0)
-					x->done += ret;
-				continue;
-			}
-		}
 		if (ret == -EINTR && !x->done && sm_signal_restartable())
 			continue;	/* as the kernel restarts sendfile(2) */
 		if (ret <= 0)
@@ -315,64 +301,92 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 static ssize_t kmod_send(struct sm_hold *h, int out_fd, int in_fd,
 			 off64_t *offset, size_t count)
 {
-	size_t file_sent = 0, want, max = sm_kmod_max_count(), pre = 0;
+	size_t file_sent = 0, sent = 0, want, pre = h ? h->len : 0;
+	size_t max = sm_kmod_max_count();
+	bool offptr = sm_kmod_offptr();
 	unsigned int flags = 0;
-	ssize_t ret;
-	loff_t pos;
+	uint64_t where;
+	ssize_t ret, n;
+	loff_t pos = 0;
 	int why;
 
-	if (!start_pos(out_fd, in_fd, offset, count, &pos, &why))
-		return native(h, out_fd, in_fd, offset, count, why);
+	if (offptr) {
+		/* The module reads and writes sendfile(2)'s offset itself
+		 * and refuses, before sending, what it would not do alike:
+		 * no checks here, one syscall per response. */
+		flags |= SPLICEMSG_SEND_OFFPTR;
+		where = (uintptr_t)offset;
+	} else {
+		if (!start_pos(out_fd, in_fd, offset, count, &pos, &why))
+			return native(h, out_fd, in_fd, offset, count, why);
+		where = pos;
+	}
 	want = count < SM_MAX_RW ? count : SM_MAX_RW;
-	if (h) {
-		pre = h->len;
-		if (sm_hold_body_flags(h))
-			flags |= SPLICEMSG_SEND_MORE;
-	}
-	ret = sm_kmod_sendfile(out_fd, in_fd, pos, want < max ? want : max,
-			       pre ? h->buf : NULL, pre, flags, &file_sent);
-	if (ret > 0 && pre) {
-		/* the module sent headers first: they leave the hold */
-		sm_hold_body_sent(h, flags ? MSG_MORE : 0);
-		sm_hold_consume(h, (size_t)ret < pre ? (size_t)ret : pre);
-		if ((size_t)ret <= pre) {
-			int fl = fcntl(out_fd, F_GETFL);
-
-			ret = fl >= 0 && (fl & O_NONBLOCK) ? -EAGAIN : -EINTR;
-		} else {
-			ret -= pre;
-			sm_count(&sm_stats->coalesced, 1);
-		}
-	}
-	switch (ret) {
-	case -EAGAIN:
-	case -EINTR:
-	case -EPIPE:		/* the kernel raised SIGPIPE, as sendfile(2) */
-	case -ECONNRESET:
-	case -ENOTCONN:
-		break;
-	default:
-		if (ret < 0)
+	if (pre && sm_hold_body_flags(h))
+		flags |= SPLICEMSG_SEND_MORE;
+	ret = sm_kmod_sendfile(out_fd, in_fd, where, want < max ? want : max,
+			       pre ? h->buf : NULL, pre, flags, &file_sent,
+			       &sent);
+	if (ret < 0 && !sent) {
+		switch (ret) {
+		case -EAGAIN:
+		case -EINTR:
+		case -EPIPE:	/* the kernel raised SIGPIPE, as sendfile(2) */
+		case -ECONNRESET:
+		case -ENOTCONN:
+			break;
+		default:
+			/* refused before a byte went: sendfile(2) answers */
 			return native(h, out_fd, in_fd, offset, count,
 				      SM_FB_ineligible);
+		}
 	}
-	sm_count_call(SM_PATH_KMOD, ret > 0 ? ret : 0);
-	if (ret < 0) {
+	if (pre && sent) {
+		/* the module sent headers first: they leave the hold */
+		sm_hold_body_sent(h, flags & SPLICEMSG_SEND_MORE ? MSG_MORE : 0);
+		sm_hold_consume(h, sent < pre ? sent : pre);
+		if (file_sent)
+			sm_count(&sm_stats->coalesced, 1);
+	}
+	sm_count_call(SM_PATH_KMOD, file_sent);
+	if (ret < 0) {		/* with OFFPTR also EFAULT after sending */
 		errno = -ret;
 		return -1;
 	}
-	if (file_sent == max && want > max) {
-		/* Beyond the module's per-call cap: finish as sendfile(2)
-		 * would, so the count is the one it returns. */
-		ssize_t n = finish_native(out_fd, in_fd, pos + file_sent,
-					  want - file_sent);
+	ret = file_sent;
+	if (pre && !file_sent && h->len) {
+		/* part of the headers went: as a partial writev, then */
+		int fl = sm_fd_flags(out_fd, sm_fd_peek(out_fd));
 
+		errno = fl >= 0 && (fl & O_NONBLOCK) ? EAGAIN : EINTR;
+		return -1;
+	}
+	if ((pre && !file_sent) || (file_sent == max && want > max)) {
+		/*
+		 * Only the headers went (end of file, a full socket buffer or
+		 * a signal: the module cannot say which), or the range goes
+		 * beyond the module's per-call cap: what follows the headers
+		 * is sendfile(2)'s own answer, as it would have been natively
+		 * after the writev.
+		 */
+		if (offptr) {
+			n = real_sendfile(out_fd, in_fd, offset,
+					  want - file_sent);
+			if (n > 0)
+				sm_count(&sm_stats->bytes[SM_PATH_NATIVE], n);
+		} else {
+			n = finish_native(out_fd, in_fd, pos + file_sent,
+					  want - file_sent);
+		}
 		if (n > 0) {
 			file_sent += n;
 			ret += n;
+		} else if (n < 0 && !file_sent) {
+			return -1;	/* sendfile(2)'s errno */
 		}
 	}
-	end_pos(in_fd, offset, pos + file_sent);
+	if (!offptr)
+		end_pos(in_fd, offset, pos + file_sent);
 	return ret;
 }
 
@@ -493,17 +507,8 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	if ((uint64_t)st.st_size - x.pos < x.len)
 		x.len = st.st_size - x.pos;
 	x.zc = ch.path == SM_PATH_URING_ZC;
-	if (h && h->len && !x.zc && x.len <= SM_COALESCE_MAX) {
-		/*
-		 * A response that fits the socket buffer goes at once whether
-		 * the socket blocks or not: try without waiting, and ask the
-		 * mode (one fcntl less per response) only if it fell short.
-		 */
-		x.nonblock = x.nb_guess = true;
-	} else {
-		fl = fcntl(out_fd, F_GETFL);
-		x.nonblock = fl >= 0 && (fl & O_NONBLOCK);
-	}
+	fl = sm_fd_flags(out_fd, fi);
+	x.nonblock = fl >= 0 && (fl & O_NONBLOCK);
 	if (h && x.zc && h->len) {
 		/* zero-copy never carries copied headers: they go first */
 		ret = sm_hold_flush(h, out_fd);

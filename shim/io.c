@@ -9,11 +9,13 @@
  * Each wrapper costs one table lookup on descriptors that never corked.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -174,6 +176,52 @@ SM_EXPORT int shutdown(int fd, int how)
 	if (how == SHUT_WR || how == SHUT_RDWR)
 		sm_hold_close(fd, false);
 	return sm_real.shutdown(fd, how);
+}
+
+/* ---- file status flags: the cache in fdstate.c follows every change --- */
+
+SM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	/* every fcntl argument is an int or a pointer: one word */
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	resolve();
+	if (cmd == F_SETFL)
+		sm_fd_flags_changed();
+	return sm_real.fcntl(fd, cmd, arg);
+}
+
+SM_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	resolve();
+	if (cmd == F_SETFL)
+		sm_fd_flags_changed();
+	return sm_real.fcntl64 ? sm_real.fcntl64(fd, cmd, arg) :
+				 sm_real.fcntl(fd, cmd, arg);
+}
+
+SM_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	resolve();
+	if (req == FIONBIO)
+		sm_fd_flags_changed();
+	return sm_real.ioctl(fd, req, arg);
 }
 
 /* ---- blocking waits: what is held goes to the kernel first ------------ */

@@ -21,6 +21,7 @@ static pthread_once_t kmod_once = PTHREAD_ONCE_INIT;
 static int kmod_fd = -1;
 static int kmod_err = -ENODEV;
 static size_t kmod_max;		/* file bytes per send, from the module */
+static bool kmod_offptr;	/* it takes sendfile(2)'s offset argument */
 
 static void kmod_open(void)
 {
@@ -42,6 +43,7 @@ static void kmod_open(void)
 	}
 	sm_fd_adopt(fd, &kmod_fd, NULL);
 	kmod_max = v.max_count;
+	kmod_offptr = v.features & SPLICEMSG_FEAT_OFFPTR;
 	kmod_err = 0;
 	sm_info("using %s (api %u)", SPLICEMSG_DEVICE, v.api_version);
 }
@@ -57,9 +59,14 @@ size_t sm_kmod_max_count(void)
 	return kmod_max;
 }
 
-ssize_t sm_kmod_sendfile(int out_fd, int in_fd, loff_t pos, size_t len,
+bool sm_kmod_offptr(void)
+{
+	return kmod_offptr;
+}
+
+ssize_t sm_kmod_sendfile(int out_fd, int in_fd, uint64_t offset, size_t len,
 			 const void *hdr, size_t hdr_len, unsigned int flags,
-			 size_t *file_sent)
+			 size_t *file_sent, size_t *sent)
 {
 	struct splicemsg_iovec h = { (uintptr_t)hdr, hdr_len };
 	struct splicemsg_send req = {
@@ -67,7 +74,7 @@ ssize_t sm_kmod_sendfile(int out_fd, int in_fd, loff_t pos, size_t len,
 		.flags = flags,
 		.sock_fd = out_fd,
 		.file_fd = in_fd,
-		.offset = pos,
+		.offset = offset,
 		.count = len,
 		.hdr_iov = (uintptr_t)&h,
 		.hdr_cnt = hdr_len ? 1 : 0,
@@ -77,5 +84,6 @@ ssize_t sm_kmod_sendfile(int out_fd, int in_fd, loff_t pos, size_t len,
 	ret = ioctl(__atomic_load_n(&kmod_fd, __ATOMIC_ACQUIRE),
 		    SPLICEMSG_IOC_SEND, &req);
 	*file_sent = req.file_sent;
+	*sent = req.sent;
 	return ret < 0 ? -errno : ret;
 }

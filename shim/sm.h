@@ -157,6 +157,8 @@ struct sm_fdinfo {
 	uint32_t zc_copied;
 	uint64_t ino;		/* sockfs inode: tells a reused fd number */
 	struct sm_hold *hold;	/* cork state and held bytes, once corked */
+	int32_t fl;		/* F_GETFL, valid while fl_gen is current */
+	uint32_t fl_gen;
 };
 
 /* Entry for @fd, created on demand; NULL if @fd is out of range or OOM. */
@@ -166,6 +168,9 @@ struct sm_fdinfo *sm_fd_peek(int fd);
 /* Classify @fd if unknown; returns its kind. */
 int sm_fd_classify(int fd, struct sm_fdinfo *fi);
 void sm_fd_forget(int fd);
+/* fcntl(fd, F_GETFL), cached until the process changes any file flags. */
+int sm_fd_flags(int fd, struct sm_fdinfo *fi);
+void sm_fd_flags_changed(void);
 void sm_fd_forget_range(unsigned int first, unsigned int last);
 bool sm_fd_is_owned(int fd);
 /*
@@ -298,11 +303,15 @@ void sm_rings_exit(void);
 /* ---- kmod.c: the kernel helper, /dev/splicemsg ----------------------- */
 bool sm_kmod_available(void);
 size_t sm_kmod_max_count(void);
-/* Send @hdr_len bytes of @hdr, then @len file bytes from @pos, with
- * SPLICEMSG_SEND_* @flags; returns bytes sent or -errno. */
-ssize_t sm_kmod_sendfile(int out_fd, int in_fd, loff_t pos, size_t len,
+/* Send @hdr_len bytes of @hdr, then @len file bytes from @offset (a
+ * position, or with SPLICEMSG_SEND_OFFPTR sendfile(2)'s offset pointer),
+ * with SPLICEMSG_SEND_* @flags; returns bytes sent or -errno, and what
+ * went in *sent (all) and *file_sent (file bytes). */
+ssize_t sm_kmod_sendfile(int out_fd, int in_fd, uint64_t offset, size_t len,
 			 const void *hdr, size_t hdr_len, unsigned int flags,
-			 size_t *file_sent);
+			 size_t *file_sent, size_t *sent);
+/* The module takes sendfile(2)'s offset pointer (SPLICEMSG_SEND_OFFPTR). */
+bool sm_kmod_offptr(void);
 
 /* ---- init.c ----------------------------------------------------------- */
 /* 1 when the shim is active in this process; runs init on first use. */

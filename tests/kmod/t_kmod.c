@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -196,6 +197,101 @@ static void req_init(struct splicemsg_send *r, int sock, int file,
 	r->file_fd = file;
 	r->offset = off;
 	r->count = count;
+}
+
+/* ---- OFFPTR: sendfile(2)'s offset argument ------------------------------- */
+
+/* Send @count bytes of @f with OFFPTR at @off (0: the file position). */
+static long offptr_send(int f, uint64_t off, size_t count, size_t *got,
+			uint64_t *sent, int *first_bad)
+{
+	struct splicemsg_send r;
+	int s, peer;
+	struct rx rx;
+	long ret;
+	size_t i;
+
+	s = sock_pair(AF_INET, SOCK_STREAM, &peer);
+	rx_start(&rx, peer, count + 1);
+	req_init(&r, s, f, off, count);
+	r.flags = SPLICEMSG_SEND_OFFPTR;
+	ret = sm_ioctl_send(&r);
+	shutdown(s, SHUT_WR);
+	rx_finish(&rx);
+	*got = rx.len;
+	*sent = r.sent;
+	*first_bad = -1;
+	for (i = 0; i < rx.len; i++)
+		if (rx.buf[i] != pattern(i + 100)) {
+			*first_bad = (int)i;
+			break;
+		}
+	free(rx.buf);
+	close(s);
+	close(peer);
+	return ret;
+}
+
+static void test_offptr(void)
+{
+	struct splicemsg_version v = { .size = sizeof(v) };
+	long pg = sysconf(_SC_PAGESIZE);
+	char path[256];
+	loff_t *ro, pos = 100;
+	uint64_t sent;
+	size_t got;
+	int f, bad, d;
+	long ret;
+	char *map;
+
+	ioctl(dev, SPLICEMSG_IOC_VERSION, &v);
+	result(v.features & SPLICEMSG_FEAT_OFFPTR, "offptr_feature",
+	       "features %#llx", (unsigned long long)v.features);
+	f = make_file("offptr", 9000, path);
+	ret = offptr_send(f, (uintptr_t)&pos, 5000, &got, &sent, &bad);
+	result(ret == 5000 && got == 5000 && bad < 0 && pos == 5100 &&
+	       lseek(f, 0, SEEK_CUR) == 9000, "offptr_pointer",
+	       "ret %ld got %zu bad %d pos %lld", ret, got, bad,
+	       (long long)pos);
+	lseek(f, 100, SEEK_SET);
+	ret = offptr_send(f, 0, 20000, &got, &sent, &bad);
+	result(ret == 8900 && got == 8900 && bad < 0 &&
+	       lseek(f, 0, SEEK_CUR) == 9000, "offptr_file_position",
+	       "ret %ld got %zu bad %d f_pos %lld", ret, got, bad,
+	       (long long)lseek(f, 0, SEEK_CUR));
+
+	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro = (loff_t *)map;
+	*ro = 100;
+	mprotect(map, pg, PROT_READ);
+	mprotect(map + pg, pg, PROT_NONE);
+	ret = offptr_send(f, (uintptr_t)(map + pg), 1000, &got, &sent, &bad);
+	result(ret == -EFAULT && got == 0 && sent == 0, "offptr_unreadable",
+	       "ret %ld got %zu", ret, got);
+	/* sendfile(2): the bytes go, the write-back fails, EFAULT */
+	ret = offptr_send(f, (uintptr_t)ro, 1000, &got, &sent, &bad);
+	result(ret == -EFAULT && got == 1000 && sent == 1000 && bad < 0 &&
+	       *ro == 100, "offptr_readonly", "ret %ld got %zu sent %llu",
+	       ret, got, (unsigned long long)sent);
+	munmap(map, 2 * pg);
+
+	pos = LLONG_MAX - 10;
+	ret = offptr_send(f, (uintptr_t)&pos, 5, &got, &sent, &bad);
+	result(ret == -EOVERFLOW && got == 0, "offptr_past_maxbytes",
+	       "ret %ld", ret);
+	d = open(path, O_RDONLY | O_DIRECT);
+	if (d < 0) {
+		printf("SKIP offptr_o_direct: %s\n", strerror(errno));
+	} else {
+		pos = 0;
+		ret = offptr_send(d, (uintptr_t)&pos, 4096, &got, &sent,
+				  &bad);
+		result(ret == -EOPNOTSUPP && got == 0 && pos == 0,
+		       "offptr_o_direct", "ret %ld got %zu", ret, got);
+		close(d);
+	}
+	close(f);
 }
 
 /* ---- staging area ---------------------------------------------------------- */
@@ -840,6 +936,7 @@ int main(int argc, char **argv)
 		test_concurrency();
 		test_counters();
 		test_stage();
+		test_offptr();
 	}
 	test_streams(smoke);
 	if (!smoke)

@@ -1420,6 +1420,8 @@ static void sc_idioms(const struct scenario *sc)
 	unsigned int i;
 	off_t off;
 
+	/* 70 responses may coalesce; the receiver's pace can deny some */
+	t_meta_set("coalesce_min", "50");
 	for (i = 0; i < sizeof(hdr); i++)
 		hdr[i] = "HTTP/1.1 200 OK\r\nX: y\r\n"[i % 23];
 	t_file_create(&f, "idioms", 64 * T_KIB + 3, 1300);
@@ -1484,6 +1486,124 @@ static void sc_idioms(const struct scenario *sc)
 		i < 100 ? "yes" : "no");
 	cork(&t, "quiet", 0);
 	conn_finish(&t, "idioms stream");
+	t_file_close(&f);
+}
+
+/* ---- idioms-edge: held headers meet a full buffer and a peer reset ---- */
+
+/* Responses on a non-blocking socket whose reader starts paused. */
+static void idioms_nonblock(int family)
+{
+	struct t_conn_opts o = {
+		.family = family, .sndbuf = 4096, .rcvbuf = 4096,
+		.nonblock = true,
+	};
+	bool eagain_hdr = false, eagain_body = false, resumed = false;
+	size_t sum = 0, want_sum = 0;
+	char hdr[256], text[96];
+	struct t_file f;
+	struct conn t;
+	unsigned int i;
+	ssize_t n;
+	off_t off;
+
+	memset(hdr, 'H', sizeof(hdr));
+	t_file_create(&f, "inb", 64 * T_KIB, 78);
+	conn_open(&t, &o, true, 1000);
+	for (i = 0; i < 40; i++) {
+		size_t body = 3000 + 100 * i, got = 0;
+
+		cork(&t, "nb", 1);
+		for (got = 0; got < sizeof(hdr); got += n) {
+			n = write(t.fd, hdr + got, sizeof(hdr) - got);
+			if (n > 0) {
+				t_digest_add(&t.want, hdr + got, n);
+				continue;
+			}
+			t_check(n < 0 && errno == EAGAIN);
+			n = 0;
+			eagain_hdr = true;
+			if (!resumed)
+				t_rx_resume(&t.rx);
+			resumed = true;
+			wait_writable(t.fd);
+		}
+		got = 0;
+		off = i * 7;
+		while (got < body) {
+			struct t_call c = {
+				.api = api_of(i), .out_fd = t.fd,
+				.in_fd = f.fd, .offp = &off,
+				.count = body - got,
+			};
+			off_t start = off;
+
+			t_call(&c);
+			if (c.ret > 0) {
+				want_file(&t.want, &f, start, c.ret);
+				got += c.ret;
+				continue;
+			}
+			t_check(c.ret < 0 && c.err == EAGAIN);
+			eagain_body = true;
+			if (!resumed)
+				t_rx_resume(&t.rx);
+			resumed = true;
+			wait_writable(t.fd);
+		}
+		sum += sizeof(hdr) + got;
+		want_sum += sizeof(hdr) + body;
+		cork(&t, "nb", 0);
+	}
+	t_expect(OUT, "idioms nonblock", "saw EAGAIN", eagain_hdr ||
+		 eagain_body);
+	snprintf(text, sizeof(text), "sum of returns == %zu", want_sum);
+	t_expect(OUT, "idioms nonblock", text, sum == want_sum);
+	if (!resumed)
+		t_rx_resume(&t.rx);
+	conn_finish(&t, "idioms nonblock stream");
+	t_file_close(&f);
+}
+
+/* The peer resets: @held says before or after the corked headers. */
+static void idioms_rst(struct t_file *f, bool held)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	const char *label = held ? "rst after headers" : "rst before headers";
+	char hdr[200];
+	struct conn t;
+	off_t off = 0;
+	int peer;
+
+	memset(hdr, 'r', sizeof(hdr));
+	peer_open(&t, &peer);
+	cork(&t, label, 1);
+	if (held)
+		put_hdr(&t, label, 0, hdr, sizeof(hdr));
+	t_check(setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) ==
+		0);
+	close(peer);
+	wait_event(t.fd, 0);
+	if (!held)
+		put_hdr(&t, label, 0, hdr, sizeof(hdr));
+	send_file(OUT, label, T_SENDFILE, &t, f, "f", &off, 100);
+	epipe_print(label);
+	put_hdr(&t, label, 2, hdr, 10);
+	epipe_print(label);
+	cork(&t, label, 0);
+	close(t.fd);
+}
+
+static void sc_idioms_edge(const struct scenario *sc)
+{
+	struct t_file f;
+
+	t_sigpipe_count_install();
+	t_meta_set("coalesce_min", "10");
+	idioms_nonblock(sc->family);
+	t_file_create(&f, "irst", 4096, 79);
+	idioms_rst(&f, true);
+	idioms_rst(&f, false);
 	t_file_close(&f);
 }
 
@@ -1655,6 +1775,7 @@ static const struct scenario scenarios[] = {
 	{ "cork", sc_cork, AF_INET, "exact", NULL, "" },
 	{ "idioms4", sc_idioms, AF_INET, "coalesce", NULL, "" },
 	{ "idioms6", sc_idioms, AF_INET6, "coalesce", NULL, "v6" },
+	{ "idioms-edge", sc_idioms_edge, AF_INET, "coalesce", NULL, "" },
 	{ "report", sc_report, AF_INET, "exact", NULL, "" },
 	{ "special", sc_special, AF_INET, "exact", NULL, "" },
 };

@@ -24,6 +24,7 @@
 #define SPLICEMSG_FEAT_URING_CMD	(1ULL << 3)
 #define SPLICEMSG_FEAT_HDTR		(1ULL << 4)
 #define SPLICEMSG_FEAT_STAGE		(1ULL << 5)	/* mmap staging area */
+#define SPLICEMSG_FEAT_OFFPTR		(1ULL << 6)	/* SEND_OFFPTR */
 
 struct splicemsg_version {
 	__u32 size;		/* in: sizeof as known to the caller */
@@ -46,9 +47,20 @@ struct splicemsg_iovec {
 #define SPLICEMSG_SEND_MORE	(1U << 0)	/* more follows: MSG_MORE */
 #define SPLICEMSG_SEND_DONTWAIT	(1U << 1)	/* MSG_DONTWAIT */
 #define SPLICEMSG_SEND_NOSIGNAL	(1U << 2)	/* no SIGPIPE on EPIPE */
+/*
+ * sendfile(2)'s offset argument: @offset is a user pointer to a loff_t,
+ * read before anything is sent (EFAULT) and written back after (EFAULT
+ * even though bytes went, as sendfile(2)), or 0 for the file's own
+ * position, used and advanced.  In this mode the module refuses, before
+ * sending a byte, what it does not do exactly as sendfile(2) would
+ * (O_DIRECT files: EOPNOTSUPP; ranges beyond the filesystem's maximum
+ * file size: EOVERFLOW), so a caller can leave those to sendfile(2).
+ */
+#define SPLICEMSG_SEND_OFFPTR	(1U << 3)
 #define SPLICEMSG_SEND_FLAGS	(SPLICEMSG_SEND_MORE |			\
 				 SPLICEMSG_SEND_DONTWAIT |		\
-				 SPLICEMSG_SEND_NOSIGNAL)
+				 SPLICEMSG_SEND_NOSIGNAL |		\
+				 SPLICEMSG_SEND_OFFPTR)
 
 /*
  * Send header iovecs, then @count bytes of @file_fd from @offset, then
@@ -62,7 +74,7 @@ struct splicemsg_send {
 	__u32 flags;		/* in: SPLICEMSG_SEND_* */
 	__s32 sock_fd;		/* in: TCP, UDP (connected) or AF_UNIX stream */
 	__s32 file_fd;		/* in: regular file open for reading, or -1 */
-	__u64 offset;		/* in/out: file offset */
+	__u64 offset;		/* in/out: file offset (or see OFFPTR) */
 	__u64 count;		/* in: file bytes (0: none) */
 	__u64 hdr_iov;		/* in: struct splicemsg_iovec[hdr_cnt] */
 	__u64 trl_iov;		/* in: struct splicemsg_iovec[trl_cnt] */
