@@ -4,6 +4,7 @@
 #define SPLICEMSG_KMOD_H
 
 #include <linux/atomic.h>
+#include <linux/sizes.h>
 #include <linux/types.h>
 
 struct file;
@@ -14,8 +15,8 @@ struct vm_area_struct;
 #define SM_MAX_IOVECS 16		/* header + trailer iovecs */
 #define SM_MAX_HDTR (32U << 10)		/* header + trailer bytes */
 #define SM_MAX_UDP 65535U		/* largest datagram payload */
-#define SM_MAX_STAGE (1U << 20)		/* staging bytes per open file */
-#define SM_MAX_STAGE_TOTAL (64UL << 20)	/* ... and in all open files */
+#define SM_MAX_STAGE SZ_1M		/* staging bytes per open file */
+#define SM_MAX_STAGE_TOTAL (64UL * SZ_1M)	/* ... and in all open files */
 /* sendfile's cap, less room for header and trailer: fits a long */
 #define SM_MAX_COUNT ((u64)MAX_RW_COUNT - SM_MAX_HDTR)
 
@@ -32,6 +33,7 @@ struct sm_counters {
 	atomic64_t err_other;
 	atomic64_t stage_pages;
 };
+
 extern struct sm_counters sm_counters;
 
 /* Validated request; @nosignal forced for io_uring. Returns sent or -errno. */

@@ -20,12 +20,13 @@
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 
 #include "splicemsg.h"
 
 struct sm_stage {
-	struct mutex lock;
+	struct mutex lock;	/* mmap against mmap; release is last */
 	void **frags;
 	unsigned long nr;
 };

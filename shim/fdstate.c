@@ -133,6 +133,18 @@ int sm_fd_classify(int fd, struct sm_fdinfo *fi)
 	len = sizeof(int);
 	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
 		goto out;
+	if (domain == AF_UNIX && type == SOCK_STREAM) {
+		/* only its held headers leave sendfile(2): see policy.c */
+		if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
+		    fstat(fd, &st) < 0)
+			goto out;
+		fi->ino = st.st_ino;
+		fi->local_peer = 1;
+		fi->sndtimeo = SM_TRI_UNKNOWN;
+		fi->fl_gen = 0;
+		kind = SM_FD_UNIX;
+		goto out;
+	}
 	if ((domain != AF_INET && domain != AF_INET6) ||
 	    type != SOCK_STREAM || proto != IPPROTO_TCP) {
 		kind = SM_FD_OTHER;

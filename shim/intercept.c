@@ -303,7 +303,9 @@ static ssize_t kmod_send(struct sm_hold *h, int out_fd, int in_fd,
 {
 	size_t file_sent = 0, sent = 0, want, pre = h ? h->len : 0;
 	size_t max = sm_kmod_max_count();
-	bool offptr = sm_kmod_offptr();
+	/* The module must see the caller's count for OFFPTR's checks (an
+	 * offset + count overflow is EINVAL): beyond its cap, check here. */
+	bool offptr = sm_kmod_offptr() && count <= max;
 	unsigned int flags = 0;
 	uint64_t where;
 	ssize_t ret, n;
@@ -311,9 +313,11 @@ static ssize_t kmod_send(struct sm_hold *h, int out_fd, int in_fd,
 	int why;
 
 	if (offptr) {
-		/* The module reads and writes sendfile(2)'s offset itself
+		/*
+		 * The module reads and writes sendfile(2)'s offset itself
 		 * and refuses, before sending, what it would not do alike:
-		 * no checks here, one syscall per response. */
+		 * no checks here, one syscall per response.
+		 */
 		flags |= SPLICEMSG_SEND_OFFPTR;
 		where = (uintptr_t)offset;
 	} else {
@@ -413,7 +417,7 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 		return native(NULL, out_fd, in_fd, offset, count,
 			      SM_FB_ineligible);
 	kind = sm_fd_classify(out_fd, fi);
-	h = kind == SM_FD_TCP ? sm_hold_lock(fi) : NULL;
+	h = kind == SM_FD_TCP || kind == SM_FD_UNIX ? sm_hold_lock(fi) : NULL;
 	if (!h)
 		return sendfile_path(NULL, fi, out_fd, in_fd, offset, count);
 	/* The socket's own order: held bytes, then this body. */
@@ -442,8 +446,9 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	int fl, why;
 
 	c.kind = sm_fd_classify(out_fd, fi);
-	if (c.kind == SM_FD_OTHER && sm_opt.ENGINE != SM_ENGINE_AUTO &&
-	    !same_inode(out_fd, fi)) {
+	c.held = h ? h->len : 0;
+	if ((c.kind == SM_FD_OTHER || (c.kind == SM_FD_UNIX && !c.held)) &&
+	    sm_opt.ENGINE != SM_ENGINE_AUTO && !same_inode(out_fd, fi)) {
 		/*
 		 * Replaced behind our back (a raw dup2): the forced engine
 		 * must not leave an eligible socket native.  Auto would send
@@ -454,7 +459,6 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	}
 	c.count = count;
 	c.fi = fi;
-	c.held = h ? h->len : 0;
 	/* auto takes the module for one send of held headers and body */
 	c.kmod_ok = (sm_opt.ENGINE == SM_ENGINE_KMOD ||
 		     (sm_opt.ENGINE == SM_ENGINE_AUTO && c.held)) &&
@@ -492,6 +496,8 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	ch = sm_policy_choose(&sm_opt, &c);
 	if (ch.path == SM_PATH_NATIVE)
 		return native(h, out_fd, in_fd, offset, count, ch.fallback);
+	if (ch.fallback >= 0)	/* a copy where zero-copy was asked for */
+		sm_count_fallback(ch.fallback);
 	if (socket_has_sndtimeo(out_fd, fi))
 		return native(h, out_fd, in_fd, offset, count, SM_FB_sndtimeo);
 

@@ -29,15 +29,32 @@ static inline void resolve(void)
 		sm_real_resolve();
 }
 
-/* The hold of a connected TCP socket, made when it first corks. */
-static struct sm_hold *hold_for(int fd)
+/*
+ * The hold of a connected TCP socket, made when it first corks or says
+ * MSG_MORE, or (@af_unix) of an AF_UNIX stream socket, which has no cork.
+ */
+static struct sm_hold *hold_for(int fd, bool af_unix)
 {
 	struct sm_fdinfo *fi;
+	int kind;
 
 	if (!sm_active() || sm_opt.ENGINE == SM_ENGINE_NATIVE)
 		return NULL;
 	fi = sm_fd_get(fd);
-	if (!fi || sm_fd_classify(fd, fi) != SM_FD_TCP)
+	if (!fi)
+		return NULL;
+	kind = sm_fd_classify(fd, fi);
+	if (kind != SM_FD_TCP && !(af_unix && kind == SM_FD_UNIX))
+		return NULL;
+	/*
+	 * Measured (tests/bench/resp.sh, docs/bench.md): through io_uring the
+	 * held response needs poll, fstat, a zero-length sendfile and the
+	 * submission -- the exact checks -- and loses to the four native
+	 * calls (0.86x TCP, 0.58x AF_UNIX here); through the module it is
+	 * poll and one ioctl.  So auto holds only when the module is there;
+	 * ENGINE=uring holds anyway.
+	 */
+	if (sm_opt.ENGINE == SM_ENGINE_AUTO && !sm_kmod_available())
 		return NULL;
 	return sm_hold_get(fd, fi);
 }
@@ -79,7 +96,7 @@ SM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 
 	resolve();
 	if (flags & MSG_MORE)
-		hold_for(fd);
+		hold_for(fd, true);
 	if (sm_hold_write(fd, &v, 1, flags, &res))
 		return finish(res);
 	return sm_real.send(fd, buf, n, flags);
@@ -94,7 +111,7 @@ SM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	resolve();
 	if (!to) {
 		if (flags & MSG_MORE)
-			hold_for(fd);
+			hold_for(fd, true);
 		if (sm_hold_write(fd, &v, 1, flags, &res))
 			return finish(res);
 	}
@@ -110,7 +127,7 @@ SM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	if (m && !m->msg_name && !m->msg_controllen &&
 	    m->msg_iovlen <= IOV_MAX) {
 		if (flags & MSG_MORE)
-			hold_for(fd);
+			hold_for(fd, true);
 		if (sm_hold_write(fd, m->msg_iov, (int)m->msg_iovlen, flags,
 				  &res))
 			return finish(res);
@@ -132,7 +149,7 @@ SM_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 		__atomic_store_n(&fi->sndtimeo, SM_TRI_UNKNOWN,
 				 __ATOMIC_RELAXED);
 	if (level == IPPROTO_TCP && name == TCP_CORK && val &&
-	    len >= sizeof(int) && hold_for(fd)) {
+	    len >= sizeof(int) && hold_for(fd, false)) {
 		h = sm_hold_lock(sm_fd_peek(fd));
 		ret = sm_hold_cork(h, fd, *(const int *)val != 0);
 		sm_hold_unlock(h);

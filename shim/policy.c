@@ -46,7 +46,10 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 
 	if (o->ENGINE == SM_ENGINE_NATIVE)
 		return pick(SM_PATH_NATIVE, -1);
-	if (c->kind != SM_FD_TCP || !c->in_regular)
+	/* AF_UNIX: SEND_ZC is EOPNOTSUPP and nothing beats sendfile(2)
+	 * there, except one send of held headers and the body. */
+	if (!c->in_regular ||
+	    (c->kind != SM_FD_TCP && !(c->kind == SM_FD_UNIX && c->held)))
 		return pick(SM_PATH_NATIVE, SM_FB_ineligible);
 	if (c->held) {
 		/*
@@ -81,8 +84,10 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	why = zc_refusal(o, c);
 	if (why < 0)
 		return pick(SM_PATH_URING_ZC, -1);
+	/* forced: a copy instead, and only the budget is worth counting */
 	if (o->ENGINE == SM_ENGINE_URING)
-		return pick(SM_PATH_URING_COPY, -1);
+		return pick(SM_PATH_URING_COPY,
+			    why == SM_FB_zc_budget ? why : -1);
 	return pick(SM_PATH_NATIVE, why);
 }
 

@@ -142,6 +142,7 @@ enum sm_fd_kind {
 	SM_FD_UNKNOWN = 0,	/* not classified yet (or closed since) */
 	SM_FD_OTHER,		/* anything we do not accelerate */
 	SM_FD_TCP,		/* connected TCP socket, IPv4 or IPv6 */
+	SM_FD_UNIX,		/* connected AF_UNIX stream socket */
 	SM_FD_OWNED,		/* one of the shim's own descriptors */
 };
 enum sm_zc_state { SM_ZCS_PROBING = 0, SM_ZCS_OK, SM_ZCS_COPIED };

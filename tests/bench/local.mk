@@ -9,4 +9,4 @@ noinst_PROGRAMS += tests/bench/sm_resp
 tests_bench_sm_resp_SOURCES = tests/bench/sm_resp.c
 tests_bench_sm_resp_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
 tests_bench_sm_resp_LDADD = $(URING_LIBS)
-EXTRA_DIST += tests/bench/vm-resp.sh
+EXTRA_DIST += tests/bench/vm-resp.sh tests/bench/resp.sh

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Response benchmark: N responses of (header + file body) over loopback TCP,
- * the way a sendpage-era server sends them, against the kernel helper's
- * single send.  `sm_resp MODE HDR BODY N` prints "mode=.. resp_per_s=.."
+ * Response benchmark: N responses of (header + file body) over loopback TCP
+ * (cubic, TCP_NODELAY) or AF_UNIX, the way a sendpage-era server sends
+ * them.  `sm_resp MODE HDR BODY N [unix] [rr]` prints "mode=.. resp_per_s=.."
+ * Streaming by default; `rr` waits for a 1-byte reply after each response
+ * (request/response).  Run it under LD_PRELOAD for the shim's figures.
  *   writev    writev(header) + sendfile(body)
  *   cork      TCP_CORK on, writev(header), sendfile(body), TCP_CORK off
+ *   more      send(header, MSG_MORE) + sendfile(body): the AF_UNIX idiom
  *   kmod      one SPLICEMSG_IOC_SEND with the header iovec and the range
  *   sendmsg   one sendmsg(2) of [header, mmap'd body]: the ceiling that
  *             coalescing aims at, without any of the shim's checks
@@ -138,13 +141,23 @@ int main(int argc, char **argv)
 	socklen_t alen = sizeof(a);
 	size_t hlen, blen, n, i, total;
 	char tmpl[] = "/tmp/sm_resp.XXXXXX", *hdr, *buf;
-	int l, s, c, f, dev = -1, one = 1, zero = 0;
+	int l = -1, s, c, f, dev = -1, one = 1, zero = 0, sv[2];
+	bool af_unix = false, rr = false;
 	const char *mode;
 	double t0, t1;
 	pid_t pid;
 
-	if (argc != 5)
-		return fprintf(stderr, "usage: sm_resp MODE HDR BODY N\n"), 2;
+	if (argc < 5)
+		return fprintf(stderr, "usage: sm_resp MODE HDR BODY N "
+			       "[unix] [rr]\n"), 2;
+	for (i = 5; i < (size_t)argc; i++) {
+		if (!strcmp(argv[i], "unix"))
+			af_unix = true;
+		else if (!strcmp(argv[i], "rr"))
+			rr = true;
+		else
+			return fprintf(stderr, "sm_resp: %s?\n", argv[i]), 2;
+	}
 	mode = argv[1];
 	hlen = strtoul(argv[2], NULL, 0);
 	blen = strtoul(argv[3], NULL, 0);
@@ -163,33 +176,64 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "stage"))
 		stage_setup(dev, hlen);
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	if (bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (void *)&a, &alen))
-		die("listen");
+	if (af_unix) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+			die("socketpair");
+	} else {
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		l = socket(AF_INET, SOCK_STREAM, 0);
+		if (bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
+		    getsockname(l, (void *)&a, &alen))
+			die("listen");
+	}
 	total = n * (hlen + blen);
 	pid = fork();
 	if (!pid) {		/* receiver: read all, then ack one byte */
 		static char rb[1 << 18];
-		size_t got = 0;
-		ssize_t k;
+		size_t got = 0, next = hlen + blen;
+		ssize_t k = 1;
 
-		c = accept(l, NULL, NULL);
-		while (got < total && (k = read(c, rb, sizeof(rb))) > 0)
-			got += k;
+		c = af_unix ? sv[1] : accept(l, NULL, NULL);
+		while (got < total && k > 0) {
+			size_t want = sizeof(rb);
+
+			if (rr && want > next - got)
+				want = next - got;	/* one response */
+			k = read(c, rb, want);
+			if (k > 0)
+				got += k;
+			if (rr && got == next && got < total) {
+				k = write(c, "r", 1);
+				next += hlen + blen;
+			}
+		}
 		k = write(c, "k", 1);
 		_exit(got == total && k == 1 ? 0 : 1);
 	}
-	s = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(s, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5);
-	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(s, (void *)&a, sizeof(a)))
-		die("connect");
+	if (af_unix) {
+		s = sv[0];
+		close(sv[1]);
+	} else {
+		s = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(s, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5);
+		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (connect(s, (void *)&a, sizeof(a)))
+			die("connect");
+	}
 	t0 = now();
 	for (i = 0; i < n; i++) {
 		struct iovec v = { hdr, hlen };
 		off_t off = 0;
+		char reply;
+
+		if (rr && i && read(s, &reply, 1) != 1)	/* the last reply */
+			die("reply");
+		if (!strcmp(mode, "more")) {
+			if (send(s, hdr, hlen, MSG_MORE) != (ssize_t)hlen ||
+			    sendfile(s, f, &off, blen) != (ssize_t)blen)
+				die("send/sendfile");
+			continue;
+		}
 
 		if (!strcmp(mode, "sendmsg")) {
 			static const char *body;

@@ -1420,8 +1420,8 @@ static void sc_idioms(const struct scenario *sc)
 	unsigned int i;
 	off_t off;
 
-	/* 70 responses may coalesce; the receiver's pace can deny some */
-	t_meta_set("coalesce_min", "50");
+	/* 80 responses may coalesce; the receiver's pace can deny some */
+	t_meta_set("coalesce_min", "55");
 	for (i = 0; i < sizeof(hdr); i++)
 		hdr[i] = "HTTP/1.1 200 OK\r\nX: y\r\n"[i % 23];
 	t_file_create(&f, "idioms", 64 * T_KIB + 3, 1300);
@@ -1486,6 +1486,31 @@ static void sc_idioms(const struct scenario *sc)
 		i < 100 ? "yes" : "no");
 	cork(&t, "quiet", 0);
 	conn_finish(&t, "idioms stream");
+
+	/* AF_UNIX has no cork: headers with MSG_MORE, then the body */
+	{
+		struct conn u;
+		int sv[2];
+
+		t_check(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+		u.fd = sv[0];
+		u.name = "unix";
+		t_digest_init(&u.want);
+		memset(&u.rx, 0, sizeof(u.rx));
+		t_rx_start(&u.rx, sv[1], false);
+		for (i = 0; i < 10; i++) {
+			snprintf(label, sizeof(label), "unix%u", i);
+			put_hdr(&u, label, 1, hdr, 240);
+			off = 300 * i;
+			send_file(OUT, label, api_of(i), &u, &f, "f", &off,
+				  4096);
+		}
+		put_hdr(&u, "unix-plain", 2, hdr, 50);
+		off = 0;
+		send_file(OUT, "unix-plain", T_SENDFILE, &u, &f, "f", &off,
+			  5000);
+		conn_finish(&u, "idioms unix stream");
+	}
 	t_file_close(&f);
 }
 

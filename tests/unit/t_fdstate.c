@@ -74,12 +74,12 @@ START_TEST(loopback_tcp_is_tcp_with_a_local_peer)
 }
 END_TEST
 
-START_TEST(other_descriptors_are_other)
+START_TEST(other_descriptors_are_not_tcp)
 {
 	int sv[2], p[2], u, f;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(classify(sv[0]), SM_FD_OTHER);
+	ck_assert_int_eq(classify(sv[0]), SM_FD_UNIX);
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert_int_eq(classify(p[1]), SM_FD_OTHER);
 	u = socket(AF_INET, SOCK_DGRAM, 0);
@@ -118,7 +118,7 @@ START_TEST(forgetting_makes_a_reused_number_look_again)
 	close(c);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	ck_assert_int_eq(dup2(sv[0], c), c);	/* the number, reused */
-	ck_assert_int_eq(classify(c), SM_FD_OTHER);
+	ck_assert_int_eq(classify(c), SM_FD_UNIX);
 	sm_fd_forget_range(0, 1000);
 	close(c);
 	close(s);
@@ -161,7 +161,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, loopback_tcp_is_tcp_with_a_local_peer);
-	tcase_add_test(tc, other_descriptors_are_other);
+	tcase_add_test(tc, other_descriptors_are_not_tcp);
 	tcase_add_test(tc, unconnected_and_closed_stay_unknown);
 	tcase_add_test(tc, forgetting_makes_a_reused_number_look_again);
 	tcase_add_test(tc, own_descriptors_move_high_and_relocate);
