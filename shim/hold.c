@@ -403,6 +403,33 @@ out:
 	return true;
 }
 
+/*
+ * Before a call the shim passes to the kernel unchanged writes to @fd
+ * (splice into a socket): held bytes go first, under the kernel's cork if
+ * corked.  Returns 0 to go ahead, or the error to report instead.
+ */
+int sm_hold_before_native(int fd, int flags)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h;
+	int ret = 0;
+
+	if (!fi || !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE))
+		return 0;
+	h = sm_hold_lock(fi);
+	if (h->err) {
+		ret = sm_hold_report_err(h, flags);
+	} else if (h->len) {
+		ret = flush_locked(h, fd, false, false);
+		if (ret < 0 && ret != -EAGAIN)
+			ret = sm_hold_report_err(h, flags);
+	}
+	if (!ret)
+		sm_hold_materialize(h, fd);
+	sm_hold_unlock(h);
+	return ret;
+}
+
 /* TCP_CORK from the application.  Returns setsockopt's result. */
 int sm_hold_cork(struct sm_hold *h, int fd, bool on)
 {

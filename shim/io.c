@@ -135,6 +135,23 @@ SM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	return sm_real.sendmsg(fd, m, flags);
 }
 
+/*
+ * splice() into a socket passes through: nothing here beats the kernel's
+ * splice_to_socket for pipe data (the module and io_uring take files, not
+ * pipes), but held headers must reach the socket before the spliced bytes.
+ */
+SM_EXPORT ssize_t splice(int in, loff_t *in_off, int out, loff_t *out_off,
+			 size_t len, unsigned int flags)
+{
+	int ret;
+
+	resolve();
+	ret = sm_hold_before_native(out, 0);
+	if (ret < 0)
+		return finish(ret);
+	return sm_real.splice(in, in_off, out, out_off, len, flags);
+}
+
 SM_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 			 socklen_t len)
 {

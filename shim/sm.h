@@ -222,6 +222,7 @@ ssize_t sm_hold_report_err(struct sm_hold *h, int flags);
 bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		   ssize_t *res);
 int sm_hold_cork(struct sm_hold *h, int fd, bool on);
+int sm_hold_before_native(int fd, int flags);
 void sm_hold_close(int fd, bool closing);
 void sm_hold_flush_all(void);
 void sm_hold_after_fork(void);

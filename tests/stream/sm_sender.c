@@ -1465,6 +1465,29 @@ static void sc_idioms(const struct scenario *sc)
 		put_hdr(&t, label, 2, "\r\n0\r\n\r\n", 7);
 		cork(&t, label, 0);
 	}
+	/* splice: file -> pipe -> socket after corked headers */
+	for (i = 0; i < 3; i++) {
+		int p[2];
+		ssize_t in, out = 0, k;
+		loff_t lo = 100 * i;
+
+		snprintf(label, sizeof(label), "splice%u", i);
+		t_check(pipe(p) == 0);
+		cork(&t, label, 1);
+		put_hdr(&t, label, 0, hdr, 210);
+		in = splice(f.fd, &lo, p[1], NULL, 6000, 0);
+		while (in > 0 && out < in &&
+		       (k = splice(p[0], NULL, t.fd, NULL, in - out,
+				   SPLICE_F_MORE)) > 0)
+			out += k;
+		fprintf(OUT, "%s: splice file->pipe %zd, pipe->socket %zd\n",
+			label, in, out);
+		if (out > 0)
+			want_file(&t.want, &f, 100 * i, out);
+		cork(&t, label, 0);
+		close(p[0]);
+		close(p[1]);
+	}
 	/* a body bigger than what is coalesced, and the file closed before
 	 * the uncork (nginx closes it first) */
 	t_file_create(&f2, "idioms2", 3 * T_MIB + 5, 1301);
