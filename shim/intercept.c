@@ -417,6 +417,9 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 		return native(NULL, out_fd, in_fd, offset, count,
 			      SM_FB_ineligible);
 	kind = sm_fd_classify(out_fd, fi);
+	sm_count(&sm_stats->calls_by_socket[kind == SM_FD_TCP ? SM_SOCK_TCP :
+					    kind == SM_FD_UNIX ? SM_SOCK_UNIX :
+					    SM_SOCK_OTHER], 1);
 	h = kind == SM_FD_TCP || kind == SM_FD_UNIX ? sm_hold_lock(fi) : NULL;
 	if (!h)
 		return sendfile_path(NULL, fi, out_fd, in_fd, offset, count);

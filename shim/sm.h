@@ -96,6 +96,9 @@ enum sm_fallback {
 #undef SM_FB
 	SM_FB_MAX
 };
+/* What out_fd of a sendfile call was, for calls_by_socket. */
+enum sm_sock { SM_SOCK_TCP, SM_SOCK_UNIX, SM_SOCK_OTHER, SM_SOCK_MAX };
+extern const char *const sm_sock_names[SM_SOCK_MAX];
 extern const char *const sm_path_names[SM_PATH_MAX];
 extern const char *const sm_fallback_names[SM_FB_MAX];
 
@@ -114,6 +117,7 @@ struct sm_counters {
 	uint64_t coalesced;	/* responses: held headers + body, one send */
 	uint64_t hold_writes;	/* writes held while corked */
 	uint64_t hold_flushed;	/* held bytes that went without a body */
+	uint64_t calls_by_socket[SM_SOCK_MAX];	/* sendfile calls, by out_fd */
 };
 extern struct sm_counters *sm_stats;
 

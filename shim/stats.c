@@ -17,6 +17,8 @@
 
 #include "sm.h"
 
+const char *const sm_sock_names[SM_SOCK_MAX] = { "tcp", "unix", "other" };
+
 const char *const sm_path_names[SM_PATH_MAX] = {
 	[SM_PATH_NATIVE] = "native",
 	[SM_PATH_URING_ZC] = "uring_zc",
@@ -51,7 +53,15 @@ static void live_open(void)
 
 	snprintf(live_path, sizeof(live_path), "/dev/shm/splicemsg-%ld",
 		 (long)getpid());
-	fd = open(live_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/*
+	 * /dev/shm is world-writable: never follow or reuse what is there.
+	 * A file of a dead process that had our pid is removed first.
+	 */
+	fd = open(live_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+		  O_CLOEXEC, 0644);
+	if (fd < 0 && errno == EEXIST && !unlink(live_path))
+		fd = open(live_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+			  O_CLOEXEC, 0644);
 	if (fd < 0)
 		goto fail;
 	if (ftruncate(fd, sizeof(*c)) < 0) {
@@ -150,6 +160,21 @@ static void put_map(char *buf, size_t len, size_t *off, const char *name,
 	put(buf, len, off, "}");
 }
 
+/* A JSON string's contents: a program may be called anything. */
+static void put_escaped(char *buf, size_t len, size_t *off, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			put(buf, len, off, "\\%c", ch);
+		else if (ch < 0x20)
+			put(buf, len, off, "\\u%04x", ch);
+		else
+			put(buf, len, off, "%c", ch);
+	}
+}
+
 /* Returns the length the JSON needs (like snprintf). */
 int sm_stats_json(char *buf, size_t len)
 {
@@ -158,9 +183,10 @@ int sm_stats_json(char *buf, size_t len)
 	const struct sm_counters *c = sm_stats;
 	size_t off = 0;
 
-	put(buf, len, &off, "{\"version\":%d,\"pid\":%ld,\"program\":\"%s\","
-	    "\"engine\":\"%s\",", SM_STATS_VERSION, (long)getpid(),
-	    program_invocation_short_name, engines[sm_opt.ENGINE]);
+	put(buf, len, &off, "{\"version\":%d,\"pid\":%ld,\"program\":\"",
+	    SM_STATS_VERSION, (long)getpid());
+	put_escaped(buf, len, &off, program_invocation_short_name);
+	put(buf, len, &off, "\",\"engine\":\"%s\",", engines[sm_opt.ENGINE]);
 	put_map(buf, len, &off, "calls_by_path", sm_path_names, c->calls,
 		SM_PATH_MAX);
 	put(buf, len, &off, ",");
@@ -169,6 +195,9 @@ int sm_stats_json(char *buf, size_t len)
 	put(buf, len, &off, ",");
 	put_map(buf, len, &off, "fallbacks", sm_fallback_names, c->fallbacks,
 		SM_FB_MAX);
+	put(buf, len, &off, ",");
+	put_map(buf, len, &off, "calls_by_socket", sm_sock_names,
+		c->calls_by_socket, SM_SOCK_MAX);
 	put(buf, len, &off, ",\"zc_notifications\":%llu,\"zc_copied\":%llu,"
 	    "\"coalesced\":%llu,\"hold_writes\":%llu,"
 	    "\"hold_flushed\":%llu}\n",

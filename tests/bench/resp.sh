@@ -3,26 +3,30 @@
 # The response workload (scripts/bench --resp, and inside the VM by
 # scripts/bench --vm): N responses of a 250 B header + body, sent the
 # sendpage-era way (TCP: TCP_CORK, writev, sendfile, uncork; AF_UNIX, which
-# has no cork: send(MSG_MORE), sendfile), natively and under the shim
-# (SPLICEMSG_ENGINE=auto, or $SM_RESP_ENGINE), interleaved; medians of the
-# responses per second, the ratio from the same run, and the shim's
-# coalesced count from its stats (responses whose header and body reached
-# the kernel in one submission), which shows which path carried them.
-# Usage: resp.sh BUILDDIR REPS
+# has no cork: send(MSG_MORE), sendfile), natively and under the shim with
+# each engine of ENGINES (auto, and uring or kmod, which coalesce),
+# interleaved; medians of the responses per second, ratios to native from
+# the same run, and each engine's coalesced count per response from its
+# stats (responses whose header and body reached the kernel in one
+# submission), which shows which path carried them.
+# Usage: resp.sh BUILDDIR REPS [ENGINE...]   (default: auto uring)
 set -u
 b=$1 reps=${2:-5}
+shift 2
+engines=("${@:-auto}")
+[ $# -gt 0 ] || engines=(auto uring)
 resp=$b/tests/bench/sm_resp
 lib=$b/shim/.libs/libsplicemsg.so
-engine=${SM_RESP_ENGINE:-auto}
 stats=$(mktemp -d)
 trap 'rm -rf "$stats"' EXIT
 
-# run native|shim MODE HDR BODY N [unix] [rr] -> responses per second
+# run native|ENGINE MODE HDR BODY N [unix] [rr] -> responses per second
 run() {
 	local who=$1 out
 	shift
-	if [ "$who" = shim ]; then
-		out=$(SPLICEMSG_ENGINE=$engine SPLICEMSG_STATS=$stats/s.%p.json \
+	if [ "$who" != native ]; then
+		out=$(SPLICEMSG_ENGINE=$who \
+		      SPLICEMSG_STATS=$stats/$who.%p.json \
 		      LD_PRELOAD=$lib "$resp" "$@")
 	else
 		out=$("$resp" "$@")
@@ -33,8 +37,14 @@ run() {
 	esac
 }
 
-echo "| workload | native resp/s | shim ($engine) resp/s | ratio | coalesced per response |"
-echo "|---|---|---|---|---|"
+head="| workload | native resp/s |"
+rule="|---|---|"
+for e in "${engines[@]}"; do
+	head+=" shim $e | coalesced/resp |"
+	rule+="---|---|"
+done
+echo "$head"
+echo "$rule"
 for w in "TCP stream, 4 KiB body|cork 250 4096 20000" \
 	 "TCP request/response, 4 KiB body|cork 250 4096 5000 rr" \
 	 "AF_UNIX stream, 4 KiB body|more 250 4096 20000 unix" \
@@ -44,23 +54,32 @@ for w in "TCP stream, 4 KiB body|cork 250 4096 20000" \
 	name=${w%%|*}
 	read -r -a args <<<"${w#*|}"
 	rm -f "$stats"/*.json
-	nat="" shim=""
+	declare -A res=([native]="")
 	for ((r = 0; r < reps; r++)); do
-		nat+="$(run native "${args[@]}") "
-		shim+="$(run shim "${args[@]}") "
+		for who in native "${engines[@]}"; do
+			res[$who]+="$(run "$who" "${args[@]}") "
+		done
 	done
-	python3 - "$name" "${args[3]}" "$reps" "$nat" "$shim" "$stats" <<'PY'
+	cols=("${res[native]}")
+	for e in "${engines[@]}"; do
+		cols+=("$e" "${res[$e]}")
+	done
+	python3 - "$name" "$((args[3] * reps))" "$stats" "${cols[@]}" <<'PY'
 import glob, json, statistics, sys
-name, n, reps, nat, shim, d = sys.argv[1:]
-nat = [int(x) for x in nat.split()]
-shim = [int(x) for x in shim.split()]
-co = sum(json.load(open(f)).get("coalesced", 0)
-         for f in glob.glob(d + "/s.*.json"))
-if not nat or not shim:
-    print(f"| {name} | failed | failed | - | - |")
-    sys.exit(0)
-a, b = statistics.median(nat), statistics.median(shim)
-per = co / (int(n) * int(reps))
-print(f"| {name} | {a:.0f} | {b:.0f} | {b / a:.2f}x | {per:.2f} |")
+name, n, d, nat = sys.argv[1:5]
+rest = sys.argv[5:]
+def med(s):
+    v = [int(x) for x in s.split()]
+    return statistics.median(v) if v else 0
+base = med(nat)
+cells = [f"{base:.0f}" if base else "failed"]
+for e, s in zip(rest[::2], rest[1::2]):
+    m = med(s)
+    co = sum(json.load(open(f)).get("coalesced", 0)
+             for f in glob.glob(f"{d}/{e}.*.json"))
+    cells.append(f"{m:.0f} ({m / base:.2f}x)" if m and base else "failed")
+    cells.append(f"{co / int(n):.2f}")
+print(f"| {name} | " + " | ".join(cells) + " |")
 PY
+	unset res
 done

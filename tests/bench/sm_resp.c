@@ -194,6 +194,10 @@ int main(int argc, char **argv)
 		ssize_t k = 1;
 
 		c = af_unix ? sv[1] : accept(l, NULL, NULL);
+		/* replies must not wait for Nagle or a delayed ACK */
+		if (!af_unix)
+			setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one,
+				   sizeof(one));
 		while (got < total && k > 0) {
 			size_t want = sizeof(rb);
 

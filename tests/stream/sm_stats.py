@@ -230,6 +230,14 @@ class Checker:
         else:
             n = self.coalesce_min
             self.want(co >= n, "coalesced = %d, expected >= %d" % (co, n))
+        if self.scenario in ("idioms4", "idioms6"):
+            # its TCP calls are the eligible ones, its AF_UNIX calls the
+            # ineligible ones
+            u = total(self.stats, "calls_by_socket", "unix")
+            t = total(self.stats, "calls_by_socket", "tcp")
+            self.want(u == self.IC and t == self.EC,
+                      "calls_by_socket unix %d tcp %d, expected %d, %d"
+                      % (u, t, self.IC, self.EC))
         self.want(held >= self.coalesce_min,
                   "hold_writes = %d, expected >= %d"
                   % (held, self.coalesce_min))

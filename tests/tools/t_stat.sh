@@ -1,0 +1,326 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# splicemsg-stat against live processes.  A python sender makes a few
+# sendfile(2) calls over an AF_UNIX socketpair under libsplicemsg with
+# SPLICEMSG_STATS set, then waits on its stdin while the reader looks at
+# it: what the reader shows must be what the sender did, and what the
+# library writes at exit.  Files the reader must skip (a killed process's,
+# one of another version) are planted too.  One line per check; exit 0
+# pass, 1 fail, 77 skip, 99 harness error.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+set -u
+
+T_NAME=$(basename "$0" .sh)
+T_HERE=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=${top_srcdir:-$(cd "$T_HERE/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+SM_STAT=${SM_STAT:-$top_builddir/tools/splicemsg-stat}
+SM_LIB=${SM_LIB:-$top_builddir/shim/.libs/libsplicemsg.so}
+# For a sanitizer build, its runtime comes first (see tests/stream/lib.sh).
+SM_PRELOAD=${SM_PRELOAD:-$SM_LIB}
+SHM=/dev/shm
+CALLS=5
+SIZE=12345
+
+T_PASS=0
+T_FAIL=0
+
+# What the user's shell set must not change what we test.
+for v in $(compgen -v SPLICEMSG_); do
+	unset "$v"
+done
+unset LD_PRELOAD
+
+pass() { echo "PASS $1"; T_PASS=$((T_PASS + 1)); }
+fail() {
+	echo "FAIL $1: $2"
+	T_FAIL=$((T_FAIL + 1))
+	[ -n "${3:-}" ] && sed -n 1,10p "$3" | sed 's/^/    /'
+	return 0
+}
+# verdict STATUS NAME WHY-IF-FAILED [FILE-TO-SHOW]: after a condition.
+verdict() {
+	if [ "$1" = 0 ]; then
+		pass "$2"
+	else
+		fail "$2" "$3" "${4:-}"
+	fi
+}
+finish() {
+	echo "$T_NAME: $T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -gt 0 ] && exit 1
+	[ "$T_PASS" -eq 0 ] && exit 77
+	exit 0
+}
+
+[ -x "$SM_STAT" ] || { echo "ERROR: $SM_STAT not built"; exit 99; }
+[ -f "$SM_LIB" ] || { echo "SKIP: $SM_LIB not built"; exit 77; }
+command -v python3 >/dev/null ||
+	{ echo "SKIP: python3 is needed for the sender"; exit 77; }
+if [ ! -d "$SHM" ] || [ ! -w "$SHM" ]; then
+	echo "SKIP: no writable $SHM for live counters"
+	exit 77
+fi
+
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/$T_NAME.XXXXXX") || exit 99
+# Senders not reaped yet: their pids, and the files named after them,
+# are still ours.
+T_PIDS=()
+# shellcheck disable=SC2317 # run by the trap
+cleanup() {
+	local pid
+	for pid in "${T_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		rm -f "$SHM/splicemsg-$pid"
+	done
+	rm -f "$SHM/splicemsg-$$"
+	rm -rf "$T_TMP"
+}
+# reaped PID: the pid may be another process's from now on.
+reaped() {
+	local i
+	for i in "${!T_PIDS[@]}"; do
+		[ "${T_PIDS[$i]}" = "$1" ] && unset "T_PIDS[$i]"
+	done
+}
+trap cleanup EXIT
+trap 'exit 99' INT TERM
+export TMPDIR=$T_TMP
+
+# Sends argv[1] files of argv[2] bytes, prints "PID CALLS BYTES", then
+# waits until its stdin closes.  The alarm ends it if the test dies.
+SENDER='
+import os, signal, socket, sys, tempfile, threading
+signal.alarm(60)
+calls, size = int(sys.argv[1]), int(sys.argv[2])
+a, b = socket.socketpair()
+
+def drain():
+    while b.recv(1 << 16):
+        pass
+
+threading.Thread(target=drain, daemon=True).start()
+made = sent = 0
+with tempfile.TemporaryFile() as f:
+    f.write(os.urandom(size))
+    f.flush()
+    for i in range(calls):
+        sent += os.sendfile(a.fileno(), f.fileno(), 0, size)
+        made += 1
+print(os.getpid(), made, sent, flush=True)
+sys.stdin.read()
+'
+
+# start_sender NAME: sets S_PID, S_CALLS, S_BYTES, S_FD (its stdin), S_DIR.
+start_sender() {
+	local got=
+	S_DIR=$T_TMP/$1
+	mkdir -p "$S_DIR"
+	mkfifo "$S_DIR/in" || exit 99
+	# Python leaks by design: a sanitizer's leak report is not ours.
+	SPLICEMSG_STATS="$S_DIR/stats.%p.json" LD_PRELOAD="$SM_PRELOAD" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		python3 -c "$SENDER" "$CALLS" "$SIZE" \
+		<"$S_DIR/in" >"$S_DIR/out" 2>"$S_DIR/err" &
+	S_PID=$!
+	T_PIDS+=("$S_PID")
+	exec {S_FD}>"$S_DIR/in"
+	for _ in $(seq 200); do
+		[ -s "$S_DIR/out" ] && break
+		kill -0 "$S_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	read -r got S_CALLS S_BYTES <"$S_DIR/out"
+	if [ "$got" != "$S_PID" ]; then
+		echo "ERROR: the sender under $SM_PRELOAD did not start"
+		sed -n 1,10p "$S_DIR/err" | sed 's/^/    /'
+		exit 99
+	fi
+}
+
+# run NAME ARGS...: the reader's NAME.out, NAME.err and NAME.rc in T_TMP.
+run() {
+	local name=$1
+	shift
+	timeout -k 5 30 "$SM_STAT" "$@" >"$T_TMP/$name.out" \
+		2>"$T_TMP/$name.err"
+	echo $? >"$T_TMP/$name.rc"
+}
+rc() { cat "$T_TMP/$1.rc"; }
+lines() { wc -l <"$T_TMP/$1.out"; }
+out() { echo "$T_TMP/$1.out"; }
+err() { echo "$T_TMP/$1.err"; }
+
+# json NAME EXPR: EXPR over L, the JSON lines NAME printed, or the error.
+json() {
+	python3 -c '
+import json, sys
+try:
+    L = [json.loads(line) for line in open(sys.argv[1])]
+    print(eval(sys.argv[2]))
+except Exception as e:
+    print("%s: %r" % (type(e).__name__, e))' "$T_TMP/$1.out" "$2"
+}
+
+# ---- a live sender -------------------------------------------------------
+
+start_sender main
+pid=$S_PID
+main_fd=$S_FD
+main_dir=$S_DIR
+calls=$S_CALLS
+bytes=$S_BYTES
+[ -f "$SHM/splicemsg-$pid" ]
+verdict $? "live counters file" "$SHM/splicemsg-$pid missing" "$main_dir/err"
+[ "$T_FAIL" = 0 ] || finish
+
+run pjson -p "$pid" --json
+[ "$(rc pjson)" = 0 ] && [ "$(lines pjson)" = 1 ]
+verdict $? "-p --json: one line" "exit $(rc pjson), $(lines pjson) lines" \
+	"$(err pjson)"
+got=$(json pjson 'L[0]["pid"]')
+[ "$got" = "$pid" ]
+verdict $? "-p --json: pid" "$got"
+got=$(json pjson 'L[0]["program"]')
+[ "$got" = python3 ]
+verdict $? "-p --json: program" "$got"
+# AF_UNIX sends without held headers go native, whatever the engine.
+got=$(json pjson 'L[0]["calls_by_path"]["native"]')
+[ "$got" -ge "$calls" ] 2>/dev/null
+verdict $? "-p --json: native calls" "$got, the sender made $calls"
+got=$(json pjson 'sum(L[0]["bytes_by_path"].values())')
+[ "$got" = "$bytes" ]
+verdict $? "-p --json: bytes" "$got, the sender sent $bytes"
+want=$(sed -n 's/^SM_FB(\([a-z0-9_]*\),.*/\1/p' \
+	"$top_srcdir/shim/stats.def" | paste -sd,)
+got=$(json pjson '",".join(L[0]["fallbacks"])')
+[ "$got" = "$want" ]
+verdict $? "-p --json: every fallback" "$got, stats.def has $want"
+got=$(json pjson 'abs(L[0]["time"] - __import__("time").time()) < 60')
+[ "$got" = True ]
+verdict $? "-p --json: time" "$got"
+
+run ptext -p "$pid"
+[ "$(rc ptext)" = 0 ] && [ "$(lines ptext)" = 1 ] &&
+	grep -q "^$pid python3 native=$calls/" "$(out ptext)"
+verdict $? "-p text: one line" "exit $(rc ptext)" "$(out ptext)"
+
+run all
+grep -q "^$pid python3 " "$(out all)"
+verdict $? "no -p: lists the sender" "exit $(rc all)" "$(out all)"
+run name -n python3 --json
+grep -q "\"pid\":$pid," "$(out name)"
+verdict $? "-n python3: finds the sender" "exit $(rc name)" "$(err name)"
+run noname -n no-such-program
+[ "$(rc noname)" = 1 ] && [ "$(lines noname)" = 0 ]
+verdict $? "-n of no process: exit 1" "exit $(rc noname)" "$(out noname)"
+
+t0=$(date +%s.%N)
+run rate -p "$pid" -i 0.5 -c 2
+t1=$(date +%s.%N)
+[ "$(rc rate)" = 0 ] && [ "$(lines rate)" = 2 ]
+verdict $? "-i 0.5 -c 2: two lines" "exit $(rc rate), $(lines rate) lines" \
+	"$(out rate)"
+! sed -n 1p "$(out rate)" | grep -q /s &&
+	sed -n 2p "$(out rate)" | grep -q " native=$calls/[^ ]*(0/s,0/s) "
+verdict $? "-i 0.5 -c 2: rates after the first" "not as due" "$(out rate)"
+python3 -c "import sys; sys.exit(not 0.45 < $t1 - $t0 < 5)"
+verdict $? "-i 0.5 -c 2: waits" "took $t0..$t1"
+run jrate -p "$pid" -i 0.2 -c 3 --json
+got=$(json jrate 'len(L) == 3 and L[0]["time"] < L[1]["time"] < L[2]["time"]')
+[ "$got" = True ]
+verdict $? "--json -i 0.2 -c 3: three samples" "$got" "$(out jrate)"
+
+# pid_max itself is never a process's pid.
+nopid=$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo 4194304)
+run nopid -p "$nopid"
+[ "$(rc nopid)" = 1 ] && [ -s "$(err nopid)" ] && [ "$(lines nopid)" = 0 ]
+verdict $? "-p of no process: exit 1" "exit $(rc nopid)" "$(err nopid)"
+
+bad=
+for args in "-i 0" "-i -1" "-i x" "-i nan" "-c 2" "-c 0 -i 1" "-p 0" \
+	"-p x" "-p 1 -n x" "--bogus" "extra"; do
+	# shellcheck disable=SC2086
+	run usage $args
+	[ "$(rc usage)" = 2 ] || bad="$bad [$args]: exit $(rc usage)"
+done
+[ -z "$bad" ]
+verdict $? "usage errors: exit 2" "$bad"
+
+# A file of another layout, named after a live process (this shell):
+# skipped, with one warning however many intervals.
+python3 -c '
+import struct, sys
+sys.stdout.buffer.write(struct.pack("<QQQ", 0x74617473534d5053, 99,
+                                    int(sys.argv[1])) + bytes(512))' $$ \
+	>"$SHM/splicemsg-$$"
+run planted -i 0.2 -c 3 --json
+[ "$(grep -c "splicemsg-$$" "$(err planted)")" = 1 ]
+verdict $? "another version: one warning" "not once" "$(err planted)"
+! grep -q "\"pid\":$$," "$(out planted)" &&
+	[ "$(grep -c "\"pid\":$pid," "$(out planted)")" = 3 ]
+verdict $? "another version: skipped, the others shown" "no" \
+	"$(out planted)"
+run plantedp -p $$
+[ "$(rc plantedp)" = 1 ]
+verdict $? "another version: -p exits 1" "exit $(rc plantedp)" \
+	"$(out plantedp)"
+rm -f "$SHM/splicemsg-$$"
+
+# ---- a killed sender leaves its file behind ------------------------------
+
+start_sender killed
+kpid=$S_PID
+# bash reports the death on its own stderr, not the wait's.
+exec 3>&2 2>/dev/null
+kill -KILL "$kpid"
+wait "$kpid"
+exec 2>&3 3>&- {S_FD}>&-
+reaped "$kpid"
+if [ -f "$SHM/splicemsg-$kpid" ]; then
+	run stale --json
+	! grep -q "\"pid\":$kpid," "$(out stale)"
+	verdict $? "stale file: skipped" "listed" "$(out stale)"
+	run stalep -p "$kpid"
+	[ "$(rc stalep)" = 1 ]
+	verdict $? "stale file: -p exits 1" "exit $(rc stalep)" \
+		"$(out stalep)"
+	rm -f "$SHM/splicemsg-$kpid"
+else
+	echo "SKIP stale file: SIGKILL left no $SHM/splicemsg-$kpid"
+fi
+
+# ---- after a normal exit -------------------------------------------------
+
+exec {main_fd}>&-
+wait "$pid"
+verdict $? "sender: exit 0" "it failed" "$main_dir/err"
+reaped "$pid"
+[ ! -e "$SHM/splicemsg-$pid" ]
+verdict $? "live file removed at exit" "$SHM/splicemsg-$pid remains"
+run gone --json
+! grep -q "\"pid\":$pid," "$(out gone)"
+verdict $? "exited process: not listed" "listed" "$(out gone)"
+run gonep -p "$pid"
+[ "$(rc gonep)" = 1 ]
+verdict $? "exited process: -p exits 1" "exit $(rc gonep)" "$(out gonep)"
+
+# An idle process's live counters are its final ones, key for key.
+got=$(python3 -c '
+import json, sys
+try:
+    live = json.loads(open(sys.argv[1]).readline())
+    end = json.load(open(sys.argv[2]))
+except Exception as e:
+    sys.exit("%s: %r" % (type(e).__name__, e))
+for k in ("time", "version", "engine"):
+    live.pop(k, None)
+    end.pop(k, None)
+print("same" if live == end else "live %s, exit %s" % (live, end))' \
+	"$(out pjson)" "$main_dir/stats.$pid.json" 2>&1)
+[ "$got" = same ]
+verdict $? "live counters = exit stats" "$got"
+
+finish

@@ -1,0 +1,554 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * splicemsg [options] [--] COMMAND [ARGS...]
+ *
+ * Runs COMMAND with libsplicemsg preloaded, in the manner of libeatmydata's
+ * eatmydata and OpenOnload's onload.  The library is prepended to
+ * LD_PRELOAD, never substituted for it, so whatever the user already
+ * preloads keeps working.  An option sets its SPLICEMSG_* variable because
+ * the user asked for it on this command line; without the option a value
+ * already in the environment is left alone.
+ *
+ * The variables, their defaults and their documentation come from
+ * shim/options.def, the same table the library parses, so `splicemsg doc`
+ * and `splicemsg -v` cannot drift from what the library does.  Only libc is
+ * used: the wrapper must work wherever the library can be preloaded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/splicemsg.h>
+
+#ifndef PACKAGE_VERSION
+#error "compile with -include config.h (PACKAGE_VERSION)"
+#endif
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define SM_LIB_NAME "libsplicemsg.so"
+/* Where libtool leaves the library, from the build tree's top. */
+#define SM_BUILD_LIB "/shim/.libs/" SM_LIB_NAME
+
+/* Exit codes: the shell's for exec failures, 2 for usage errors. */
+enum {
+	SM_EXIT_ERROR = 1,
+	SM_EXIT_USAGE = 2,
+	SM_EXIT_NOEXEC = 126,
+	SM_EXIT_NOTFOUND = 127,
+};
+
+/*
+ * Accepted words of the enumerated types, as options.c parses them
+ * (case-insensitively).  A type added to options.def without a list here
+ * fails to compile, which is the point.  t_wrapper.sh compares these lists,
+ * as --help prints them, with options.c.
+ */
+static const char *const sm_words_ENGINE[] = {
+	"auto", "uring", "native", "off", "kmod", NULL,
+};
+
+static const char *const sm_words_ZC[] = {
+	"auto", "report", "always", "never", NULL,
+};
+
+static const char *const sm_words_LEVEL[] = {
+	"error", "warn", "info", "debug", "0", "1", "2", "3", NULL,
+};
+
+/* Free-form to the wrapper; the library checks them and warns. */
+#define sm_words_BOOL NULL
+#define sm_words_SIZE NULL
+#define sm_words_STR NULL
+
+enum sm_var_id {
+#define SM_OPT(n, type, def, doc) SM_VAR_##n,
+#include "options.def"
+#undef SM_OPT
+	SM_VAR_COUNT
+};
+
+struct sm_var {
+	const char *name;		/* without "SPLICEMSG_" */
+	const char *def;
+	const char *doc;
+	const char *const *words;	/* accepted values, or NULL: any */
+};
+
+static const struct sm_var sm_vars[SM_VAR_COUNT] = {
+#define SM_OPT(n, type, def, doc) \
+	[SM_VAR_##n] = { #n, def, doc, sm_words_##type },
+#include "options.def"
+#undef SM_OPT
+};
+
+/*
+ * Command-line options.  Those that set a variable have val SM_OPT_VAR +
+ * its id, so the compiler checks the names against options.def and the
+ * one table drives both parsing and --help.
+ */
+enum {
+	SM_OPT_HELP = 256,
+	SM_OPT_VERBOSE,
+	SM_OPT_VERSION,
+	SM_OPT_VAR = 512,
+};
+
+static const struct option sm_longopts[] = {
+	{ "engine", required_argument, NULL, SM_OPT_VAR + SM_VAR_ENGINE },
+	{ "zc", required_argument, NULL, SM_OPT_VAR + SM_VAR_ZC },
+	{ "stats", required_argument, NULL, SM_OPT_VAR + SM_VAR_STATS },
+	{ "only", required_argument, NULL, SM_OPT_VAR + SM_VAR_ONLY },
+	{ "log", required_argument, NULL, SM_OPT_VAR + SM_VAR_LOG },
+	{ "log-file", required_argument, NULL, SM_OPT_VAR + SM_VAR_LOG_FILE },
+	{ "verbose", no_argument, NULL, SM_OPT_VERBOSE },
+	{ "help", no_argument, NULL, SM_OPT_HELP },
+	{ "version", no_argument, NULL, SM_OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* "+": stop at the command, whose own options are not ours. */
+static const char sm_shortopts[] = "+:hv";
+
+static void print_usage(FILE *f)
+{
+	const struct option *o;
+
+	fprintf(f,
+		"usage: splicemsg [options] [--] COMMAND [ARGS...]\n"
+		"       splicemsg doc\n"
+		"\n"
+		"Run COMMAND with libsplicemsg prepended to LD_PRELOAD.  An\n"
+		"option sets its variable; without it, a value already in the\n"
+		"environment is kept.\n"
+		"\n");
+	for (o = sm_longopts; o->name; o++) {
+		const struct sm_var *v;
+		const char *const *w;
+		char flag[32];
+
+		if (o->val < SM_OPT_VAR)
+			continue;
+		v = &sm_vars[o->val - SM_OPT_VAR];
+		snprintf(flag, sizeof(flag), "--%s=%s", o->name,
+			 v->words ? "WORD" : "VALUE");
+		fprintf(f, "  %-18s SPLICEMSG_%s", flag, v->name);
+		for (w = v->words; w && *w; w++)
+			fprintf(f, "%s%s", w == v->words ? ": " : "|", *w);
+		fputc('\n', f);
+	}
+	fprintf(f,
+		"  -v, --verbose      print the library and every variable's\n"
+		"                     effective value to stderr, then run\n"
+		"  -h, --help         this text\n"
+		"  --version          the version, and the kernel module's\n"
+		"\n"
+		"`splicemsg doc` describes every SPLICEMSG_* variable; a\n"
+		"program called doc runs as `splicemsg -- doc`.\n"
+		"\n"
+		"The library preloaded is the first found of:\n"
+		"  $SPLICEMSG_LIB\n"
+		"  ../shim/.libs/" SM_LIB_NAME " from this program's\n"
+		"  directory (the build tree's)\n"
+#ifdef SM_LIBDIR
+		"  " SM_LIBDIR "/" SM_LIB_NAME "\n"
+#endif
+		"\n"
+		"Exit status: COMMAND's, 127 if it is not found, 126 if it\n"
+		"cannot run, 2 for a usage error, 1 for any other error.\n");
+}
+
+static void print_wrapped(const char *text, int indent, int width)
+{
+	const char *p = text;
+	int col = 0;
+
+	while (*p) {
+		int len;
+
+		while (*p == ' ')
+			p++;
+		len = strcspn(p, " ");
+		if (!len)
+			break;
+		/* A word wider than the line still gets a line to itself. */
+		if (col && col + 1 + len > width) {
+			putchar('\n');
+			col = 0;
+		}
+		if (!col)
+			col = printf("%*s", indent, "");
+		else
+			col += printf(" ");
+		col += printf("%.*s", len, p);
+		p += len;
+	}
+	if (col)
+		putchar('\n');
+}
+
+static int cmd_doc(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(sm_vars); i++) {
+		const struct sm_var *v = &sm_vars[i];
+
+		/* Quotes keep an empty default visible. */
+		if (*v->def)
+			printf("SPLICEMSG_%s (default: %s)\n", v->name, v->def);
+		else
+			printf("SPLICEMSG_%s (default: \"\")\n", v->name);
+		print_wrapped(v->doc, 4, 76);
+	}
+	return fflush(stdout) ? SM_EXIT_ERROR : 0;
+}
+
+static int kmod_version(struct splicemsg_version *ver)
+{
+	int fd, ret = 0;
+
+	fd = open(SPLICEMSG_DEVICE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(ver, 0, sizeof(*ver));
+	ver->size = sizeof(*ver);
+	if (ioctl(fd, SPLICEMSG_IOC_VERSION, ver) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int cmd_version(void)
+{
+	struct splicemsg_version ver;
+	int ret;
+
+	printf("splicemsg %s\n", PACKAGE_VERSION);
+	ret = kmod_version(&ver);
+	if (!ret)
+		printf("module api %u, features 0x%llx, max_count %llu\n",
+		       ver.api_version, (unsigned long long)ver.features,
+		       (unsigned long long)ver.max_count);
+	else
+		printf("module: not loaded (%s: %s)\n", SPLICEMSG_DEVICE,
+		       strerror(-ret));
+	return fflush(stdout) ? SM_EXIT_ERROR : 0;
+}
+
+/* Copies @path into @buf (PATH_MAX), made absolute, if it names a file. */
+static int lib_try(char *buf, const char *path)
+{
+	struct stat st;
+	int n;
+
+	if (path[0] == '/') {
+		n = snprintf(buf, PATH_MAX, "%s", path);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		n = snprintf(buf, PATH_MAX, "%s/%s", cwd, path);
+	}
+	if (n >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (stat(buf, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? -EISDIR : 0;
+}
+
+/* The build tree's top is the directory above the one holding this binary. */
+static int lib_build_tree(char *buf)
+{
+	char exe[PATH_MAX];
+	char *slash;
+	ssize_t n;
+	int i;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return -errno;
+	if (n >= (ssize_t)sizeof(exe) - 1)
+		return -ENAMETOOLONG;
+	exe[n] = 0;
+	for (i = 0; i < 2; i++) {
+		slash = strrchr(exe, '/');
+		if (!slash)
+			return -ENOENT;
+		*slash = 0;
+	}
+	if (strlen(exe) + sizeof(SM_BUILD_LIB) > PATH_MAX)
+		return -ENAMETOOLONG;
+	strcat(exe, SM_BUILD_LIB);
+	return lib_try(buf, exe);
+}
+
+/* ld.so splits LD_PRELOAD at both. */
+#define SM_PRELOAD_SEPS ": "
+
+static int lib_check(const char *lib)
+{
+	if (!lib[strcspn(lib, SM_PRELOAD_SEPS)])
+		return 0;
+	fprintf(stderr, "splicemsg: %s: LD_PRELOAD cannot hold ':' or ' '\n",
+		lib);
+	return -EINVAL;
+}
+
+/*
+ * Finds the library: $SPLICEMSG_LIB, the build tree, the install
+ * directory.  The build tree first: an installed wrapper never has
+ * ../shim/.libs beside it, and a wrapper run from the build tree must
+ * preload the library built with it, not an older installed one.  An
+ * explicit $SPLICEMSG_LIB that names nothing is an error rather than a
+ * reason to preload some other copy.  Sets *@from for -v.
+ */
+static int lib_find(char *buf, const char **from)
+{
+	const char *env = getenv("SPLICEMSG_LIB");
+	int ret;
+
+	if (env && *env) {
+		*from = "$SPLICEMSG_LIB";
+		ret = lib_try(buf, env);
+		if (ret) {
+			fprintf(stderr, "splicemsg: SPLICEMSG_LIB=%s: %s\n",
+				env, strerror(-ret));
+			return ret;
+		}
+		return lib_check(buf);
+	}
+	*from = "build tree";
+	if (!lib_build_tree(buf))
+		return lib_check(buf);
+#ifdef SM_LIBDIR
+	*from = "install directory";
+	if (!lib_try(buf, SM_LIBDIR "/" SM_LIB_NAME))
+		return lib_check(buf);
+#endif
+	fprintf(stderr, "splicemsg: cannot find %s; set SPLICEMSG_LIB\n",
+		SM_LIB_NAME);
+	return -ENOENT;
+}
+
+/*
+ * Is @lib already in @list?  The same spelling, or another path to the
+ * same file: preloading one library twice would interpose twice.
+ */
+static bool preload_has(const char *list, const char *lib)
+{
+	struct stat lst, st;
+	bool have_st = !stat(lib, &lst);
+	char entry[PATH_MAX];
+	const char *p = list;
+
+	while (*p) {
+		size_t len = strcspn(p, SM_PRELOAD_SEPS);
+
+		if (len && len < sizeof(entry)) {
+			memcpy(entry, p, len);
+			entry[len] = 0;
+			if (!strcmp(entry, lib))
+				return true;
+			/* Without a '/' ld.so searches; that is not a path. */
+			if (have_st && strchr(entry, '/') &&
+			    !stat(entry, &st) && st.st_dev == lst.st_dev &&
+			    st.st_ino == lst.st_ino)
+				return true;
+		}
+		p += len;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+static int preload_add(const char *lib)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *val;
+	int ret = 0;
+
+	if (!old || !*old)
+		return setenv("LD_PRELOAD", lib, 1) ? -errno : 0;
+	if (preload_has(old, lib))
+		return 0;
+	if (asprintf(&val, "%s:%s", lib, old) < 0)
+		return -ENOMEM;
+	if (setenv("LD_PRELOAD", val, 1))
+		ret = -errno;
+	free(val);
+	return ret;
+}
+
+static bool word_ok(const char *const *words, const char *s)
+{
+	for (; *words; words++)
+		if (!strcasecmp(*words, s))
+			return true;
+	return false;
+}
+
+/* Enumerated values are checked here, before anything runs. */
+static int opt_set(const char **values, enum sm_var_id id, const char *arg)
+{
+	const struct sm_var *v = &sm_vars[id];
+
+	if (v->words && !word_ok(v->words, arg)) {
+		fprintf(stderr, "splicemsg: %s is not a valid SPLICEMSG_%s\n",
+			arg, v->name);
+		return -EINVAL;
+	}
+	values[id] = arg;
+	return 0;
+}
+
+/* The environment COMMAND gets: the library, then what options set. */
+static int env_setup(const char *lib, const char *const *values)
+{
+	char name[64];
+	size_t i;
+	int ret;
+
+	ret = preload_add(lib);
+	for (i = 0; !ret && i < SM_VAR_COUNT; i++) {
+		if (!values[i])
+			continue;
+		snprintf(name, sizeof(name), "SPLICEMSG_%s", sm_vars[i].name);
+		if (setenv(name, values[i], 1))
+			ret = -errno;
+	}
+	return ret;
+}
+
+/* After the options are applied, so it shows what COMMAND will see. */
+static void print_config(const char *lib, const char *from,
+			 const char *const *values, char *const *cmd)
+{
+	const char *preload = getenv("LD_PRELOAD");
+	char *const *a;
+	size_t i;
+
+	fprintf(stderr, "splicemsg: library %s (from %s)\n", lib, from);
+	fprintf(stderr, "splicemsg: LD_PRELOAD=%s\n", preload ? preload : "");
+	for (i = 0; i < ARRAY_SIZE(sm_vars); i++) {
+		const struct sm_var *v = &sm_vars[i];
+		char name[64];
+		const char *val;
+
+		snprintf(name, sizeof(name), "SPLICEMSG_%s", v->name);
+		val = getenv(name);
+		/* The library, too, takes an empty value as unset. */
+		if (!val || !*val)
+			fprintf(stderr, "splicemsg: %s=%s (default)\n", name,
+				v->def);
+		else
+			fprintf(stderr, "splicemsg: %s=%s (%s)\n", name, val,
+				values[i] ? "option" : "environment");
+	}
+	fprintf(stderr, "splicemsg: exec");
+	for (a = cmd; *a; a++)
+		fprintf(stderr, " %s", *a);
+	fputc('\n', stderr);
+}
+
+static int try_help(void)
+{
+	fprintf(stderr, "Try 'splicemsg --help'.\n");
+	return SM_EXIT_USAGE;
+}
+
+/*
+ * getopt_long() has moved past a bad long option, so it is the previous
+ * word; a bad short one may sit inside a cluster, so only optopt names it.
+ */
+static int bad_option(int c, char **argv)
+{
+	if (c == ':')
+		fprintf(stderr, "splicemsg: %s needs a value\n",
+			argv[optind - 1]);
+	else if (optopt && optopt < SM_OPT_HELP)
+		fprintf(stderr, "splicemsg: unknown option -%c\n", optopt);
+	else if (optopt && optopt < SM_OPT_VAR)
+		fprintf(stderr, "splicemsg: %s: that option takes no value\n",
+			argv[optind - 1]);
+	else
+		fprintf(stderr, "splicemsg: unknown or ambiguous option %s\n",
+			argv[optind - 1]);
+	return try_help();
+}
+
+int main(int argc, char **argv)
+{
+	const char *values[SM_VAR_COUNT] = { NULL };
+	char lib[PATH_MAX];
+	const char *from;
+	bool verbose = false;
+	int opt, ret;
+
+	if (argc > 1 && !strcmp(argv[1], "doc")) {
+		if (argc == 2)
+			return cmd_doc();
+		fprintf(stderr, "splicemsg: doc takes no arguments\n");
+		return try_help();
+	}
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, sm_shortopts, sm_longopts,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+		case SM_OPT_HELP:
+			print_usage(stdout);
+			return 0;
+		case 'v':
+		case SM_OPT_VERBOSE:
+			verbose = true;
+			break;
+		case SM_OPT_VERSION:
+			return cmd_version();
+		case ':':
+		case '?':
+			return bad_option(opt, argv);
+		default:
+			if (opt_set(values, opt - SM_OPT_VAR, optarg))
+				return try_help();
+			break;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "splicemsg: no command given\n");
+		return try_help();
+	}
+
+	if (lib_find(lib, &from))
+		return SM_EXIT_ERROR;	/* it said why */
+	ret = env_setup(lib, values);
+	if (ret) {
+		fprintf(stderr, "splicemsg: cannot set the environment: %s\n",
+			strerror(-ret));
+		return SM_EXIT_ERROR;
+	}
+	if (verbose)
+		print_config(lib, from, values, argv + optind);
+
+	execvp(argv[optind], argv + optind);
+	ret = errno;
+	if (ret == ENOENT) {
+		fprintf(stderr, "splicemsg: %s: command not found\n",
+			argv[optind]);
+		return SM_EXIT_NOTFOUND;
+	}
+	fprintf(stderr, "splicemsg: %s: %s\n", argv[optind], strerror(ret));
+	return SM_EXIT_NOEXEC;
+}
