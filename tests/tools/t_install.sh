@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# make install into a scratch DESTDIR: the library, the two tools, the
+# public header, the module's ABI header and the pkg-config file land where
+# the prefix says, and a program built with `pkg-config --cflags --libs
+# libsplicemsg` against them links and runs.  Prints PASS/FAIL lines;
+# exits 0, 1 or 99.
+set -u
+builddir=${top_builddir:?top_builddir}
+failed=0
+pass() { echo "PASS $1"; }
+fail() {
+	echo "FAIL $1: $2"
+	failed=1
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+dest=$tmp/root
+# run from make check: the parent's flags (jobserver, -w) are not ours
+unset MAKEFLAGS MFLAGS MAKELEVEL
+if ! make -s -C "$builddir" install DESTDIR="$dest" >"$tmp/log" 2>&1; then
+	echo "ERROR make install failed:"
+	tail -20 "$tmp/log"
+	exit 99
+fi
+# the directories as configured, expanded by make itself
+dir() {
+	make -s -C "$builddir" --no-print-directory \
+		--eval='sm-print-%: ; @echo $($*)' "sm-print-$1"
+}
+libdir=$(dir libdir) bindir=$(dir bindir) includedir=$(dir includedir)
+for f in "$libdir/libsplicemsg.so" "$bindir/splicemsg" \
+	 "$bindir/splicemsg-stat" "$includedir/splicemsg/splicemsg.h" \
+	 "$includedir/linux/splicemsg.h" "$libdir/pkgconfig/libsplicemsg.pc"; do
+	[ -e "$dest$f" ] && pass "installed $f" || fail "installed $f" missing
+done
+
+export PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$dest$libdir/pkgconfig
+flags=$(pkg-config --cflags --libs libsplicemsg 2>&1)
+case $flags in
+*-lsplicemsg*) pass "pkg-config: $flags" ;;
+*) fail "pkg-config" "$flags" ;;
+esac
+cat >"$tmp/use.c" <<'C'
+#include <stdio.h>
+#include <splicemsg/splicemsg.h>
+#include <linux/splicemsg.h>
+
+int main(void)
+{
+	printf("%s api %d\n", splicemsg_version(), SPLICEMSG_API_VERSION);
+	return 0;
+}
+C
+# shellcheck disable=SC2086 # pkg-config's words
+if cc -o "$tmp/use" "$tmp/use.c" $flags 2>"$tmp/cc" &&
+   out=$(LD_LIBRARY_PATH=$dest$libdir "$tmp/use"); then
+	pass "a program built with pkg-config runs: $out"
+else
+	fail "build with pkg-config" "$(head -3 "$tmp/cc")"
+fi
+out=$(SPLICEMSG_LIB=$dest$libdir/libsplicemsg.so "$dest$bindir/splicemsg" \
+	--version 2>&1)
+case $out in
+splicemsg\ *) pass "installed splicemsg --version" ;;
+*) fail "installed splicemsg --version" "$out" ;;
+esac
+exit $failed
