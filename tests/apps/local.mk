@@ -9,3 +9,4 @@ if !SANITIZERS
 TESTS += tests/apps/nginx.sh
 endif
 EXTRA_DIST += tests/apps/nginx.sh tests/apps/nginx-lib.sh
+include $(srcdir)/tests/apps/rsync.mk

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Reports for tests/bench/nginx-bench.sh.
+
+  nginx-report.py table TSV RATIOS   markdown table and target lines from
+                                     the runs in TSV; the shim/native ratios
+                                     for nginx-plot.gp go to RATIOS
+  nginx-report.py paths JSON...      where the shim's bytes went, summed over
+                                     its processes' SPLICEMSG_STATS files
+"""
+
+import json
+import statistics
+import sys
+
+# Each target is checked at every connection count: a gain that only shows
+# at one load is not one.  For 1 MiB bodies the bytes are the point, so that
+# target is on throughput; for 4 KiB bodies it is on requests.
+TARGETS = ((4096, "req_per_s", "req/s", 1.10),
+           (1 << 20, "bytes_per_s", "throughput", 0.97))
+
+
+def human(size):
+    for shift, unit in ((30, "GiB"), (20, "MiB"), (10, "KiB")):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} B"
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt(value, spec):
+    return "failed" if value is None else format(value, spec)
+
+
+def table(tsv, ratios_path):
+    runs = {}
+    with open(tsv) as f:
+        next(f)  # the header
+        for line in f:
+            size, conns, _rep, mode, rps, bps = line.rstrip("\n").split("\t")
+            cell = runs.setdefault((int(size), int(conns)), {})
+            # a failed run has empty fields: its cell stays, without it
+            m = cell.setdefault(mode, {"req_per_s": [], "bytes_per_s": []})
+            if rps and bps:
+                m["req_per_s"].append(float(rps))
+                m["bytes_per_s"].append(float(bps))
+
+    med = {}
+    for key, cell in runs.items():
+        for mode in ("native", "shim"):
+            m = cell.get(mode, {})
+            for what in ("req_per_s", "bytes_per_s"):
+                med[key, mode, what] = median(m.get(what, []))
+
+    print("| size | connections | native req/s | shim req/s | ratio "
+          "| native MB/s | shim MB/s | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    with open(ratios_path, "w") as out:
+        out.write("# size\tconns\treq_ratio\tbytes_ratio\n")
+        for size, conns in sorted(runs):
+            k = (size, conns)
+            nr, sr = med[k, "native", "req_per_s"], med[k, "shim", "req_per_s"]
+            nb = med[k, "native", "bytes_per_s"]
+            sb = med[k, "shim", "bytes_per_s"]
+            rr, br = ratio(sr, nr), ratio(sb, nb)
+            mb = [None if v is None else v / 1e6 for v in (nb, sb)]
+            print(f"| {human(size)} | {conns} | {fmt(nr, '.0f')} "
+                  f"| {fmt(sr, '.0f')} | {fmt(rr, '.2f')} "
+                  f"| {fmt(mb[0], '.1f')} | {fmt(mb[1], '.1f')} "
+                  f"| {fmt(br, '.2f')} |")
+            out.write(f"{human(size)}\t{conns}\t"
+                      f"{fmt(rr, '.6f').replace('failed', 'NaN')}\t"
+                      f"{fmt(br, '.6f').replace('failed', 'NaN')}\n")
+
+    print()
+    for size, what, name, goal in TARGETS:
+        cells = []
+        for conns in sorted(c for s, c in runs if s == size):
+            k = (size, conns)
+            cells.append((conns, ratio(med[k, "shim", what],
+                                       med[k, "native", what])))
+        if not cells:
+            continue
+        ok = all(r is not None and r >= goal for _, r in cells)
+        detail = ", ".join(f"{c} conn {fmt(r, '.2f')}" for c, r in cells)
+        print(f"- target: {human(size)} {name} shim/native >= {goal:.2f}: "
+              f"{'yes' if ok else 'no'} ({detail})")
+
+    # Medians hide how far apart the runs were; a ratio inside the spread
+    # is not a result.
+    spread = []
+    for size, conns in sorted(runs):
+        vals = {mode: runs[size, conns].get(mode, {}).get("req_per_s", [])
+                for mode in ("native", "shim")}
+        if max(len(v) for v in vals.values()) > 1:
+            spread.append(f"{human(size)}, {conns} conn: " + ", ".join(
+                f"{mode} {min(v):.0f}-{max(v):.0f}" if v else f"{mode} -"
+                for mode, v in vals.items()))
+    if spread:
+        print()
+        print("Spread (min-max req/s over the reps):")
+        print()
+        for line in spread:
+            print(f"- {line}")
+
+
+PATH_DOC = {
+    "native": "the real libc call",
+    "uring_zc": "io_uring zero-copy send",
+    "uring_copy": "io_uring copy send",
+    "kmod": "/dev/splicemsg",
+}
+
+
+def paths(files):
+    by_path, calls, fallbacks = {}, {}, {}
+    counts = dict.fromkeys(("coalesced", "hold_writes", "hold_flushed",
+                            "zc_notifications", "zc_copied"), 0)
+    for name in files:
+        with open(name) as f:
+            s = json.load(f)
+        for p, n in s.get("bytes_by_path", {}).items():
+            by_path[p] = by_path.get(p, 0) + n
+        for p, n in s.get("calls_by_path", {}).items():
+            calls[p] = calls.get(p, 0) + n
+        for why, n in s.get("fallbacks", {}).items():
+            fallbacks[why] = fallbacks.get(why, 0) + n
+        for k in counts:
+            counts[k] += s.get(k, 0)
+    total = sum(by_path.values())
+    for p, n in by_path.items():
+        share = 100 * n / total if total else 0
+        print(f"- {p} ({PATH_DOC.get(p, '?')}): {n / 1e6:.1f} MB in "
+              f"{calls.get(p, 0)} calls ({share:.0f}%)")
+    print(f"- coalesced (header and body in one submission): "
+          f"{counts['coalesced']}; writes held while corked: "
+          f"{counts['hold_writes']} ({counts['hold_flushed']} B flushed "
+          f"on their own)")
+    print(f"- zero-copy notifications: {counts['zc_notifications']}, "
+          f"of them copied: {counts['zc_copied']}")
+    why = ", ".join(f"{k}={v}" for k, v in fallbacks.items() if v)
+    print(f"- calls left to libc, by reason: {why or 'none'}")
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] == "table":
+        table(argv[2], argv[3])
+    elif len(argv) >= 3 and argv[1] == "paths":
+        paths(argv[2:])
+    else:
+        sys.stderr.write(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
