@@ -216,44 +216,45 @@ SM_EXPORT int shutdown(int fd, int how)
 
 /* ---- file status flags: the cache in fdstate.c follows every change --- */
 
-SM_EXPORT int fcntl(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
+/* Every fcntl and ioctl argument is an int or a pointer: one word. */
+#define SM_VA_WORD(last)						\
+	({								\
+		va_list ap_;						\
+		void *w_;						\
+		va_start(ap_, last);					\
+		w_ = va_arg(ap_, void *);				\
+		va_end(ap_);						\
+		w_;							\
+	})
 
-	/* every fcntl argument is an int or a pointer: one word */
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	resolve();
+static int fcntl_via(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
 	if (cmd == F_SETFL)
 		sm_fd_flags_changed();
-	return sm_real.fcntl(fd, cmd, arg);
+	return real(fd, cmd, arg);
+}
+
+SM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	void *arg = SM_VA_WORD(cmd);
+
+	resolve();
+	return fcntl_via(sm_real.fcntl, fd, cmd, arg);
 }
 
 SM_EXPORT int fcntl64(int fd, int cmd, ...)
 {
-	va_list ap;
-	void *arg;
+	void *arg = SM_VA_WORD(cmd);
 
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
 	resolve();
-	if (cmd == F_SETFL)
-		sm_fd_flags_changed();
-	return sm_real.fcntl64 ? sm_real.fcntl64(fd, cmd, arg) :
-				 sm_real.fcntl(fd, cmd, arg);
+	return fcntl_via(sm_real.fcntl64 ? sm_real.fcntl64 : sm_real.fcntl,
+			 fd, cmd, arg);
 }
 
 SM_EXPORT int ioctl(int fd, unsigned long req, ...)
 {
-	va_list ap;
-	void *arg;
+	void *arg = SM_VA_WORD(req);
 
-	va_start(ap, req);
-	arg = va_arg(ap, void *);
-	va_end(ap);
 	resolve();
 	if (req == FIONBIO)
 		sm_fd_flags_changed();

@@ -11,13 +11,16 @@
 #	NGINX_PID.  HTTP_DIRECTIVES go into the http block (sendfile on and
 #	tcp_nopush on are always there).
 #   nginx_stop DIR	graceful stop (QUIT), waiting for every process
+#   nginx_stop_all	nginx_stop for every DIR nginx_start was given
 #   nginx_workers DIR	the worker pids
 #
 # Environment: SM_WRAPPER (the splicemsg command), SM_WRAPPER_ARGS (extra
 # wrapper options), NGINX_WORKERS (default 1).
 
+NGINX_STARTED=()
+
 nginx_start() {
-	local dir=$1 port=$2 root=$3 mode=$4 extra=${5:-} i
+	local dir=$1 port=$2 root=$3 mode=$4 extra=${5:-}
 	local user
 
 	# nobody's group is nogroup on Debian
@@ -50,6 +53,7 @@ http {
 }
 CONF
 	rm -f "$dir/nginx.pid"
+	NGINX_STARTED+=("$dir")
 	if [ "$mode" = native ]; then
 		nginx -c "$dir/nginx.conf" -p "$dir/" || return
 	else
@@ -58,13 +62,14 @@ CONF
 			${SM_WRAPPER_ARGS:-} -- \
 			nginx -c "$dir/nginx.conf" -p "$dir/" || return
 	fi
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -s "$dir/nginx.pid" ] && break
 		sleep 0.05
 	done
+	# shellcheck disable=SC2034 # for the caller
 	NGINX_PID=$(cat "$dir/nginx.pid" 2>/dev/null) || return
 	# the worker must be up before the first request is timed or counted
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -n "$(nginx_workers "$dir")" ] && return 0
 		sleep 0.05
 	done
@@ -78,11 +83,11 @@ nginx_workers() {
 }
 
 nginx_stop() {
-	local dir=$1 master pids i
+	local dir=$1 master pids
 	master=$(cat "$dir/nginx.pid" 2>/dev/null) || return 0
 	pids="$master $(nginx_workers "$dir")"
 	kill -QUIT "$master" 2>/dev/null || return 0
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		nginx_alive $pids || return 0
 		sleep 0.05
 	done
@@ -98,4 +103,11 @@ nginx_alive() {
 		kill -0 "$p" 2>/dev/null && return 0
 	done
 	return 1
+}
+
+nginx_stop_all() {
+	local d
+	for d in "${NGINX_STARTED[@]}"; do
+		nginx_stop "$d" >/dev/null 2>&1
+	done
 }

@@ -36,15 +36,7 @@ command -v curl >/dev/null || { echo "SKIP nginx: no curl"; exit 77; }
 
 tmp=$(mktemp -d /tmp/sm-nginx.XXXXXX)
 chmod 755 "$tmp"
-dirs=()
-cleanup() {
-	local d
-	for d in "${dirs[@]}"; do
-		nginx_stop "$d" >/dev/null 2>&1
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'nginx_stop_all; rm -rf "$tmp"' EXIT
 
 free_port() {
 	python3 -c 'import socket; s = socket.socket()
@@ -206,7 +198,6 @@ for variant in base aio-threads small-chunk; do
 	for mode in native auto uring; do
 		name=$variant/$mode
 		dir=$tmp/$variant-$mode
-		dirs+=("$dir")
 		port=$(free_port)
 		if ! nginx_start "$dir" "$port" "$www" "$mode" \
 			"${variants[$variant]}"; then
@@ -234,7 +225,6 @@ done
 for mode in native uring; do
 	name=interrupted/$mode
 	dir=$tmp/interrupted-$mode
-	dirs+=("$dir")
 	port=$(free_port)
 	nginx_start "$dir" "$port" "$www" "$mode" || {
 		fail "$name/start" "nginx did not start"
@@ -245,7 +235,7 @@ for mode in native uring; do
 	curl -sf -o /dev/null "http://127.0.0.1:$port/m1p1"
 	fds=$(ls "/proc/$w/fd" | wc -l)
 	# clients that go away mid-body: curl gives up after 1 s
-	for i in 1 2 3 4; do
+	for _ in 1 2 3 4; do
 		curl -s --limit-rate 1m --max-time 1 -o /dev/null \
 			"http://127.0.0.1:$port/m64" &
 	done

@@ -28,46 +28,13 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 
-T_NAME=$(basename "$0" .sh)
-T_HERE=$(cd "$(dirname "$0")" && pwd)
-top_srcdir=${top_srcdir:-$(cd "$T_HERE/../.." && pwd)}
-top_builddir=${top_builddir:-$top_srcdir}
+# shellcheck source=tests/tools/t_lib.sh
+. "$(cd "$(dirname "$0")/../tools" && pwd)/t_lib.sh"
 SM_WRAPPER=${SM_WRAPPER:-$top_builddir/tools/splicemsg}
-SM_LIB=${SM_LIB:-$top_builddir/shim/.libs/libsplicemsg.so}
-[[ $SM_LIB == /* ]] || SM_LIB=$PWD/$SM_LIB
 [[ $SM_WRAPPER == /* ]] || SM_WRAPPER=$PWD/$SM_WRAPPER
 # One transfer may take this long before it counts as hung.
 T_TIMEOUT=${T_TIMEOUT:-90}
-
-T_PASS=0
-T_FAIL=0
-T_SKIP=0
-T_ERROR=0
-
-t_pass() { echo "PASS $1"; T_PASS=$((T_PASS + 1)); }
-t_fail() { echo "FAIL $1: $2"; T_FAIL=$((T_FAIL + 1)); }
-t_skip() { echo "SKIP $1: $2"; T_SKIP=$((T_SKIP + 1)); }
-t_error() { echo "ERROR $1: $2"; T_ERROR=$((T_ERROR + 1)); }
-
-# Indent a few lines of a file under a FAIL line.
-t_show() {
-	sed -n "1,${2:-10}p" "$1" | sed 's/^/    /'
-}
-
-t_finish() {
-	[ "$T_ERROR" -gt 0 ] && echo "harness errors: $T_ERROR"
-	echo "$T_NAME: $T_PASS passed, $T_FAIL failed, $T_SKIP skipped"
-	[ "$T_ERROR" -gt 0 ] && exit 99
-	[ "$T_FAIL" -gt 0 ] && exit 1
-	[ "$T_PASS" -eq 0 ] && exit 77
-	exit 0
-}
-
-# What the user's shell set must not change what we test.
-for v in $(compgen -v SPLICEMSG_); do
-	unset "$v"
-done
-unset LD_PRELOAD
+t_clean_env
 # The copy under test, whatever is installed in the wrapper's libdir.
 export SPLICEMSG_LIB=$SM_LIB
 

@@ -90,16 +90,7 @@ done < <(compgen -e | grep '^SPLICEMSG_' || true)
 tmp=$(mktemp -d /tmp/sm-nginx-bench.XXXXXX) || setup_error "mktemp failed"
 # the workers run as nobody and must reach the tree
 chmod 755 "$tmp"
-started=()
-# shellcheck disable=SC2317 # reached through the trap
-cleanup() {
-	local d
-	for d in "${started[@]}"; do
-		nginx_stop "$d" >/dev/null 2>&1
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'nginx_stop_all; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -137,7 +128,6 @@ declare -A dir=([native]=$tmp/native [shim]=$tmp/shim)
 for m in native shim; do
 	engine=native
 	[ "$m" = shim ] && engine=auto
-	started+=("${dir[$m]}")
 	if ! nginx_start "${dir[$m]}" "${port[$m]}" "$www" "$engine" \
 	     "access_log off;"; then
 		tail -n 5 "${dir[$m]}/logs/error.log" >&2 2>/dev/null

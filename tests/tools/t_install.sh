@@ -26,6 +26,7 @@ if ! make -s -C "$builddir" install DESTDIR="$dest" >"$tmp/log" 2>&1; then
 fi
 # the directories as configured, expanded by make itself
 dir() {
+	# shellcheck disable=SC2016 # make expands it, not the shell
 	make -s -C "$builddir" --no-print-directory \
 		--eval='sm-print-%: ; @echo $($*)' "sm-print-$1"
 }
@@ -33,7 +34,11 @@ libdir=$(dir libdir) bindir=$(dir bindir) includedir=$(dir includedir)
 for f in "$libdir/libsplicemsg.so" "$bindir/splicemsg" \
 	 "$bindir/splicemsg-stat" "$includedir/splicemsg/splicemsg.h" \
 	 "$includedir/linux/splicemsg.h" "$libdir/pkgconfig/libsplicemsg.pc"; do
-	[ -e "$dest$f" ] && pass "installed $f" || fail "installed $f" missing
+	if [ -e "$dest$f" ]; then
+		pass "installed $f"
+	else
+		fail "installed $f" missing
+	fi
 done
 
 export PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$dest$libdir/pkgconfig
@@ -53,8 +58,13 @@ int main(void)
 	return 0;
 }
 C
+# A sanitized library (SM_PRELOAD puts the ASan runtime ahead of it)
+# needs a program whose runtime comes first: build it sanitized too.
+san=
+[ "${SM_PRELOAD:-${SM_LIB:-}}" = "${SM_LIB:-}" ] ||
+	san="-fsanitize=address,undefined"
 # shellcheck disable=SC2086 # pkg-config's words
-if cc -o "$tmp/use" "$tmp/use.c" $flags 2>"$tmp/cc" &&
+if cc $san -o "$tmp/use" "$tmp/use.c" $flags 2>"$tmp/cc" &&
    out=$(LD_LIBRARY_PATH=$dest$libdir "$tmp/use"); then
 	pass "a program built with pkg-config runs: $out"
 else

@@ -11,32 +11,20 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 
-T_NAME=$(basename "$0" .sh)
-T_HERE=$(cd "$(dirname "$0")" && pwd)
-top_srcdir=${top_srcdir:-$(cd "$T_HERE/../.." && pwd)}
-top_builddir=${top_builddir:-$top_srcdir}
+# shellcheck source=tests/tools/t_lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/t_lib.sh"
 SM_STAT=${SM_STAT:-$top_builddir/tools/splicemsg-stat}
-SM_LIB=${SM_LIB:-$top_builddir/shim/.libs/libsplicemsg.so}
 # For a sanitizer build, its runtime comes first (see tests/stream/lib.sh).
 SM_PRELOAD=${SM_PRELOAD:-$SM_LIB}
 SHM=/dev/shm
 CALLS=5
 SIZE=12345
+t_clean_env
 
-T_PASS=0
-T_FAIL=0
-
-# What the user's shell set must not change what we test.
-for v in $(compgen -v SPLICEMSG_); do
-	unset "$v"
-done
-unset LD_PRELOAD
-
-pass() { echo "PASS $1"; T_PASS=$((T_PASS + 1)); }
+pass() { t_pass "$1"; }
 fail() {
-	echo "FAIL $1: $2"
-	T_FAIL=$((T_FAIL + 1))
-	[ -n "${3:-}" ] && sed -n 1,10p "$3" | sed 's/^/    /'
+	t_fail "$1" "$2"
+	[ -n "${3:-}" ] && t_show "$3"
 	return 0
 }
 # verdict STATUS NAME WHY-IF-FAILED [FILE-TO-SHOW]: after a condition.
@@ -47,12 +35,7 @@ verdict() {
 		fail "$2" "$3" "${4:-}"
 	fi
 }
-finish() {
-	echo "$T_NAME: $T_PASS passed, $T_FAIL failed"
-	[ "$T_FAIL" -gt 0 ] && exit 1
-	[ "$T_PASS" -eq 0 ] && exit 77
-	exit 0
-}
+finish() { t_finish; }
 
 [ -x "$SM_STAT" ] || { echo "ERROR: $SM_STAT not built"; exit 99; }
 [ -f "$SM_LIB" ] || { echo "SKIP: $SM_LIB not built"; exit 77; }

@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+# Shared by the shell suites of tests/tools and tests/apps: where things
+# are, one result line per check, the exit status convention (0 pass, 1
+# fail, 77 nothing ran, 99 harness error) and an environment the caller's
+# shell cannot bend.  Source it after `set -u`.
+#
+# Sets T_NAME, T_HERE, top_srcdir, top_builddir, SM_LIB (absolute).
+
+T_NAME=$(basename "$0" .sh)
+T_HERE=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=${top_srcdir:-$(cd "$T_HERE/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+SM_LIB=${SM_LIB:-$top_builddir/shim/.libs/libsplicemsg.so}
+[[ $SM_LIB == /* ]] || SM_LIB=$PWD/$SM_LIB
+
+T_PASS=0
+T_FAIL=0
+T_SKIP=0
+T_ERROR=0
+
+t_pass() { echo "PASS $1"; T_PASS=$((T_PASS + 1)); }
+t_fail() { echo "FAIL $1: ${*:2}"; T_FAIL=$((T_FAIL + 1)); }
+t_skip() { echo "SKIP $1: $2"; T_SKIP=$((T_SKIP + 1)); }
+t_error() { echo "ERROR $1: $2"; T_ERROR=$((T_ERROR + 1)); }
+
+# Indent the first lines (10, or $2) of a file under a FAIL line.
+t_show() {
+	sed -n "1,${2:-10}p" "$1" | sed 's/^/    /'
+}
+
+t_finish() {
+	[ "$T_ERROR" -gt 0 ] && echo "harness errors: $T_ERROR"
+	echo "$T_NAME: $T_PASS passed, $T_FAIL failed, $T_SKIP skipped"
+	[ "$T_ERROR" -gt 0 ] && exit 99
+	[ "$T_FAIL" -gt 0 ] && exit 1
+	[ "$T_PASS" -eq 0 ] && exit 77
+	exit 0
+}
+
+# What the user's shell set must not change what is tested.
+t_clean_env() {
+	local v
+	for v in $(compgen -v SPLICEMSG_); do
+		unset "$v"
+	done
+	unset LD_PRELOAD
+}
