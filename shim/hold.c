@@ -126,11 +126,10 @@ static void *timer_main(void *arg);
 
 static void start_timer_locked(void)
 {
+	pthread_condattr_t ca;
 	pthread_attr_t a;
 	pthread_t t;
 	sigset_t all, old;
-
-	pthread_condattr_t ca;
 
 	if (timer_running)
 		return;
@@ -179,7 +178,7 @@ static bool append_locked(struct sm_hold *h, const struct iovec *iov,
 	if (h->len == n) {
 		h->deadline = now_ns() + SM_HOLD_NS;
 		pthread_mutex_lock(&list_lock);
-		nheld++;
+		__atomic_fetch_add(&nheld, 1, __ATOMIC_RELAXED);
 		start_timer_locked();
 		/* A waiting timer's deadline is earlier than this one. */
 		if (timer_idle)
@@ -517,7 +516,8 @@ static void *timer_main(void *arg)
 	for (;;) {
 		next = flush_all(true);
 		pthread_mutex_lock(&list_lock);
-		if (next == UINT64_MAX && !nheld) {
+		if (next == UINT64_MAX &&
+		    !__atomic_load_n(&nheld, __ATOMIC_RELAXED)) {
 			timer_idle = true;
 			pthread_cond_wait(&list_cond, &list_lock);
 			timer_idle = false;
