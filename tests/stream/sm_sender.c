@@ -15,6 +15,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +23,7 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1655,6 +1657,71 @@ static void sc_idioms_edge(const struct scenario *sc)
 	t_file_close(&f);
 }
 
+/* ---- udp: corked and MSG_MORE datagrams keep their native boundaries -- */
+
+/* Every datagram waiting at @fd: its length and hash, one line each. */
+static void udp_drain(int fd, const char *label)
+{
+	static uint8_t buf[65536];
+	struct t_digest d;
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
+		t_digest_init(&d);
+		t_digest_add(&d, buf, n);
+		fprintf(OUT, "%s: datagram %zd bytes hash=%016llx\n", label, n,
+			(unsigned long long)d.hash);
+	}
+}
+
+static void sc_udp(const struct scenario *sc)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	int r, s, on = 1, off_v = 0;
+	char hdr[120], label[32];
+	struct t_file f;
+	unsigned int i;
+	off_t off;
+
+	memset(hdr, 'u', sizeof(hdr));
+	t_file_create(&f, "udp", 9000, 1400);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r = socket(AF_INET, SOCK_DGRAM, 0);
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	t_check(r >= 0 && s >= 0 && !bind(r, (void *)&a, sizeof(a)) &&
+		!getsockname(r, (void *)&a, &alen) &&
+		!connect(s, (void *)&a, sizeof(a)));
+	for (i = 0; i < 3; i++) {
+		snprintf(label, sizeof(label), "udp-cork%u", i);
+		t_check(setsockopt(s, IPPROTO_UDP, UDP_CORK, &on,
+				   sizeof(on)) == 0);
+		fprintf(OUT, "%s: write -> %zd\n", label,
+			write(s, hdr, sizeof(hdr)));
+		off = 100 * i;
+		t_send(OUT, label, api_of(i), s, "udp4", f.fd, "f", &off,
+		       1000 + i);
+		t_check(setsockopt(s, IPPROTO_UDP, UDP_CORK, &off_v,
+				   sizeof(off_v)) == 0);
+		udp_drain(r, label);
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(label, sizeof(label), "udp-more%u", i);
+		fprintf(OUT, "%s: send(MSG_MORE) -> %zd\n", label,
+			send(s, hdr, sizeof(hdr), MSG_MORE));
+		off = 0;
+		t_send(OUT, label, api_of(i), s, "udp4", f.fd, "f", &off, 700);
+		udp_drain(r, label);
+	}
+	fprintf(OUT, "udp-plain: write -> %zd\n", write(s, hdr, 50));
+	off = 0;
+	t_send(OUT, "udp-plain", T_SENDFILE, s, "udp4", f.fd, "f", &off, 300);
+	udp_drain(r, "udp-plain");
+	close(s);
+	close(r);
+	t_file_close(&f);
+}
+
 /* ---- report: many 256 KiB sends on one socket (zero-copy verdict) ---- */
 
 static void sc_report(const struct scenario *sc)
@@ -1824,6 +1891,7 @@ static const struct scenario scenarios[] = {
 	{ "idioms4", sc_idioms, AF_INET, "coalesce", NULL, "" },
 	{ "idioms6", sc_idioms, AF_INET6, "coalesce", NULL, "v6" },
 	{ "idioms-edge", sc_idioms_edge, AF_INET, "coalesce", NULL, "" },
+	{ "udp", sc_udp, AF_INET, "exact", NULL, "" },
 	{ "report", sc_report, AF_INET, "exact", NULL, "" },
 	{ "special", sc_special, AF_INET, "exact", NULL, "" },
 };
