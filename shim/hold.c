@@ -39,6 +39,9 @@
 #include "sm.h"
 
 #define SM_HOLD_NS (200 * 1000000ULL)	/* TCP_CORK's ceiling */
+/* Iovecs of a write sent together with held bytes (more: two sends);
+ * every write wrapper carries this array on the application's stack. */
+#define SM_HOLD_IOV 64
 /* Flags a held write may carry; others (MSG_OOB...) go to the kernel. */
 #define SM_HOLD_FLAGS (MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL)
 
@@ -330,7 +333,7 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		   ssize_t *res)
 {
 	struct sm_fdinfo *fi = sm_fd_peek(fd);
-	struct iovec v[IOV_MAX];
+	struct iovec v[SM_HOLD_IOV];
 	struct msghdr m = { .msg_iov = v };
 	struct sm_hold *h;
 	bool ok;
@@ -361,7 +364,7 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		*res = n;
 		goto out;
 	}
-	if (!h->len || cnt >= IOV_MAX || (flags & ~SM_HOLD_FLAGS)) {
+	if (!h->len || cnt >= SM_HOLD_IOV || (flags & ~SM_HOLD_FLAGS)) {
 		k = flush_locked(h, fd, false, false);
 		if (k == -EAGAIN) {
 			*res = k;	/* ordered after what is still held */
