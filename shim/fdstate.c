@@ -133,35 +133,29 @@ int sm_fd_classify(int fd, struct sm_fdinfo *fi)
 	len = sizeof(int);
 	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
 		goto out;
+	/* AF_UNIX stream: only its held headers leave sendfile(2) */
 	if (domain == AF_UNIX && type == SOCK_STREAM) {
-		/* only its held headers leave sendfile(2): see policy.c */
-		if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
-		    fstat(fd, &st) < 0)
-			goto out;
-		fi->ino = st.st_ino;
-		fi->local_peer = 1;
-		fi->sndtimeo = SM_TRI_UNKNOWN;
-		fi->fl_gen = 0;
 		kind = SM_FD_UNIX;
-		goto out;
-	}
-	if ((domain != AF_INET && domain != AF_INET6) ||
-	    type != SOCK_STREAM || proto != IPPROTO_TCP) {
+	} else if ((domain != AF_INET && domain != AF_INET6) ||
+		   type != SOCK_STREAM || proto != IPPROTO_TCP) {
 		kind = SM_FD_OTHER;
 		goto out;
 	}
 	/* Not connected yet: ask again next time rather than remember. */
 	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
-	    fstat(fd, &st) < 0)
+	    fstat(fd, &st) < 0) {
+		kind = SM_FD_UNKNOWN;
 		goto out;
+	}
 	fi->ino = st.st_ino;
-	fi->local_peer = peer_is_local(fd);
+	fi->local_peer = kind == SM_FD_UNIX || peer_is_local(fd);
 	fi->zc_state = SM_ZCS_PROBING;
 	fi->sndtimeo = SM_TRI_UNKNOWN;
 	fi->fl_gen = 0;
 	fi->zc_notifs = 0;
 	fi->zc_copied = 0;
-	kind = SM_FD_TCP;
+	if (kind != SM_FD_UNIX)
+		kind = SM_FD_TCP;
 out:
 	/* Remembered, so a forced engine can tell a replaced descriptor. */
 	if (kind == SM_FD_OTHER && fstat(fd, &st) == 0)

@@ -275,9 +275,28 @@ static int flush_locked(struct sm_hold *h, int fd, bool nonblock, bool push)
 	return 0;
 }
 
+/* Held bytes to the kernel; an error waits for the next write. */
 int sm_hold_flush(struct sm_hold *h, int fd)
 {
 	return flush_locked(h, fd, false, false);
+}
+
+/*
+ * Before a send that cannot carry the held bytes: they go first.  Returns
+ * 0, -EAGAIN (some are still held: the caller's send must not overtake
+ * them), or the socket's error, reported now as the native write would
+ * have reported it.
+ */
+int sm_hold_drain(struct sm_hold *h, int fd, int flags)
+{
+	int ret;
+
+	if (h->err)
+		return sm_hold_report_err(h, flags);
+	if (!h->len)
+		return 0;
+	ret = flush_locked(h, fd, false, false);
+	return ret == -EAGAIN || !ret ? ret : sm_hold_report_err(h, flags);
 }
 
 /*
@@ -365,13 +384,9 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		goto out;
 	}
 	if (!h->len || cnt >= SM_HOLD_IOV || (flags & ~SM_HOLD_FLAGS)) {
-		k = flush_locked(h, fd, false, false);
-		if (k == -EAGAIN) {
-			*res = k;	/* ordered after what is still held */
-			goto out;
-		}
+		k = sm_hold_drain(h, fd, flags);
 		if (k < 0) {
-			*res = sm_hold_report_err(h, flags);
+			*res = k;
 			goto out;
 		}
 		/* the real call, under the kernel's cork if corked */
@@ -419,13 +434,7 @@ int sm_hold_before_native(int fd, int flags)
 	if (!fi || !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE))
 		return 0;
 	h = sm_hold_lock(fi);
-	if (h->err) {
-		ret = sm_hold_report_err(h, flags);
-	} else if (h->len) {
-		ret = flush_locked(h, fd, false, false);
-		if (ret < 0 && ret != -EAGAIN)
-			ret = sm_hold_report_err(h, flags);
-	}
+	ret = sm_hold_drain(h, fd, flags);
 	if (!ret)
 		sm_hold_materialize(h, fd);
 	sm_hold_unlock(h);

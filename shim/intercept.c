@@ -51,17 +51,14 @@ static ssize_t native(struct sm_hold *h, int out_fd, int in_fd,
 	ssize_t ret;
 	int saved;
 
-	if (h && h->len) {
-		ret = sm_hold_flush(h, out_fd);
-		if (ret == -EAGAIN || (ret < 0 && h->err))
-			ret = ret == -EAGAIN ? ret : sm_hold_report_err(h, 0);
+	if (h) {
+		ret = sm_hold_drain(h, out_fd, 0);
 		if (ret < 0) {
 			errno = -ret;
 			return -1;
 		}
-	}
-	if (h)
 		sm_hold_materialize(h, out_fd);
+	}
 	ret = real_sendfile(out_fd, in_fd, offset, count);
 	saved = errno;
 
@@ -270,15 +267,13 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 	if (x->fallback >= 0 && x->done < x->len) {
 		ssize_t n;
 
-		if (x->h && x->h->len) {
+		if (x->h) {
 			/* the real call must not overtake held headers */
-			n = sm_hold_flush(x->h, x->out_fd);
+			n = sm_hold_drain(x->h, x->out_fd, 0);
 			if (n < 0)
-				return n == -EAGAIN ? n :
-				       sm_hold_report_err(x->h, 0);
-		}
-		if (x->h)
+				return n;
 			sm_hold_materialize(x->h, x->out_fd);
+		}
 		sm_count_fallback(x->fallback);
 		n = finish_native(x->out_fd, x->in_fd, x->pos + x->done,
 				  x->len - x->done);
@@ -395,7 +390,7 @@ static ssize_t kmod_send(struct sm_hold *h, int out_fd, int in_fd,
 }
 
 static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
-			     int out_fd, int in_fd, off64_t *offset,
+			     int kind, int out_fd, int in_fd, off64_t *offset,
 			     size_t count);
 
 static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
@@ -422,20 +417,22 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 					    SM_SOCK_OTHER], 1);
 	h = kind == SM_FD_TCP || kind == SM_FD_UNIX ? sm_hold_lock(fi) : NULL;
 	if (!h)
-		return sendfile_path(NULL, fi, out_fd, in_fd, offset, count);
+		return sendfile_path(NULL, fi, kind, out_fd, in_fd, offset,
+				     count);
 	/* The socket's own order: held bytes, then this body. */
 	if (h->err) {
 		errno = -sm_hold_report_err(h, 0);
 		ret = -1;
 	} else {
-		ret = sendfile_path(h, fi, out_fd, in_fd, offset, count);
+		ret = sendfile_path(h, fi, kind, out_fd, in_fd, offset,
+				    count);
 	}
 	sm_hold_unlock(h);
 	return ret;
 }
 
 static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
-			     int out_fd, int in_fd, off64_t *offset,
+			     int kind, int out_fd, int in_fd, off64_t *offset,
 			     size_t count)
 {
 	struct sm_call c = { .in_regular = true, .uring_ok = true,
@@ -448,7 +445,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	ssize_t ret;
 	int fl, why;
 
-	c.kind = sm_fd_classify(out_fd, fi);
+	c.kind = kind;
 	c.held = h ? h->len : 0;
 	if ((c.kind == SM_FD_OTHER || (c.kind == SM_FD_UNIX && !c.held)) &&
 	    sm_opt.ENGINE != SM_ENGINE_AUTO && !same_inode(out_fd, fi)) {
@@ -462,10 +459,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	}
 	c.count = count;
 	c.fi = fi;
-	/* auto takes the module for one send of held headers and body */
-	c.kmod_ok = (sm_opt.ENGINE == SM_ENGINE_KMOD ||
-		     (sm_opt.ENGINE == SM_ENGINE_AUTO && c.held)) &&
-		    sm_kmod_available();
+	c.kmod_ok = sm_opt.ENGINE == SM_ENGINE_KMOD && sm_kmod_available();
 	/* Cheap decisions first: auto mostly stays native. */
 	ch = sm_policy_choose(&sm_opt, &c);
 	if (ch.path == SM_PATH_NATIVE)
@@ -518,12 +512,11 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	x.zc = ch.path == SM_PATH_URING_ZC;
 	fl = sm_fd_flags(out_fd, fi);
 	x.nonblock = fl >= 0 && (fl & O_NONBLOCK);
-	if (h && x.zc && h->len) {
+	if (h && x.zc) {
 		/* zero-copy never carries copied headers: they go first */
-		ret = sm_hold_flush(h, out_fd);
+		ret = sm_hold_drain(h, out_fd, 0);
 		if (ret < 0) {
-			errno = -(ret == -EAGAIN ? ret :
-				  sm_hold_report_err(h, 0));
+			errno = -ret;
 			return -1;
 		}
 	}

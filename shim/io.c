@@ -91,15 +91,22 @@ SM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	return sm_real.writev(fd, iov, cnt);
 }
 
+/* The send family: MSG_MORE may start a hold, as TCP_CORK does. */
+static bool send_held(int fd, const struct iovec *iov, int cnt, int flags,
+		      ssize_t *res)
+{
+	if (flags & MSG_MORE)
+		hold_for(fd, true);
+	return sm_hold_write(fd, iov, cnt, flags, res);
+}
+
 SM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	struct iovec v = { (void *)buf, n };
 	ssize_t res;
 
 	resolve();
-	if (flags & MSG_MORE)
-		hold_for(fd, true);
-	if (sm_hold_write(fd, &v, 1, flags, &res))
+	if (send_held(fd, &v, 1, flags, &res))
 		return finish(res);
 	return sm_real.send(fd, buf, n, flags);
 }
@@ -111,12 +118,8 @@ SM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	ssize_t res;
 
 	resolve();
-	if (!to) {
-		if (flags & MSG_MORE)
-			hold_for(fd, true);
-		if (sm_hold_write(fd, &v, 1, flags, &res))
-			return finish(res);
-	}
+	if (!to && send_held(fd, &v, 1, flags, &res))
+		return finish(res);
 	return sm_real.sendto(fd, buf, n, flags, to, tolen);
 }
 
@@ -127,13 +130,9 @@ SM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	resolve();
 	/* an address or ancillary data: the kernel's business alone */
 	if (m && !m->msg_name && !m->msg_controllen &&
-	    m->msg_iovlen <= IOV_MAX) {
-		if (flags & MSG_MORE)
-			hold_for(fd, true);
-		if (sm_hold_write(fd, m->msg_iov, (int)m->msg_iovlen, flags,
-				  &res))
-			return finish(res);
-	}
+	    m->msg_iovlen <= IOV_MAX &&
+	    send_held(fd, m->msg_iov, (int)m->msg_iovlen, flags, &res))
+		return finish(res);
 	return sm_real.sendmsg(fd, m, flags);
 }
 

@@ -53,10 +53,9 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 		return pick(SM_PATH_NATIVE, SM_FB_ineligible);
 	if (c->held) {
 		/*
-		 * Held headers and the body in one submission is the one
-		 * thing that beats writev + sendfile (1.7-1.9x for small
-		 * responses); the module does it without copying the body,
-		 * io_uring copies, which only pays below SM_COALESCE_MAX.
+		 * Held headers and the body in one submission (only the
+		 * forced engines hold: see hold_for() in io.c): through the
+		 * module without copying the body, or an io_uring copy.
 		 */
 		if (c->kmod_ok)
 			return pick(SM_PATH_KMOD, -1);
@@ -65,10 +64,7 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 		if (!c->uring_ok)
 			return pick(SM_PATH_NATIVE,
 				    sm_policy_setup_fallback(c->uring_err));
-		if (o->ENGINE == SM_ENGINE_URING ||
-		    c->count <= SM_COALESCE_MAX)
-			return pick(SM_PATH_URING_COPY, -1);
-		return pick(SM_PATH_NATIVE, SM_FB_bulk);
+		return pick(SM_PATH_URING_COPY, -1);
 	}
 	/*
 	 * A bare sendfile() through the module runs the same splice path as

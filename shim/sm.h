@@ -191,9 +191,6 @@ void sm_fd_after_fork(void);
 
 /* ---- hold.c: cork, held headers, flushes ----------------------------- */
 #define SM_HOLD_MAX ((size_t)16 << 10)	/* held bytes per socket */
-/* Bodies up to this leave with held headers in one io_uring copy send;
- * bigger ones are bulk, where sendfile(2) itself is the fastest. */
-#define SM_COALESCE_MAX ((size_t)256 << 10)
 
 struct sm_hold {
 	pthread_mutex_t lock;
@@ -222,6 +219,7 @@ int sm_hold_msg_flags(struct sm_hold *h);
 int sm_hold_body_flags(struct sm_hold *h);
 void sm_hold_body_sent(struct sm_hold *h, int flags);
 int sm_hold_flush(struct sm_hold *h, int fd);
+int sm_hold_drain(struct sm_hold *h, int fd, int flags);
 ssize_t sm_hold_report_err(struct sm_hold *h, int flags);
 bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		   ssize_t *res);
