@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
-# Shared by the shell suites of tests/tools and tests/apps: where things
-# are, one result line per check, the exit status convention (0 pass, 1
-# fail, 77 nothing ran, 99 harness error) and an environment the caller's
-# shell cannot bend.  Source it after `set -u`.
+# Shared by the shell suites (tests/stream, tests/tools, tests/apps): where
+# things are, one result line per check, the exit status convention (0
+# pass, 1 fail, 77 nothing ran, 99 harness error) and an environment the
+# caller's shell cannot bend.  Source it after `set -u` from a script one
+# directory below tests/.
 #
 # Sets T_NAME, T_HERE, top_srcdir, top_builddir, SM_LIB (absolute).
 
@@ -29,9 +30,14 @@ t_show() {
 	sed -n "1,${2:-10}p" "$1" | sed 's/^/    /'
 }
 
-t_finish() {
+# The summary line automake's harness shows, after any harness errors.
+t_summary() {
 	[ "$T_ERROR" -gt 0 ] && echo "harness errors: $T_ERROR"
 	echo "$T_NAME: $T_PASS passed, $T_FAIL failed, $T_SKIP skipped"
+}
+
+t_finish() {
+	t_summary
 	[ "$T_ERROR" -gt 0 ] && exit 99
 	[ "$T_FAIL" -gt 0 ] && exit 1
 	[ "$T_PASS" -eq 0 ] && exit 77

@@ -28,8 +28,8 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 
-# shellcheck source=tests/tools/t_lib.sh
-. "$(cd "$(dirname "$0")/../tools" && pwd)/t_lib.sh"
+# shellcheck source=tests/t_lib.sh
+. "$(cd "$(dirname "$0")/.." && pwd)/t_lib.sh"
 SM_WRAPPER=${SM_WRAPPER:-$top_builddir/tools/splicemsg}
 [[ $SM_WRAPPER == /* ]] || SM_WRAPPER=$PWD/$SM_WRAPPER
 # One transfer may take this long before it counts as hung.

@@ -8,11 +8,9 @@
 # path the policy promises.  One line per check, a summary line, and the
 # usual exit codes: 0 pass, 1 fail, 77 skip, 99 harness error.
 
-SM_NAME=$(basename "$0" .sh)
-SM_HERE=$(cd "$(dirname "$0")" && pwd)
-top_srcdir=${top_srcdir:-$(cd "$SM_HERE/../.." && pwd)}
-top_builddir=${top_builddir:-$top_srcdir}
-SM_LIB=${SM_LIB:-$top_builddir/shim/.libs/libsplicemsg.so}
+# shellcheck source=tests/t_lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/t_lib.sh"
+SM_HERE=$T_HERE
 # What LD_PRELOAD gets; for a sanitizer build, put its runtime first:
 # SM_PRELOAD="$(gcc -print-file-name=libasan.so) $SM_LIB"
 SM_PRELOAD=${SM_PRELOAD:-$SM_LIB}
@@ -22,33 +20,14 @@ SM_STATS_PY=$SM_HERE/sm_stats.py
 # One run may take this long; sm_sender's own alarm is 60 s.
 SM_RUN_TIMEOUT=${SM_RUN_TIMEOUT:-120}
 
-SM_PASS=0
-SM_FAIL=0
-SM_SKIP=0
-SM_ERROR=0
-
-# What the user's shell set must not change what we test.
-for v in $(compgen -v SPLICEMSG_); do
-	unset "$v"
-done
-unset LD_PRELOAD
-
-sm_pass() { echo "PASS $1"; SM_PASS=$((SM_PASS + 1)); }
-sm_fail() { echo "FAIL $1: $2"; SM_FAIL=$((SM_FAIL + 1)); }
-sm_skip() { echo "SKIP $1: $2"; SM_SKIP=$((SM_SKIP + 1)); }
-sm_error() { echo "ERROR $1: $2"; SM_ERROR=$((SM_ERROR + 1)); }
-
-# Indent a few lines of a file under a FAIL line.
-sm_show() {
-	sed -n "1,${2:-15}p" "$1" | sed 's/^/    /'
-}
+t_clean_env
 
 sm_cleanup() {
 	[ -n "${SM_TMP:-}" ] && rm -rf "$SM_TMP"
 }
 
 sm_init() {
-	SM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/$SM_NAME.XXXXXX") || exit 99
+	SM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/$T_NAME.XXXXXX") || exit 99
 	trap sm_cleanup EXIT
 	trap 'exit 99' INT TERM
 	export TMPDIR=$SM_TMP
@@ -62,12 +41,7 @@ sm_init() {
 # Exit with the summary, as automake's parallel harness expects.
 sm_finish() {
 	sm_dmesg_check
-	[ "$SM_ERROR" -gt 0 ] && echo "harness errors: $SM_ERROR"
-	echo "$SM_NAME: $SM_PASS passed, $SM_FAIL failed, $SM_SKIP skipped"
-	[ "$SM_ERROR" -gt 0 ] && exit 99
-	[ "$SM_FAIL" -gt 0 ] && exit 1
-	[ "$SM_PASS" -eq 0 ] && exit 77
-	exit 0
+	t_finish
 }
 
 # ---- kernel log: a shim can also break the kernel ----------------------
@@ -86,10 +60,10 @@ sm_dmesg_check() {
 		grep -E 'BUG:|WARNING:|Oops:|general protection' |
 		head -5)
 	if [ -n "$new" ]; then
-		sm_fail "kernel log" "new warnings while the tests ran"
+		t_fail "kernel log" "new warnings while the tests ran"
 		echo "$new" | sed 's/^/    /'
 	else
-		sm_pass "kernel log"
+		t_pass "kernel log"
 	fi
 }
 
@@ -133,17 +107,17 @@ sm_native_all() {
 		rc=$(cat "$SM_TMP/native/$scen/rc")
 		case $rc in
 		0)
-			sm_pass "native/$scen"
+			t_pass "native/$scen"
 			SM_NATIVE_OK="$SM_NATIVE_OK $scen"
 			;;
 		77)
-			sm_skip "native/$scen" \
+			t_skip "native/$scen" \
 				"$(head -1 "$SM_TMP/native/$scen/out")"
 			;;
 		*)
-			sm_error "native/$scen" "exit $rc without the shim"
-			sm_show "$SM_TMP/native/$scen/err"
-			sm_show "$SM_TMP/native/$scen/out" 5
+			t_error "native/$scen" "exit $rc without the shim"
+			t_show "$SM_TMP/native/$scen/err" 15
+			t_show "$SM_TMP/native/$scen/out" 5
 			;;
 		esac
 	done
@@ -153,10 +127,9 @@ sm_native_all() {
 # failed.  Native runs passing are no reason to report a pass.
 sm_skip_rest() {
 	echo "SKIP: $1"
-	[ "$SM_ERROR" -gt 0 ] && echo "harness errors: $SM_ERROR"
-	echo "$SM_NAME: $SM_PASS passed, $SM_FAIL failed, $SM_SKIP skipped"
-	[ "$SM_ERROR" -gt 0 ] && exit 99
-	[ "$SM_FAIL" -gt 0 ] && exit 1
+	t_summary
+	[ "$T_ERROR" -gt 0 ] && exit 99
+	[ "$T_FAIL" -gt 0 ] && exit 1
 	exit 77
 }
 
@@ -185,7 +158,7 @@ sm_check() {
 	# fork-safe).  fork4 runs in every mode of the default build; under
 	# the ASan preload it would only test libasan.
 	if [ "$scen" = fork4 ] && [[ $SM_PRELOAD == *libasan* ]]; then
-		sm_skip "$mode/$scen" "GCC 12's ASan runtime deadlocks in forked children of threaded processes"
+		t_skip "$mode/$scen" "GCC 12's ASan runtime deadlocks in forked children of threaded processes"
 		return 0
 	fi
 	dir=$SM_TMP/$mode/$scen
@@ -197,17 +170,17 @@ sm_check() {
 		SPLICEMSG_STATS="$dir/stats.%p.json"
 	rc=$(cat "$dir/rc")
 	if [ "$rc" != 0 ]; then
-		sm_fail "$mode/$scen" "exit $rc under the shim (native 0)"
-		diff "$SM_TMP/native/$scen/out" "$dir/out" | sm_show /dev/stdin
-		sm_show "$dir/err" 10
+		t_fail "$mode/$scen" "exit $rc under the shim (native 0)"
+		diff "$SM_TMP/native/$scen/out" "$dir/out" | t_show /dev/stdin 15
+		t_show "$dir/err" 10
 		return
 	fi
 	if ! diff -u "$SM_TMP/native/$scen/out" "$dir/out" \
 		>"$dir/diff"; then
-		sm_fail "$mode/$scen transcript" "differs from native"
-		sm_show "$dir/diff" 20
+		t_fail "$mode/$scen transcript" "differs from native"
+		t_show "$dir/diff" 20
 	else
-		sm_pass "$mode/$scen transcript"
+		t_pass "$mode/$scen transcript"
 	fi
 	SM_PENDING="${SM_PENDING:-} $mode:$engine:$dir"
 }
@@ -229,15 +202,15 @@ sm_stats_flush() {
 		out=$(python3 "$SM_STATS_PY" "${mode%%:*}" "$engine" \
 			${by_mode[$mode]} 2>&1)
 		[ -n "$out" ] && echo "$out"
-		SM_PASS=$((SM_PASS + $(echo "$out" | grep -c '^PASS')))
-		SM_FAIL=$((SM_FAIL + $(echo "$out" | grep -c '^FAIL')))
+		T_PASS=$((T_PASS + $(echo "$out" | grep -c '^PASS')))
+		T_FAIL=$((T_FAIL + $(echo "$out" | grep -c '^FAIL')))
 		dirs=$(echo "$out" | grep -c '^ERROR')
 		if [ "$dirs" -eq 0 ] && ! echo "$out" | grep -qE '^(PASS|FAIL)'
 		then
 			dirs=1
 			echo "ERROR stats check produced nothing"
 		fi
-		SM_ERROR=$((SM_ERROR + dirs))
+		T_ERROR=$((T_ERROR + dirs))
 	done
 }
 

@@ -23,6 +23,6 @@ if [[ $probe == *"send_zc: yes"* ]]; then
 	done
 	sm_stats_flush
 else
-	sm_skip report "no io_uring zero-copy here: $probe"
+	t_skip report "no io_uring zero-copy here: $probe"
 fi
 sm_finish

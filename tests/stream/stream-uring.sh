@@ -13,9 +13,9 @@ sm_init
 if command -v nm >/dev/null; then
 	syms=$(nm -u "$SM_SENDER" | grep -cE ' sendfile(64)?(@|$)')
 	if [ "$syms" = 2 ]; then
-		sm_pass "sm_sender imports sendfile and sendfile64"
+		t_pass "sm_sender imports sendfile and sendfile64"
 	else
-		sm_error "sm_sender imports" \
+		t_error "sm_sender imports" \
 			"$(nm -u "$SM_SENDER" | grep sendfile)"
 	fi
 fi
@@ -34,7 +34,7 @@ if [[ $probe == *"send_zc: yes"* ]]; then
 	sm_check_all uring-zc uring "" SPLICEMSG_ENGINE=uring \
 		SPLICEMSG_ZC=always SPLICEMSG_ZC_MIN=0
 else
-	sm_skip uring-zc "this kernel has no IORING_OP_SEND_ZC"
+	t_skip uring-zc "this kernel has no IORING_OP_SEND_ZC"
 fi
 sm_check_all uring-copy uring "" SPLICEMSG_ENGINE=uring SPLICEMSG_ZC=never
 sm_finish

@@ -11,8 +11,8 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 
-# shellcheck source=tests/tools/t_lib.sh
-. "$(cd "$(dirname "$0")" && pwd)/t_lib.sh"
+# shellcheck source=tests/t_lib.sh
+. "$(cd "$(dirname "$0")/.." && pwd)/t_lib.sh"
 SM_STAT=${SM_STAT:-$top_builddir/tools/splicemsg-stat}
 # For a sanitizer build, its runtime comes first (see tests/stream/lib.sh).
 SM_PRELOAD=${SM_PRELOAD:-$SM_LIB}
