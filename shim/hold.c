@@ -49,6 +49,7 @@ static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t list_cond = PTHREAD_COND_INITIALIZER;
 static struct sm_hold *all_holds;	/* every hold ever made; never freed */
 static int nheld;			/* holds with bytes in them */
+static unsigned int hold_gen;		/* holds begun, ever */
 static bool timer_running;
 static bool timer_idle;			/* waiting with no deadline */
 
@@ -148,7 +149,9 @@ static void start_timer_locked(void)
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&a, 64 << 10);
-	timer_running = pthread_create(&t, &a, timer_main, NULL) == 0;
+	__atomic_store_n(&timer_running,
+			 pthread_create(&t, &a, timer_main, NULL) == 0,
+			 __ATOMIC_RELEASE);
 	pthread_attr_destroy(&a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -179,14 +182,25 @@ static bool append_locked(struct sm_hold *h, const struct iovec *iov,
 		h->len += iov[i].iov_len;
 	}
 	if (h->len == n) {
-		h->deadline = now_ns() + SM_HOLD_NS;
-		pthread_mutex_lock(&list_lock);
-		__atomic_fetch_add(&nheld, 1, __ATOMIC_RELAXED);
-		start_timer_locked();
-		/* A waiting timer's deadline is earlier than this one. */
-		if (timer_idle)
-			pthread_cond_signal(&list_cond);
-		pthread_mutex_unlock(&list_lock);
+		__atomic_store_n(&h->deadline, now_ns() + SM_HOLD_NS,
+				 __ATOMIC_RELAXED);
+		__atomic_fetch_add(&nheld, 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&hold_gen, 1, __ATOMIC_RELAXED);
+		/*
+		 * A ticking timer wakes before this deadline and then waits
+		 * for it: only an idle one (or none yet) needs the lock and a
+		 * wake-up, which would cost a futex call per response.  With
+		 * timer_main()'s store and load, in the opposite order, one
+		 * side sees the other.
+		 */
+		if (!__atomic_load_n(&timer_running, __ATOMIC_ACQUIRE) ||
+		    __atomic_load_n(&timer_idle, __ATOMIC_SEQ_CST)) {
+			pthread_mutex_lock(&list_lock);
+			start_timer_locked();
+			if (timer_idle)
+				pthread_cond_signal(&list_cond);
+			pthread_mutex_unlock(&list_lock);
+		}
 	}
 	return true;
 }
@@ -496,14 +510,25 @@ static uint64_t flush_all(bool due_only)
 	h = all_holds;
 	pthread_mutex_unlock(&list_lock);
 	for (; h; h = h->next_all) {
+		uint64_t d = __atomic_load_n(&h->deadline, __ATOMIC_RELAXED);
+
 		if (!__atomic_load_n(&h->len, __ATOMIC_RELAXED))
 			continue;
+		if (due_only && d > now) {
+			/* not due: no need to fight its sender for the lock
+			 * (a stale deadline only wakes the timer early) */
+			if (d < next)
+				next = d;
+			continue;
+		}
 		pthread_mutex_lock(&h->lock);
 		fd = h->fd;
 		if (h->len && (!due_only || h->deadline <= now)) {
 			if (flush_locked(h, fd, due_only, due_only) ==
 			    -EAGAIN)
-				h->deadline = now + SM_HOLD_NS / 20;
+				__atomic_store_n(&h->deadline,
+						 now + SM_HOLD_NS / 20,
+						 __ATOMIC_RELAXED);
 		}
 		if (h->len && h->deadline < next)
 			next = h->deadline;
@@ -518,22 +543,29 @@ void sm_hold_flush_all(void)
 		flush_all(false);
 }
 
-/* The cork ceiling, for applications that hold a cork and go quiet. */
+/*
+ * The cork ceiling, for applications that hold a cork and go quiet.  It
+ * ticks every SM_HOLD_NS while holds begin (each then waits for its own
+ * deadline), and goes idle after a tick in which none did.
+ */
 static void *timer_main(void *arg)
 {
+	unsigned int gen, seen = 0;
 	uint64_t next;
 	struct timespec ts;
 
 	(void)arg;
 	for (;;) {
 		next = flush_all(true);
+		gen = __atomic_load_n(&hold_gen, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&list_lock);
-		if (next == UINT64_MAX &&
-		    !__atomic_load_n(&nheld, __ATOMIC_RELAXED)) {
-			timer_idle = true;
-			pthread_cond_wait(&list_cond, &list_lock);
-			timer_idle = false;
+		if (next == UINT64_MAX && gen == seen) {
+			__atomic_store_n(&timer_idle, true, __ATOMIC_SEQ_CST);
+			if (!__atomic_load_n(&nheld, __ATOMIC_SEQ_CST))
+				pthread_cond_wait(&list_cond, &list_lock);
+			__atomic_store_n(&timer_idle, false, __ATOMIC_RELAXED);
 		} else {
+			seen = gen;
 			if (next == UINT64_MAX)
 				next = now_ns() + SM_HOLD_NS;
 			ts.tv_sec = next / 1000000000ULL;

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -105,6 +106,7 @@ struct sm_xfer {
 	size_t len;		/* bytes to send (already cut at EOF) */
 	bool nonblock;
 	bool zc;
+	enum sm_path path;	/* uring_zc, uring_copy or sendmsg */
 	struct sm_hold *h;	/* held headers go first, or NULL */
 	int more;		/* MSG_MORE while the application corks */
 	uint64_t ino;
@@ -113,6 +115,28 @@ struct sm_xfer {
 	bool interrupted;	/* a signal handler without SA_RESTART ran */
 	int fallback;		/* why the rest went native, or -1 */
 };
+
+/*
+ * SM_PATH_SENDMSG: the held headers and the mapped chunk in one sendmsg(2).
+ * The socket's own O_NONBLOCK and signal restart rules apply, as they do to
+ * sendfile(2).  A blocking send that comes back short was cut by a signal
+ * (or met a hole where the file shrank): it stops there, as sendfile(2).
+ */
+static ssize_t direct_send(struct sm_xfer *x, const struct sm_send *s)
+{
+	struct iovec v[2] = { { (void *)s->pre, s->pre_len },
+			      { (void *)s->buf, s->len } };
+	struct msghdr m = { .msg_iov = s->pre_len ? v : v + 1,
+			    .msg_iovlen = s->pre_len ? 2 : 1 };
+	ssize_t n;
+
+	n = sm_real.sendmsg(x->out_fd, &m, MSG_NOSIGNAL | x->more);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < s->pre_len + s->len && !x->nonblock)
+		x->interrupted = true;
+	return n;
+}
 
 /*
  * Send one mapped chunk.  Returns bytes sent (x->interrupted says stop
@@ -146,10 +170,14 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 	s.zc = x->zc;
 	s.map = map;
 	s.ino = x->ino;
-	ret = sm_ring_send(r, &s);
+	if (x->path == SM_PATH_SENDMSG) {
+		ret = direct_send(x, &s);
+	} else {
+		ret = sm_ring_send(r, &s);
+		x->interrupted = s.interrupted;
+	}
 	if (!s.zc_handed_off)
 		sm_map_put(map);
-	x->interrupted = s.interrupted;
 	if (ret > 0 && x->h)
 		sm_hold_body_sent(x->h, x->more);
 	if (ret > 0 && s.pre_len) {
@@ -162,8 +190,7 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 		sm_count(&sm_stats->coalesced, 1);
 	}
 	if (ret > 0) {
-		sm_count(&sm_stats->bytes[x->zc ? SM_PATH_URING_ZC :
-					  SM_PATH_URING_COPY], ret);
+		sm_count(&sm_stats->bytes[x->path], ret);
 		return ret;
 	}
 	switch (ret) {
@@ -196,25 +223,62 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 }
 
 /*
+ * Is [@p, @p + @n) in this thread's stack above the stack pointer?  That
+ * memory is mapped and writable for certain, so an offset there needs no
+ * zero-length sendfile(2) to be checked: nginx, lighttpd and Python pass a
+ * local variable.  On another stack (sigaltstack, a coroutine) the answer
+ * is no and the kernel checks the pointer.
+ */
+static bool on_live_stack(const void *p, size_t n)
+{
+	static __thread uintptr_t lo, hi;
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	uintptr_t a = (uintptr_t)p;
+
+	if (sm_unlikely(!hi)) {
+		pthread_attr_t at;
+		void *addr;
+		size_t size;
+
+		hi = 1;		/* unknown: never on it */
+		if (pthread_getattr_np(pthread_self(), &at))
+			return false;
+		if (!pthread_attr_getstack(&at, &addr, &size)) {
+			lo = (uintptr_t)addr;
+			hi = lo + size;
+		}
+		pthread_attr_destroy(&at);
+	}
+	return sp >= lo && sp < hi && a >= sp && a <= hi - n;
+}
+
+/*
  * Before a call leaves sendfile(2), for every path: the file position to
  * start from, with the arguments checked exactly as the real call checks
  * them.  With an offset pointer (or odd descriptor modes) a zero-length
  * real sendfile lets the kernel check everything and send nothing; without
- * one only the modes are left, and their flags tell those.  Left to the
- * kernel: O_DIRECT files (their alignment rules apply to sendfile(2)) and an
- * offset + count that overflows (EINVAL).  Returns true with *pos set, or
- * false with the reason to pass to native() in *why (-1: the kernel's own
- * answer).
+ * one only the modes are left, and their flags tell those.  A pointer on
+ * the live stack to a range inside the file (@st: in_fd's, or NULL) needs
+ * no check either: the range is below the filesystem's maximum file size,
+ * whose EOVERFLOW is the one check left.  Left to the kernel: O_DIRECT
+ * files (their alignment rules apply to sendfile(2)) and an offset + count
+ * that overflows (EINVAL).  Returns true with *pos set, or false with the
+ * reason to pass to native() in *why (-1: the kernel's own answer).
  */
 static bool start_pos(int out_fd, int in_fd, off64_t *offset, size_t count,
-		      loff_t *pos, int *why)
+		      const struct stat *st, loff_t *pos, int *why)
 {
 	int fl = sm_fd_flags(in_fd, sm_fd_get(in_fd));
+	bool checked = false;
 
 	*why = SM_FB_ineligible;
 	if (fl < 0 || (fl & O_DIRECT))
 		return false;
-	if ((offset || (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH)) &&
+	if (offset && st && on_live_stack(offset, sizeof(*offset)))
+		checked = *offset >= 0 && *offset <= st->st_size &&
+			  count <= (uint64_t)(st->st_size - *offset);
+	if (((offset && !checked) ||
+	     (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH)) &&
 	    real_sendfile(out_fd, in_fd, offset, 0) < 0) {
 		*why = -1;
 		return false;
@@ -316,7 +380,8 @@ static ssize_t kmod_send(struct sm_hold *h, int out_fd, int in_fd,
 		flags |= SPLICEMSG_SEND_OFFPTR;
 		where = (uintptr_t)offset;
 	} else {
-		if (!start_pos(out_fd, in_fd, offset, count, &pos, &why))
+		if (!start_pos(out_fd, in_fd, offset, count, NULL, &pos,
+			       &why))
 			return native(h, out_fd, in_fd, offset, count, why);
 		where = pos;
 	}
@@ -484,13 +549,16 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	    st.st_size <= 0)	/* procfs-like files report size 0 */
 		return native(h, out_fd, in_fd, offset, count, SM_FB_ineligible);
 	x.ino = fi->ino;
-	r = sm_ring_get(&c.uring_err);
-	c.uring_ok = r != NULL;
-	if (r) {
-		c.zc_supported = sm_ring_zc_supported(r);
-		c.zc_budget = sm_ring_zc_budget(r);
+	r = NULL;
+	if (ch.path != SM_PATH_SENDMSG) {	/* no ring needed for that */
+		r = sm_ring_get(&c.uring_err);
+		c.uring_ok = r != NULL;
+		if (r) {
+			c.zc_supported = sm_ring_zc_supported(r);
+			c.zc_budget = sm_ring_zc_budget(r);
+		}
+		ch = sm_policy_choose(&sm_opt, &c);
 	}
-	ch = sm_policy_choose(&sm_opt, &c);
 	if (ch.path == SM_PATH_NATIVE)
 		return native(h, out_fd, in_fd, offset, count, ch.fallback);
 	if (ch.fallback >= 0)	/* a copy where zero-copy was asked for */
@@ -498,7 +566,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	if (socket_has_sndtimeo(out_fd, fi))
 		return native(h, out_fd, in_fd, offset, count, SM_FB_sndtimeo);
 
-	if (!start_pos(out_fd, in_fd, offset, count, &x.pos, &why))
+	if (!start_pos(out_fd, in_fd, offset, count, &st, &x.pos, &why))
 		return native(h, out_fd, in_fd, offset, count, why);
 	if (x.pos >= st.st_size) {
 		/* At or past EOF sendfile(2) sends nothing and returns 0. */
@@ -510,6 +578,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	if ((uint64_t)st.st_size - x.pos < x.len)
 		x.len = st.st_size - x.pos;
 	x.zc = ch.path == SM_PATH_URING_ZC;
+	x.path = ch.path;
 	fl = sm_fd_flags(out_fd, fi);
 	x.nonblock = fl >= 0 && (fl & O_NONBLOCK);
 	if (h && x.zc) {

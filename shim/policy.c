@@ -7,7 +7,9 @@
  * zero-copy that the kernel ends up copying (loopback, veth: every
  * notification says ZC_COPIED) runs at 0.1-0.6x.  So in auto mode a call
  * only leaves sendfile(2) for zero-copy, and only while the kernel reports
- * that zero-copy really avoided the copy for that socket.
+ * that zero-copy really avoided the copy for that socket -- or to carry a
+ * small body with the headers held for it in one sendmsg(2), which saves
+ * the syscalls of the corked idiom.
  */
 #include <errno.h>
 
@@ -51,10 +53,9 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	if (!c->in_regular ||
 	    (c->kind != SM_FD_TCP && !(c->kind == SM_FD_UNIX && c->held)))
 		return pick(SM_PATH_NATIVE, SM_FB_ineligible);
-	if (c->held) {
+	if (c->held && o->ENGINE != SM_ENGINE_AUTO) {
 		/*
-		 * Held headers and the body in one submission (only the
-		 * forced engines hold: see hold_for() in io.c): through the
+		 * Held headers and the body in one submission: through the
 		 * module without copying the body, or an io_uring copy.
 		 */
 		if (c->kmod_ok)
@@ -66,6 +67,16 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 				    sm_policy_setup_fallback(c->uring_err));
 		return pick(SM_PATH_URING_COPY, -1);
 	}
+	/*
+	 * Auto: a small body leaves with the held headers in one sendmsg(2),
+	 * which beats both the corked idiom and an io_uring submission for a
+	 * single blocking send (docs/bench.md).  A larger one is worth more
+	 * as sendfile(2)'s page references: the headers go ahead of it.
+	 */
+	if (c->held && c->count <= SM_DIRECT_MAX)
+		return pick(SM_PATH_SENDMSG, -1);
+	if (c->kind != SM_FD_TCP)
+		return pick(SM_PATH_NATIVE, SM_FB_ineligible);
 	/*
 	 * A bare sendfile() through the module runs the same splice path as
 	 * sendfile(2) plus an ioctl: auto keeps the module for what only it

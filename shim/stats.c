@@ -24,6 +24,7 @@ const char *const sm_path_names[SM_PATH_MAX] = {
 	[SM_PATH_URING_ZC] = "uring_zc",
 	[SM_PATH_URING_COPY] = "uring_copy",
 	[SM_PATH_KMOD] = "kmod",
+	[SM_PATH_SENDMSG] = "sendmsg",
 };
 
 const char *const sm_fallback_names[SM_FB_MAX] = {

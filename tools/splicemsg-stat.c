@@ -39,12 +39,13 @@
 typedef unsigned long long ull;
 
 /* The library's tables are hidden symbols: the names are repeated here. */
-_Static_assert(SM_PATH_MAX == 4, "a new path needs its name here too");
+_Static_assert(SM_PATH_MAX == 5, "a new path needs its name here too");
 static const char *const path_names[SM_PATH_MAX] = {
 	[SM_PATH_NATIVE] = "native",
 	[SM_PATH_URING_ZC] = "uring_zc",
 	[SM_PATH_URING_COPY] = "uring_copy",
 	[SM_PATH_KMOD] = "kmod",
+	[SM_PATH_SENDMSG] = "sendmsg",
 };
 
 _Static_assert(SM_SOCK_MAX == 3, "a new socket kind needs its name here too");

@@ -116,6 +116,7 @@ PATH_DOC = {
     "uring_zc": "io_uring zero-copy send",
     "uring_copy": "io_uring copy send",
     "kmod": "/dev/splicemsg",
+    "sendmsg": "held headers and a small body in one sendmsg(2)",
 }
 
 

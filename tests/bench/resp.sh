@@ -18,7 +18,7 @@ engines=("${@:-auto}")
 resp=$b/tests/bench/sm_resp
 lib=$b/shim/.libs/libsplicemsg.so
 stats=$(mktemp -d)
-ceiling="" ceiling_base=""
+ceiling="" ceiling_sm="" ceiling_base=""
 trap 'rm -rf "$stats"' EXIT
 
 # run native|ENGINE MODE HDR BODY N [unix] [rr] -> responses per second
@@ -60,9 +60,12 @@ for w in "TCP stream, 4 KiB body|cork 250 4096 20000" \
 		for who in native "${engines[@]}"; do
 			res[$who]+="$(run "$who" "${args[@]}") "
 		done
-		# the ceiling: one io_uring SENDMSG per response, no checks
-		[ "${args[*]}" = "cork 250 4096 20000" ] &&
+		# the ceilings: one io_uring SENDMSG, or one sendmsg(2), per
+		# response, no checks
+		if [ "${args[*]}" = "cork 250 4096 20000" ]; then
 			ceiling+="$(run native uring 250 4096 20000) "
+			ceiling_sm+="$(run native sendmsg 250 4096 20000) "
+		fi
 	done
 	[ "${args[*]}" = "cork 250 4096 20000" ] && ceiling_base=${res[native]}
 	cols=("${res[native]}")
@@ -88,13 +91,15 @@ print(f"| {name} | " + " | ".join(cells) + " |")
 PY
 	unset res
 done
-python3 - "${ceiling:-}" "${ceiling_base:-}" <<'PY'
+python3 - "${ceiling:-}" "${ceiling_sm:-}" "${ceiling_base:-}" <<'PY'
 import statistics, sys
-v = [int(x) for x in sys.argv[1].split()]
-b = [int(x) for x in sys.argv[2].split()]
-if v and b:
-    m, n = statistics.median(v), statistics.median(b)
-    print(f"\nCeiling, TCP stream: one io_uring SENDMSG of [header, mapped "
-          f"body] per response with no checks at all (sm_resp uring, same "
-          f"reps): {m:.0f} resp/s, {m / n:.2f}x native")
+b = [int(x) for x in sys.argv[3].split()]
+for arg, what in ((sys.argv[1], "one io_uring SENDMSG (sm_resp uring)"),
+                  (sys.argv[2], "one sendmsg(2) (sm_resp sendmsg)")):
+    v = [int(x) for x in arg.split()]
+    if v and b:
+        m, n = statistics.median(v), statistics.median(b)
+        print(f"\nCeiling, TCP stream: {what} of [header, mapped body] per "
+              f"response with no checks at all, same reps: {m:.0f} resp/s, "
+              f"{m / n:.2f}x native")
 PY

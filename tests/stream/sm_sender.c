@@ -36,6 +36,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "t_stream.h"
@@ -1095,6 +1096,45 @@ static void sc_errors(const struct scenario *sc)
 	t_file_close(&f);
 }
 
+/* ---- response helpers: headers and TCP_CORK, printed ------------------ */
+
+/* A write-family call whose result both runs must print alike. */
+static ssize_t put_hdr(struct conn *t, const char *label, int how,
+		       const char *buf, size_t len)
+{
+	struct iovec v[2] = { { (void *)buf, len / 2 },
+			      { (void *)(buf + len / 2), len - len / 2 } };
+	ssize_t ret;
+
+	switch (how) {
+	case 0:
+		ret = writev(t->fd, v, 2);
+		break;
+	case 1:
+		ret = send(t->fd, buf, len, MSG_MORE);
+		break;
+	default:
+		ret = write(t->fd, buf, len);
+	}
+	fprintf(OUT, "%s: %s -> %zd%s\n", label,
+		how == 0 ? "writev" : how == 1 ? "send(MSG_MORE)" : "write",
+		ret, ret < 0 ? strerror(errno) : "");
+	if (ret > 0)
+		t_digest_add(&t->want, buf, ret);
+	return ret;
+}
+
+static void cork(struct conn *t, const char *label, int on)
+{
+	int got = -1;
+	socklen_t len = sizeof(got);
+
+	t_check(setsockopt(t->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) ==
+		0);
+	t_check(getsockopt(t->fd, IPPROTO_TCP, TCP_CORK, &got, &len) == 0);
+	fprintf(OUT, "%s: TCP_CORK %d reads back %d\n", label, on, got);
+}
+
 /* ---- badptr: offset pointers the kernel can read but not write ------- */
 
 static void sc_badptr(const struct scenario *sc)
@@ -1103,7 +1143,7 @@ static void sc_badptr(const struct scenario *sc)
 	struct t_file f;
 	struct t_call c;
 	struct conn t;
-	char *map;
+	char *map, hdr[120];
 	off_t *p;
 
 	t_file_create(&f, "badptr", 65537, 900);
@@ -1132,6 +1172,16 @@ static void sc_badptr(const struct scenario *sc)
 	};
 	t_call(&c);
 	t_call_print(OUT, "off=straddling", t.name, "f", 0, &c);
+	/* After corked headers, which the shim may hold: they still go. */
+	memset(hdr, 'H', sizeof(hdr));
+	cork(&t, "held", 1);
+	put_hdr(&t, "held", 0, hdr, sizeof(hdr));
+	t_send(OUT, "held off=read-only", T_SENDFILE, t.fd, t.name, f.fd,
+	       "f", p, 1000);
+	put_hdr(&t, "held", 0, hdr, sizeof(hdr));
+	t_send(OUT, "held off=unmapped", T_SENDFILE64, t.fd, t.name, f.fd,
+	       "f", T_BAD_OFFP, 1000);
+	cork(&t, "held", 0);
 	/* The untouched bytes: what the kernel sent despite the EFAULT. */
 	close(t.fd);
 	t_rx_join(&t.rx);
@@ -1375,43 +1425,6 @@ static void sc_cork(const struct scenario *sc)
 }
 
 /* ---- idioms: the sendpage-era response shapes (cork, MSG_MORE) -------- */
-
-/* A write-family call whose result both runs must print alike. */
-static ssize_t put_hdr(struct conn *t, const char *label, int how,
-		       const char *buf, size_t len)
-{
-	struct iovec v[2] = { { (void *)buf, len / 2 },
-			      { (void *)(buf + len / 2), len - len / 2 } };
-	ssize_t ret;
-
-	switch (how) {
-	case 0:
-		ret = writev(t->fd, v, 2);
-		break;
-	case 1:
-		ret = send(t->fd, buf, len, MSG_MORE);
-		break;
-	default:
-		ret = write(t->fd, buf, len);
-	}
-	fprintf(OUT, "%s: %s -> %zd%s\n", label,
-		how == 0 ? "writev" : how == 1 ? "send(MSG_MORE)" : "write",
-		ret, ret < 0 ? strerror(errno) : "");
-	if (ret > 0)
-		t_digest_add(&t->want, buf, ret);
-	return ret;
-}
-
-static void cork(struct conn *t, const char *label, int on)
-{
-	int got = -1;
-	socklen_t len = sizeof(got);
-
-	t_check(setsockopt(t->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) ==
-		0);
-	t_check(getsockopt(t->fd, IPPROTO_TCP, TCP_CORK, &got, &len) == 0);
-	fprintf(OUT, "%s: TCP_CORK %d reads back %d\n", label, on, got);
-}
 
 static void sc_idioms(const struct scenario *sc)
 {
@@ -1674,6 +1687,96 @@ static void udp_drain(int fd, const char *label)
 	}
 }
 
+/*
+ * ---- offptr: where sendfile()'s offset pointer lives -------------------
+ *
+ * The shim lets the kernel check an offset pointer (a zero-length
+ * sendfile) unless it lies on the calling thread's stack above the stack
+ * pointer and the range is inside the file.  Corked responses whose offset
+ * is on the stack, on the heap, on a coroutine's stack (makecontext), on a
+ * signal handler's alternate stack, and ranges reaching past the end of
+ * the file or starting there: the same transcript and stream either way.
+ */
+static struct {
+	struct conn t;
+	struct t_file f;
+	char hdr[200];
+	unsigned int round;
+} op;
+
+static void op_response(const char *where, off_t *offp, size_t count)
+{
+	char label[64];
+
+	snprintf(label, sizeof(label), "%s%u", where, op.round);
+	cork(&op.t, label, 1);
+	put_hdr(&op.t, label, 0, op.hdr, 150 + op.round);
+	send_file(OUT, label, api_of(op.round), &op.t, &op.f, "f", offp,
+		  count);
+	cork(&op.t, label, 0);
+}
+
+static void op_on_own_stack(void)
+{
+	off_t off = 100 * op.round + 1;
+
+	op_response("coroutine", &off, 3000);
+}
+
+static void op_on_altstack(int sig)
+{
+	off_t off = 100 * op.round + 2;
+
+	(void)sig;
+	op_response("altstack", &off, 2000);
+}
+
+static void sc_offptr(const struct scenario *sc)
+{
+	size_t cstack = 256 << 10;
+	ucontext_t main_ctx, co;
+	struct sigaction sa = { .sa_handler = op_on_altstack,
+				.sa_flags = SA_ONSTACK };
+	stack_t alt = { .ss_size = cstack };
+	off_t *heap = malloc(sizeof(*heap)), off;
+
+	t_check(heap);
+	t_meta_set("coalesce_min", "16");
+	memset(op.hdr, 'H', sizeof(op.hdr));
+	t_file_create(&op.f, "offptr", 40000, 1400);
+	conn_open_tcp(&op.t, sc->family);
+	alt.ss_sp = malloc(cstack);
+	t_check(alt.ss_sp && sigaltstack(&alt, NULL) == 0);
+	t_check(sigemptyset(&sa.sa_mask) == 0 &&
+		sigaction(SIGUSR1, &sa, NULL) == 0);
+	for (op.round = 0; op.round < 4; op.round++) {
+		off = 100 * op.round;
+		op_response("stack", &off, 4096);
+		*heap = 100 * op.round + 3;
+		op_response("heap", heap, 1000);
+		t_check(getcontext(&co) == 0);
+		co.uc_stack.ss_sp = malloc(cstack);
+		co.uc_stack.ss_size = cstack;
+		co.uc_link = &main_ctx;
+		t_check(co.uc_stack.ss_sp);
+		makecontext(&co, op_on_own_stack, 0);
+		t_check(swapcontext(&main_ctx, &co) == 0);
+		free(co.uc_stack.ss_sp);
+		t_check(raise(SIGUSR1) == 0);
+		off = 40000 - 1000 * op.round - 10;	/* past the end */
+		op_response("past-eof", &off, 4096);
+		off = 40000;				/* at the end: 0 */
+		op_response("at-eof", &off, 100);
+	}
+	signal(SIGUSR1, SIG_DFL);
+	alt.ss_flags = SS_DISABLE;
+	t_check(sigaltstack(&alt, NULL) == 0);
+	free(alt.ss_sp);
+	free(heap);
+	conn_finish(&op.t, "offptr");
+	t_file_close(&op.f);
+}
+
 static void sc_udp(const struct scenario *sc)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -1891,6 +1994,7 @@ static const struct scenario scenarios[] = {
 	{ "idioms4", sc_idioms, AF_INET, "coalesce", NULL, "" },
 	{ "idioms6", sc_idioms, AF_INET6, "coalesce", NULL, "v6" },
 	{ "idioms-edge", sc_idioms_edge, AF_INET, "coalesce", NULL, "" },
+	{ "offptr", sc_offptr, AF_INET, "coalesce", NULL, "" },
 	{ "udp", sc_udp, AF_INET, "exact", NULL, "" },
 	{ "report", sc_report, AF_INET, "exact", NULL, "" },
 	{ "special", sc_special, AF_INET, "exact", NULL, "" },

@@ -3,7 +3,9 @@
 #
 # The default policy (SPLICEMSG_ENGINE=auto) on loopback: zero-copy would
 # be copied and an io_uring copy is no faster than sendfile, so every byte
-# must stay native, with the reason counted.  Then SPLICEMSG_ZC=report:
+# must stay native, with the reason counted -- except the idioms scenarios'
+# corked TCP headers, which leave with a small body in one sendmsg(2), and
+# must be counted as coalesced on that path.  Then SPLICEMSG_ZC=report:
 # a socket's first large sends probe zero-copy, the kernel reports them
 # copied, and the rest of that socket's sends go native.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
