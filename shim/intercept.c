@@ -44,24 +44,36 @@ static ssize_t real_sendfile(int out_fd, int in_fd, off64_t *offset,
 /*
  * The real sendfile(2).  Bytes held for the socket go first, as the native
  * writev would already have queued them, under the kernel's cork if the
- * application corked.
+ * application corked -- except for a body that follows held headers on a
+ * socket that has not written after a body while corked: like a coalesced
+ * one (sm_hold_body_flags()) it pushes its own last segment, so that the
+ * uncork which follows costs no syscall.
  */
 static ssize_t native(struct sm_hold *h, int out_fd, int in_fd,
 		      off64_t *offset, size_t count, int fallback)
 {
+	bool push = false;
 	ssize_t ret;
 	int saved;
 
 	if (h) {
+		push = h->len && !sm_hold_body_flags(h);
 		ret = sm_hold_drain(h, out_fd, 0);
 		if (ret < 0) {
 			errno = -ret;
 			return -1;
 		}
-		sm_hold_materialize(h, out_fd);
+		if (!push)
+			sm_hold_materialize(h, out_fd);
 	}
 	ret = real_sendfile(out_fd, in_fd, offset, count);
 	saved = errno;
+	if (push && ret > 0 && (size_t)ret == count) {
+		/* Its last chunk went without MSG_MORE (a short one, at end
+		 * of file, may not have): everything queued is pushed. */
+		h->more_sent = false;
+		sm_hold_body_sent(h, 0);
+	}
 
 	if (fallback >= 0)
 		sm_count_fallback(fallback);
@@ -484,6 +496,9 @@ static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
 	if (!h)
 		return sendfile_path(NULL, fi, kind, out_fd, in_fd, offset,
 				     count);
+	/* A second body before the uncork: this socket wants its cork. */
+	if (h->body_done)
+		h->tail_seen = true;
 	/* The socket's own order: held bytes, then this body. */
 	if (h->err) {
 		errno = -sm_hold_report_err(h, 0);

@@ -257,9 +257,10 @@ int sm_policy_setup_fallback(int err);
 
 /*
  * Largest body auto sends with held headers in one sendmsg(2) from a
- * mapping: measured against the corked idiom (tests/bench/resp.sh) a copy
- * wins up to 16 KiB (1.4x) and breaks even near 32 KiB, where sendfile(2)'s
- * page references start to beat copying the body.
+ * mapping.  Against the corked idiom, without the checks, whose cost does
+ * not grow with the body (tests/bench/resp.sh, docs/bench.md): 1.30x-1.45x
+ * at 16 KiB, 1.18x-1.22x at 32 KiB, 0.93x-1.08x at 64 KiB, where
+ * sendfile(2)'s page references catch up with copying the body.
  */
 #define SM_DIRECT_MAX ((size_t)16 << 10)
 #define SM_ZC_PROBE_MIN 4	/* notifications before a verdict */

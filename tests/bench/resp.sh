@@ -103,3 +103,29 @@ for arg, what in ((sys.argv[1], "one io_uring SENDMSG (sm_resp uring)"),
               f"response with no checks at all, same reps: {m:.0f} resp/s, "
               f"{m / n:.2f}x native")
 PY
+
+# Where copying the body stops paying (SM_DIRECT_MAX in shim/sm.h): the
+# corked idiom natively, under auto (one sendmsg(2) up to SM_DIRECT_MAX,
+# sendfile(2) after the headers above it), and one sendmsg(2) of [header,
+# mapped body] with no checks, per body size, interleaved.
+echo
+echo "Copy or page references, TCP stream, 250 B header:"
+echo
+echo "| body | native resp/s | shim auto | no-check sendmsg(2) |"
+echo "|---|---|---|---|"
+for size in 4096 8192 16384 32768 65536; do
+	n=$((400000000 / size))
+	c="" a="" m=""
+	for ((r = 0; r < reps; r++)); do
+		c+="$(run native cork 250 "$size" "$n") "
+		a+="$(run auto cork 250 "$size" "$n") "
+		m+="$(run native sendmsg 250 "$size" "$n") "
+	done
+	python3 - "$size" "$c" "$a" "$m" <<'PY'
+import statistics, sys
+size, c, a, m = sys.argv[1], *(statistics.median(int(x) for x in v.split())
+                                for v in sys.argv[2:])
+print(f"| {int(size) // 1024} KiB | {c:.0f} | {a:.0f} ({a / c:.2f}x) | "
+      f"{m:.0f} ({m / c:.2f}x) |")
+PY
+done
