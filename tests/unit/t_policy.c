@@ -127,6 +127,32 @@ START_TEST(auto_never_sends_a_bare_sendfile_through_the_module)
 }
 END_TEST
 
+START_TEST(auto_sends_held_headers_and_a_small_body_in_one_sendmsg)
+{
+	fi.local_peer = 1;
+	c.held = 250;
+	c.count = SM_DIRECT_MAX;
+	expect(SM_PATH_SENDMSG, -1);
+	c.uring_ok = false;		/* it needs no ring */
+	expect(SM_PATH_SENDMSG, -1);
+	c.uring_ok = true;
+	c.count = SM_DIRECT_MAX + 1;	/* sendfile(2), after the headers */
+	expect(SM_PATH_NATIVE, SM_FB_small);
+	c.count = 1 << 20;
+	expect(SM_PATH_NATIVE, SM_FB_local_peer);
+	c.kind = SM_FD_UNIX;
+	expect(SM_PATH_NATIVE, SM_FB_ineligible);
+	c.held = 0;			/* nothing held: the usual rule */
+	c.kind = SM_FD_TCP;
+	c.count = 1000;
+	expect(SM_PATH_NATIVE, SM_FB_small);
+	o.ENGINE = SM_ENGINE_URING;	/* forced: io_uring, any size */
+	c.held = 250;
+	c.count = 1 << 30;
+	expect(SM_PATH_URING_COPY, -1);
+}
+END_TEST
+
 START_TEST(ring_setup_failures_are_named)
 {
 	c.uring_ok = false;
@@ -193,6 +219,8 @@ int main(void)
 	tcase_add_test(tc, report_mode_ignores_addresses_but_not_reports);
 	tcase_add_test(tc, kmod_engine_forces_the_module_or_says_why_not);
 	tcase_add_test(tc, auto_never_sends_a_bare_sendfile_through_the_module);
+	tcase_add_test(tc,
+		       auto_sends_held_headers_and_a_small_body_in_one_sendmsg);
 	tcase_add_test(tc, ring_setup_failures_are_named);
 	tcase_add_test(tc, verdict_waits_for_enough_reports);
 	tcase_add_test(tc, mostly_zero_copy_keeps_zero_copy);
