@@ -50,7 +50,8 @@ static struct sm_hold *hold_for(int fd, bool af_unix)
 	 * Measured (tests/bench/resp.sh, docs/bench.md): the corked native
 	 * idiom already sends one segment per response, so one send only
 	 * saves syscalls.  Auto holds TCP headers for one sendmsg(2) with a
-	 * small body (policy.c), which saves them; over AF_UNIX it lost.
+	 * small body (policy.c): poll, fstat and sendmsg for the idiom's
+	 * four.  The AF_UNIX idiom, send(MSG_MORE) and sendfile, is two.
 	 */
 	if (sm_opt.ENGINE == SM_ENGINE_AUTO && kind != SM_FD_TCP)
 		return NULL;
