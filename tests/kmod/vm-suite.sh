@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The module suite, run inside the VM by scripts/vm-test (one boot): t_kmod,
-# rmmod/insmod cycles each followed by `t_kmod smoke`, $SM_VM_EXTRA as one
-# test, a final rmmod, then the kernel log.  Prints "PASS name",
+# rmmod/insmod cycles each followed by `t_kmod smoke`, each line of
+# $SM_VM_EXTRA as one test, a final rmmod, then the kernel log.  Prints "PASS name",
 # "FAIL name: why", "SKIP name: why"; exits 1 if anything failed.
 #
 # Environment: T_KMOD (the static t_kmod), SM_VM_KO and SM_VM_INSMOD (set by
 # vm-init.sh), SM_VM_KMSG_BAD (kernel log pattern), SM_VM_CYCLES (3),
-# SM_VM_EXTRA (a shell command, optional).
+# SM_VM_EXTRA (shell commands, one per line, optional).
 set -u
 
 T_KMOD=${T_KMOD:?T_KMOD: path of t_kmod}
@@ -61,18 +61,21 @@ else
 	fail insmod "status ${SM_VM_INSMOD:-none}; $(ls /dev/splicemsg 2>&1)"
 fi
 
-# The extra command's own PASS/FAIL lines are shown indented: only its exit
+# An extra command's own PASS/FAIL lines are shown indented: only its exit
 # status counts here.
-if [ -n "${SM_VM_EXTRA:-}" ]; then
-	echo "extra: $SM_VM_EXTRA"
-	bash -c "$SM_VM_EXTRA" 2>&1 </dev/null | sed -u 's/^/  | /'
+n=0
+while IFS= read -r cmd; do
+	[ -n "$cmd" ] || continue
+	n=$((n + 1))
+	echo "extra$n: $cmd"
+	bash -c "$cmd" 2>&1 </dev/null | sed -u 's/^/  | /'
 	rc=${PIPESTATUS[0]}
 	case $rc in
-	0) pass extra ;;
-	77) skip extra "exit status 77" ;;
-	*) fail extra "exit status $rc" ;;
+	0) pass "extra$n" ;;
+	77) skip "extra$n" "exit status 77" ;;
+	*) fail "extra$n" "exit status $rc" ;;
 	esac
-fi
+done <<<"${SM_VM_EXTRA:-}"
 
 if [ -e /sys/module/splicemsg ]; then
 	if rmmod splicemsg; then

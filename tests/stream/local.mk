@@ -23,4 +23,5 @@ EXTRA_DIST += tests/stream/lib.sh tests/stream/sm_stats.py \
 	tests/stream/lsan.supp \
 	tests/stream/stream-uring.sh tests/stream/stream-auto.sh \
 	tests/stream/stream-noring.sh \
-	tests/stream/stream-kmod.sh tests/stream/stream-syscalls.sh
+	tests/stream/stream-kmod.sh tests/stream/stream-syscalls.sh \
+	tests/stream/stream-nic.sh
