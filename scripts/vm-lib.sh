@@ -273,19 +273,35 @@ vm_boot() {
 			-netdev hubport,id=p1,hubid=0
 			-device virtio-net-pci,netdev=p1)
 	fi
-	: >"$log"
-	timeout -k 10 "$SM_VM_TIMEOUT" "${qemu[@]}" </dev/null >"$log" 2>&1 &
-	VM_QPID=$!
-	# Stop the VM with us; bash runs traps only between commands, hence the
-	# background jobs and wait.
-	trap 'vm_abort 130' INT
-	trap 'vm_abort 143' TERM
-	tail -s 0.1 --pid=$VM_QPID -n +1 -f "$log" | vm_filter &
-	VM_FPID=$!
-	wait $VM_QPID || rc=$?
-	wait $VM_FPID
-	trap - INT TERM
-	cp "$log" "$SM_VM_DIR/last-console.log"
+	local attempt
+	for attempt in 1 2; do
+		: >"$log"
+		rc=0
+		timeout -k 10 "$SM_VM_TIMEOUT" "${qemu[@]}" </dev/null \
+			>"$log" 2>&1 &
+		VM_QPID=$!
+		# Stop the VM with us; bash runs traps only between commands,
+		# hence the background jobs and wait.
+		trap 'vm_abort 130' INT
+		trap 'vm_abort 143' TERM
+		tail -s 0.1 --pid=$VM_QPID -n +1 -f "$log" | vm_filter &
+		VM_FPID=$!
+		wait $VM_QPID || rc=$?
+		wait $VM_FPID
+		trap - INT TERM
+		cp "$log" "$SM_VM_DIR/last-console.log"
+		# A kernel that died before /init ran had run nothing of ours
+		# (TCG has oopsed in early boot, on an int3 of text patching):
+		# that boot, and only that one, is tried again, once.
+		grep -q SPLICEMSG-VM-INIT "$log" || [ $attempt = 2 ] ||
+			[ $rc -eq 124 ] || [ $rc -eq 137 ] || {
+			cp "$log" "$SM_VM_DIR/early-death.log"
+			printf 'vm: the kernel died before /init (%s): booting again\n' \
+				"$SM_VM_DIR/early-death.log" >&2
+			continue
+		}
+		break
+	done
 	status=$(sed -n 's/.*SPLICEMSG-VM-EXIT \([0-9]*\).*/\1/p' "$log" |
 		tail -1)
 	if [ -z "$status" ]; then

@@ -7,6 +7,8 @@
 
 /bin/busybox --install -s /bin
 export PATH=/bin
+# First: a boot that never printed this died before anything of ours ran.
+echo SPLICEMSG-VM-INIT
 . /splicemsg-vm/config
 
 say() { echo "SPLICEMSG-VM: $*"; }
