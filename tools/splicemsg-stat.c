@@ -123,6 +123,20 @@ bad_usage(const char *fmt, ...)
 	exit(2);
 }
 
+/* A decimal in [1, max], or a usage error naming @what. */
+static unsigned long long positive(const char *s, unsigned long long max,
+				   const char *what)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || n < 1 || n > max)
+		bad_usage("bad %s '%s'", what, s);
+	return n;
+}
+
 static void parse_args(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -134,7 +148,6 @@ static void parse_args(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long long n;
 	char *end;
 	int c;
 
@@ -142,12 +155,7 @@ static void parse_args(int argc, char **argv)
 				NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			errno = 0;
-			n = strtoull(optarg, &end, 10);
-			if (errno || end == optarg || *end || *optarg == '-' ||
-			    n < 1 || n > INT_MAX)
-				bad_usage("bad pid '%s'", optarg);
-			opt.pid = (pid_t)n;
+			opt.pid = (pid_t)positive(optarg, INT_MAX, "pid");
 			break;
 		case 'n':
 			if (!*optarg)
@@ -164,12 +172,7 @@ static void parse_args(int argc, char **argv)
 				bad_usage("bad interval '%s'", optarg);
 			break;
 		case 'c':
-			errno = 0;
-			n = strtoull(optarg, &end, 10);
-			if (errno || end == optarg || *end || *optarg == '-' ||
-			    n < 1 || n > ULONG_MAX)
-				bad_usage("bad count '%s'", optarg);
-			opt.count = n;
+			opt.count = positive(optarg, ULONG_MAX, "count");
 			break;
 		case 'j':
 			opt.json = true;

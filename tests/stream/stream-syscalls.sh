@@ -76,6 +76,17 @@ check_at_most() {
 		t_fail "$what" "$got calls for $N responses, at most $max"
 	fi
 }
+# three_per_response NAME FILE SYSCALL...: those, summed, at most 3 a response
+three_per_response() {
+	local name=$1 f=$2 per
+	shift 2
+	per=$(count "$f" "$@")
+	if [ "$per" -le $((3 * N + few)) ]; then
+		t_pass "$name: $per syscalls of the idiom's kinds, $((per * 100 / N))/100 per response"
+	else
+		t_fail "$name: syscalls" "$per for $N responses, more than 3 per response"
+	fi
+}
 check_at_most "auto: sendfile" "$(count "$a" sendfile sendfile64)" "$few"
 check_at_most "auto: setsockopt" "$(count "$a" setsockopt)" "$few"
 check_at_most "auto: writev" "$(count "$a" writev)" "$few"
@@ -87,13 +98,8 @@ if [ "$sm" -ge $((N - few)) ] && [ "$sm" -le $((N + few)) ]; then
 else
 	t_fail "auto: sendmsg" "$sm calls for $N responses"
 fi
-per=$(count "$a" sendmsg sendfile sendfile64 writev setsockopt poll \
-	newfstatat fstat statx io_uring_enter futex lseek)
-if [ "$per" -le $((3 * N + few)) ]; then
-	t_pass "auto: $per syscalls of the idiom's kinds, $((per * 100 / N))/100 per response"
-else
-	t_fail "auto: syscalls" "$per for $N responses, more than 3 per response"
-fi
+three_per_response auto "$a" sendmsg sendfile sendfile64 writev setsockopt \
+	poll newfstatat fstat statx io_uring_enter futex lseek
 
 # 64 KiB: the headers ahead of the body, which pushes its own last segment
 a=$SM_TMP/bulk.sc
@@ -106,13 +112,8 @@ if [ "$sf" -eq "$N" ] && [ "$hd" -ge $((N - few)) ] && [ "$hd" -le "$N" ]; then
 else
 	t_fail "bulk" "$hd header sends, $sf sendfile for $N responses"
 fi
-per=$(count "$a" sendmsg sendto sendfile sendfile64 writev setsockopt poll \
-	newfstatat fstat statx io_uring_enter lseek)
-if [ "$per" -le $((3 * N + few)) ]; then
-	t_pass "bulk: $per syscalls of the idiom's kinds, $((per * 100 / N))/100 per response"
-else
-	t_fail "bulk: syscalls" "$per for $N responses, more than 3 per response"
-fi
+three_per_response bulk "$a" sendmsg sendto sendfile sendfile64 writev \
+	setsockopt poll newfstatat fstat statx io_uring_enter lseek
 
 stats=$(python3 - "$SM_TMP" "$N" <<'EOF'
 import glob, json, sys
