@@ -149,7 +149,9 @@ check_at_most "auto: futex on the sending thread" "$(count auto futex)" 10
 echo "# auto: the timer thread's futex calls (its ticks, not bounded): $(count auto timer_futex)"
 sm=$(count auto sendmsg)
 co=$(stat auto coalesced)
-if [ "$co" -ge "$h" ] && [ "$sm" -eq "$co" ]; then
+# (a response stalled past the cork bound between its writev and its
+# sendfile has its headers flushed by the timer, and is not coalesced)
+if [ "$co" -ge $((h - N / 20)) ] && [ "$sm" -eq "$co" ]; then
 	t_pass "auto: $sm sendmsg for $co coalesced responses"
 else
 	t_fail "auto: sendmsg" "$sm calls for $co coalesced of $h held"
