@@ -1825,6 +1825,73 @@ static void sc_udp(const struct scenario *sc)
 	t_file_close(&f);
 }
 
+/* ---- notify: a completion must not cut another blocking call short --- */
+
+struct resume_later {
+	struct t_rx *rx;
+	unsigned int ms;
+	pthread_t thread;
+};
+
+static void *resume_main(void *arg)
+{
+	struct resume_later *r = arg;
+
+	usleep(r->ms * 1000);
+	t_rx_resume(r->rx);
+	return NULL;
+}
+
+/*
+ * A zero-copy send whose notification lands while the same thread blocks
+ * in write(2) on another socket.  io_uring completions queued as ordinary
+ * task work set TIF_NOTIFY_SIGNAL, and a blocking TCP write that already
+ * queued bytes returns that partial count when signal_pending(): the shim
+ * must not let its own completions do that.  A's receive window is filled
+ * first, so the zero-copy bytes wait in A's send queue, and their
+ * notification comes when A's receiver wakes, 100 ms into the write on B,
+ * whose receiver wakes at 400 ms.
+ */
+static void sc_notify(const struct scenario *sc)
+{
+	struct t_conn_opts oa = { .family = sc->family, .sndbuf = 4 * T_MIB,
+				  .rcvbuf = 64 * T_KIB };
+	struct t_conn_opts ob = { .family = sc->family };
+	struct resume_later ra = { .ms = 100 }, rb = { .ms = 400 };
+	size_t fill = T_MIB, big = 16 * T_MIB;
+	struct conn a, b;
+	struct t_file f;
+	off_t off = 0;
+	ssize_t ret;
+	char *buf;
+
+	t_file_create(&f, "notify", 256 * T_KIB, 88);
+	conn_open(&a, &oa, true, 0);
+	conn_open(&b, &ob, true, 0);
+	buf = malloc(big);
+	t_check(buf);
+	memset(buf, 'w', big);
+	ret = write(a.fd, buf, fill);
+	fprintf(OUT, "notify: write(A, %zu) = %zd\n", fill, ret);
+	if (ret > 0)
+		t_digest_add(&a.want, buf, ret);
+	send_file(OUT, "notify zc", T_SENDFILE, &a, &f, "f", &off, f.size);
+	ra.rx = &a.rx;
+	rb.rx = &b.rx;
+	t_check(pthread_create(&ra.thread, NULL, resume_main, &ra) == 0);
+	t_check(pthread_create(&rb.thread, NULL, resume_main, &rb) == 0);
+	ret = write(b.fd, buf, big);
+	fprintf(OUT, "notify: blocking write(B, %zu) = %zd\n", big, ret);
+	if (ret > 0)
+		t_digest_add(&b.want, buf, ret);
+	t_check(pthread_join(ra.thread, NULL) == 0);
+	t_check(pthread_join(rb.thread, NULL) == 0);
+	conn_finish(&a, "notify A");
+	conn_finish(&b, "notify B");
+	t_file_close(&f);
+	free(buf);
+}
+
 /* ---- report: many 256 KiB sends on one socket (zero-copy verdict) ---- */
 
 static void sc_report(const struct scenario *sc)
@@ -1997,6 +2064,7 @@ static const struct scenario scenarios[] = {
 	{ "offptr", sc_offptr, AF_INET, "coalesce", NULL, "" },
 	{ "udp", sc_udp, AF_INET, "exact", NULL, "" },
 	{ "report", sc_report, AF_INET, "exact", NULL, "" },
+	{ "notify", sc_notify, AF_INET, "exact", NULL, "" },
 	{ "special", sc_special, AF_INET, "exact", NULL, "" },
 };
 
