@@ -1847,39 +1847,44 @@ static void *resume_main(void *arg)
  * in write(2) on another socket.  io_uring completions queued as ordinary
  * task work set TIF_NOTIFY_SIGNAL, and a blocking TCP write that already
  * queued bytes returns that partial count when signal_pending(): the shim
- * must not let its own completions do that.  A's receive window is filled
- * first, so the zero-copy bytes wait in A's send queue, and their
- * notification comes when A's receiver wakes, 100 ms into the write on B,
- * whose receiver wakes at 400 ms.
+ * must not let its own completions do that.  A's small receive buffer is
+ * filled first (without blocking: the send buffer may be small too), so
+ * the zero-copy bytes wait in A's send queue and their notification comes
+ * when A's receiver wakes, 150 ms in, during the write on B, whose
+ * receiver wakes at 500 ms.  The receivers wake whatever blocks, so no
+ * kernel's buffer sizes can hang this.
  */
 static void sc_notify(const struct scenario *sc)
 {
-	struct t_conn_opts oa = { .family = sc->family, .sndbuf = 4 * T_MIB,
+	struct t_conn_opts oa = { .family = sc->family, .sndbuf = T_MIB,
 				  .rcvbuf = 64 * T_KIB };
 	struct t_conn_opts ob = { .family = sc->family };
-	struct resume_later ra = { .ms = 100 }, rb = { .ms = 400 };
-	size_t fill = T_MIB, big = 16 * T_MIB;
+	struct resume_later ra = { .ms = 150 }, rb = { .ms = 500 };
+	size_t fill = 128 * T_KIB, filled = 0, big = 16 * T_MIB;
 	struct conn a, b;
 	struct t_file f;
 	off_t off = 0;
 	ssize_t ret;
 	char *buf;
 
-	t_file_create(&f, "notify", 256 * T_KIB, 88);
+	t_file_create(&f, "notify", 128 * T_KIB, 88);
 	conn_open(&a, &oa, true, 0);
 	conn_open(&b, &ob, true, 0);
 	buf = malloc(big);
 	t_check(buf);
 	memset(buf, 'w', big);
-	ret = write(a.fd, buf, fill);
-	fprintf(OUT, "notify: write(A, %zu) = %zd\n", fill, ret);
-	if (ret > 0)
-		t_digest_add(&a.want, buf, ret);
-	send_file(OUT, "notify zc", T_SENDFILE, &a, &f, "f", &off, f.size);
 	ra.rx = &a.rx;
 	rb.rx = &b.rx;
 	t_check(pthread_create(&ra.thread, NULL, resume_main, &ra) == 0);
 	t_check(pthread_create(&rb.thread, NULL, resume_main, &rb) == 0);
+	while (filled < fill) {
+		ret = send(a.fd, buf, fill - filled, MSG_DONTWAIT);
+		if (ret <= 0)
+			break;
+		t_digest_add(&a.want, buf, ret);
+		filled += ret;
+	}
+	send_file(OUT, "notify zc", T_SENDFILE, &a, &f, "f", &off, f.size);
 	ret = write(b.fd, buf, big);
 	fprintf(OUT, "notify: blocking write(B, %zu) = %zd\n", big, ret);
 	if (ret > 0)
