@@ -185,6 +185,26 @@ sm_check() {
 	SM_PENDING="${SM_PENDING:-} $mode:$engine:$dir"
 }
 
+# sm_stat NAME EXPR: a Python expression over the stats files
+# $SM_TMP/NAME.*.json, summed into s (nested keys flattened: s["a.b"]),
+# with n the number of files.
+sm_stat() {
+	python3 - "$SM_TMP" "$1" "$2" <<'EOF'
+import glob, json, sys
+d, name, expr = sys.argv[1:]
+files = glob.glob("%s/%s.*.json" % (d, name))
+s = {}
+for f in files:
+    for k, v in json.load(open(f)).items():
+        if isinstance(v, dict):
+            for kk, vv in v.items():
+                s[k + "." + kk] = s.get(k + "." + kk, 0) + vv
+        elif isinstance(v, int):
+            s[k] = s.get(k, 0) + v
+print(eval(expr, {}, {"s": s, "n": len(files)}))
+EOF
+}
+
 # Check the stats of every run since the last flush, one python run per
 # mode.
 sm_stats_flush() {

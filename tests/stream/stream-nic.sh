@@ -104,23 +104,6 @@ s.close()
 		python3 -c "$prog" "$addr" "$port" "$file" "$CHUNK"
 }
 
-# stat NAME EXPR: a Python expression over the summed stats s of NAME
-stat() {
-	python3 - "$SM_TMP" "$1" "$2" <<'EOF'
-import glob, json, sys
-d, name, expr = sys.argv[1:]
-s = {}
-for f in glob.glob("%s/%s.*.json" % (d, name)):
-    for k, v in json.load(open(f)).items():
-        if isinstance(v, dict):
-            for kk, vv in v.items():
-                s[k + "." + kk] = s.get(k + "." + kk, 0) + vv
-        elif isinstance(v, int):
-            s[k] = s.get(k, 0) + v
-print(eval(expr, {}, {"s": s}))
-EOF
-}
-
 # run NAME NS ADDR PORT: one transfer, its bytes checked
 run() {
 	local name=$1 ns=$2 addr=$3 port=$4 got
@@ -149,11 +132,11 @@ run() {
 # check NAME WHAT EXPR: PASS if the expression over the stats is true
 check() {
 	local v
-	v=$(stat "$1" "$3")
+	v=$(sm_stat "$1" "$3")
 	if [ "$v" = True ]; then
 		t_pass "$1/$2"
 	else
-		t_fail "$1/$2" "$3 is $v; stats: $(stat "$1" \
+		t_fail "$1/$2" "$3 is $v; stats: $(sm_stat "$1" \
 			'" ".join("%s=%d" % kv for kv in sorted(s.items()) if kv[1])')"
 	fi
 }
@@ -166,7 +149,7 @@ check nic "kept zero-copy: most bytes on uring_zc" \
 	'2 * s.get("bytes_by_path.uring_zc", 0) > '"$SIZE"
 check nic "no copied verdict, no local-peer shortcut" \
 	's.get("fallbacks.zc_copied", 0) == 0 and s.get("fallbacks.local_peer", 0) == 0'
-echo "    nic: $(stat nic '" ".join("%s=%d" % kv for kv in sorted(s.items())
+echo "    nic: $(sm_stat nic '" ".join("%s=%d" % kv for kv in sorted(s.items())
 	if kv[1] and kv[0] not in ("pid", "version"))')"
 
 run loopback - 127.0.0.1 9001

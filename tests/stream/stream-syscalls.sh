@@ -72,19 +72,9 @@ count() {
 		END { print n + 0 }' "$SM_TMP/$name.count"
 }
 
-# stat NAME KEY: a counter of NAME's stats (sendmsg: its body bytes)
-stat() {
-	python3 - "$SM_TMP" "$1" "$2" <<'EOF'
-import glob, json, sys
-d, name, key = sys.argv[1:]
-s = [json.load(open(f)) for f in glob.glob(f"{d}/{name}.*.json")]
-if len(s) != 1:
-    print(-1)	# one sending process, one file
-elif key == "sendmsg":
-    print(s[0]["bytes_by_path"]["sendmsg"])
-else:
-    print(s[0][key])
-EOF
+# one NAME KEY: a counter of NAME's stats, -1 unless one process wrote them
+one() {
+	sm_stat "$1" "s[\"$2\"] if n == 1 else -1"
 }
 
 check_at_most() {
@@ -99,7 +89,7 @@ check_at_most() {
 # held NAME: sets h to how many responses held their headers, which must be
 # at least half, or the run measured the native idiom and proves nothing
 held() {
-	h=$(stat "$1" hold_writes)
+	h=$(one "$1" hold_writes)
 	if [ "$h" -ge $((N / 2)) ] && [ "$h" -le "$N" ]; then
 		t_pass "$1: $h of $N responses held their headers"
 	else
@@ -148,7 +138,7 @@ check_at_most "auto: io_uring_enter" "$(count auto io_uring_enter)" 0
 check_at_most "auto: futex on the sending thread" "$(count auto futex)" 10
 echo "# auto: the timer thread's futex calls (its ticks, not bounded): $(count auto timer_futex)"
 sm=$(count auto sendmsg)
-co=$(stat auto coalesced)
+co=$(one auto coalesced)
 # (a response stalled past the cork bound between its writev and its
 # sendfile has its headers flushed by the timer, and is not coalesced)
 if [ "$co" -ge $((h - N / 20)) ] && [ "$sm" -eq "$co" ]; then
@@ -158,7 +148,7 @@ else
 fi
 per_response auto "$h" sendmsg sendfile sendfile64 writev setsockopt \
 	poll newfstatat fstat statx io_uring_enter futex lseek
-b=$(stat auto sendmsg)
+b=$(one auto bytes_by_path.sendmsg)
 if [ "$b" -ge $((co * 4096)) ]; then
 	t_pass "auto stats: $b body bytes on path sendmsg"
 else
