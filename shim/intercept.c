@@ -117,7 +117,6 @@ struct sm_xfer {
 	loff_t pos;		/* file offset of the first byte */
 	size_t len;		/* bytes to send (already cut at EOF) */
 	bool nonblock;
-	bool zc;
 	enum sm_path path;	/* uring_zc, uring_copy or sendmsg */
 	struct sm_hold *h;	/* held headers go first, or NULL */
 	int more;		/* MSG_MORE while the application corks */
@@ -179,7 +178,7 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 	 * retry in the kernel until done, like sendfile(2). */
 	s.msg_flags = MSG_NOSIGNAL | (x->nonblock ? MSG_DONTWAIT : MSG_WAITALL) |
 		      x->more;
-	s.zc = x->zc;
+	s.zc = x->path == SM_PATH_URING_ZC;
 	s.map = map;
 	s.ino = x->ino;
 	if (x->path == SM_PATH_SENDMSG) {
@@ -592,11 +591,10 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	x.len = count < SM_MAX_RW ? count : SM_MAX_RW;
 	if ((uint64_t)st.st_size - x.pos < x.len)
 		x.len = st.st_size - x.pos;
-	x.zc = ch.path == SM_PATH_URING_ZC;
 	x.path = ch.path;
 	fl = sm_fd_flags(out_fd, fi);
 	x.nonblock = fl >= 0 && (fl & O_NONBLOCK);
-	if (h && x.zc) {
+	if (h && x.path == SM_PATH_URING_ZC) {
 		/* zero-copy never carries copied headers: they go first */
 		ret = sm_hold_drain(h, out_fd, 0);
 		if (ret < 0) {
