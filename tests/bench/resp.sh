@@ -19,6 +19,8 @@ resp=$b/tests/bench/sm_resp
 lib=$b/shim/.libs/libsplicemsg.so
 stats=$(mktemp -d)
 ceiling="" ceiling_sm="" ceiling_base=""
+# the workload the ceilings are measured beside: HDR BODY N
+ceil=(250 4096 20000)
 trap 'rm -rf "$stats"' EXIT
 
 # run native|ENGINE MODE HDR BODY N [unix] [rr] -> responses per second
@@ -46,7 +48,7 @@ for e in "${engines[@]}"; do
 done
 echo "$head"
 echo "$rule"
-for w in "TCP stream, 4 KiB body|cork 250 4096 20000" \
+for w in "TCP stream, 4 KiB body|cork ${ceil[*]}" \
 	 "TCP request/response, 4 KiB body|cork 250 4096 5000 rr" \
 	 "AF_UNIX stream, 4 KiB body|more 250 4096 20000 unix" \
 	 "AF_UNIX request/response, 4 KiB body|more 250 4096 5000 unix rr" \
@@ -62,12 +64,12 @@ for w in "TCP stream, 4 KiB body|cork 250 4096 20000" \
 		done
 		# the ceilings: one io_uring SENDMSG, or one sendmsg(2), per
 		# response, no checks
-		if [ "${args[*]}" = "cork 250 4096 20000" ]; then
-			ceiling+="$(run native uring 250 4096 20000) "
-			ceiling_sm+="$(run native sendmsg 250 4096 20000) "
+		if [ "${args[*]}" = "cork ${ceil[*]}" ]; then
+			ceiling+="$(run native uring "${ceil[@]}") "
+			ceiling_sm+="$(run native sendmsg "${ceil[@]}") "
 		fi
 	done
-	[ "${args[*]}" = "cork 250 4096 20000" ] && ceiling_base=${res[native]}
+	[ "${args[*]}" = "cork ${ceil[*]}" ] && ceiling_base=${res[native]}
 	cols=("${res[native]}")
 	for e in "${engines[@]}"; do
 		cols+=("$e" "${res[$e]}")
