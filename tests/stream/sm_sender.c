@@ -1687,6 +1687,54 @@ static void udp_drain(int fd, const char *label)
 	}
 }
 
+static void sc_udp(const struct scenario *sc)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	int r, s, on = 1, off_v = 0;
+	char hdr[120], label[32];
+	struct t_file f;
+	unsigned int i;
+	off_t off;
+
+	memset(hdr, 'u', sizeof(hdr));
+	t_file_create(&f, "udp", 9000, 1400);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r = socket(AF_INET, SOCK_DGRAM, 0);
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	t_check(r >= 0 && s >= 0 && !bind(r, (void *)&a, sizeof(a)) &&
+		!getsockname(r, (void *)&a, &alen) &&
+		!connect(s, (void *)&a, sizeof(a)));
+	for (i = 0; i < 3; i++) {
+		snprintf(label, sizeof(label), "udp-cork%u", i);
+		t_check(setsockopt(s, IPPROTO_UDP, UDP_CORK, &on,
+				   sizeof(on)) == 0);
+		fprintf(OUT, "%s: write -> %zd\n", label,
+			write(s, hdr, sizeof(hdr)));
+		off = 100 * i;
+		t_send(OUT, label, api_of(i), s, "udp4", f.fd, "f", &off,
+		       1000 + i);
+		t_check(setsockopt(s, IPPROTO_UDP, UDP_CORK, &off_v,
+				   sizeof(off_v)) == 0);
+		udp_drain(r, label);
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(label, sizeof(label), "udp-more%u", i);
+		fprintf(OUT, "%s: send(MSG_MORE) -> %zd\n", label,
+			send(s, hdr, sizeof(hdr), MSG_MORE));
+		off = 0;
+		t_send(OUT, label, api_of(i), s, "udp4", f.fd, "f", &off, 700);
+		udp_drain(r, label);
+	}
+	fprintf(OUT, "udp-plain: write -> %zd\n", write(s, hdr, 50));
+	off = 0;
+	t_send(OUT, "udp-plain", T_SENDFILE, s, "udp4", f.fd, "f", &off, 300);
+	udp_drain(r, "udp-plain");
+	close(s);
+	close(r);
+	t_file_close(&f);
+}
+
 /*
  * ---- offptr: where sendfile()'s offset pointer lives -------------------
  *
@@ -1775,54 +1823,6 @@ static void sc_offptr(const struct scenario *sc)
 	free(heap);
 	conn_finish(&op.t, "offptr");
 	t_file_close(&op.f);
-}
-
-static void sc_udp(const struct scenario *sc)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int r, s, on = 1, off_v = 0;
-	char hdr[120], label[32];
-	struct t_file f;
-	unsigned int i;
-	off_t off;
-
-	memset(hdr, 'u', sizeof(hdr));
-	t_file_create(&f, "udp", 9000, 1400);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	r = socket(AF_INET, SOCK_DGRAM, 0);
-	s = socket(AF_INET, SOCK_DGRAM, 0);
-	t_check(r >= 0 && s >= 0 && !bind(r, (void *)&a, sizeof(a)) &&
-		!getsockname(r, (void *)&a, &alen) &&
-		!connect(s, (void *)&a, sizeof(a)));
-	for (i = 0; i < 3; i++) {
-		snprintf(label, sizeof(label), "udp-cork%u", i);
-		t_check(setsockopt(s, IPPROTO_UDP, UDP_CORK, &on,
-				   sizeof(on)) == 0);
-		fprintf(OUT, "%s: write -> %zd\n", label,
-			write(s, hdr, sizeof(hdr)));
-		off = 100 * i;
-		t_send(OUT, label, api_of(i), s, "udp4", f.fd, "f", &off,
-		       1000 + i);
-		t_check(setsockopt(s, IPPROTO_UDP, UDP_CORK, &off_v,
-				   sizeof(off_v)) == 0);
-		udp_drain(r, label);
-	}
-	for (i = 0; i < 3; i++) {
-		snprintf(label, sizeof(label), "udp-more%u", i);
-		fprintf(OUT, "%s: send(MSG_MORE) -> %zd\n", label,
-			send(s, hdr, sizeof(hdr), MSG_MORE));
-		off = 0;
-		t_send(OUT, label, api_of(i), s, "udp4", f.fd, "f", &off, 700);
-		udp_drain(r, label);
-	}
-	fprintf(OUT, "udp-plain: write -> %zd\n", write(s, hdr, 50));
-	off = 0;
-	t_send(OUT, "udp-plain", T_SENDFILE, s, "udp4", f.fd, "f", &off, 300);
-	udp_drain(r, "udp-plain");
-	close(s);
-	close(r);
-	t_file_close(&f);
 }
 
 /* ---- notify: a completion must not cut another blocking call short --- */
