@@ -4,9 +4,9 @@
 # guest by an overlay, so host programs run unchanged there.  Sourced by
 # scripts/vm-run and scripts/vm-test; the guest side is tests/kmod/vm-init.sh.
 #
-# Environment: SM_VM_KVER (kernel, default: newest linux-headers-6.12.*+deb12),
-# SM_VM_TIMEOUT (seconds per boot, default 600), SM_VM_DIR (cache, default
-# build/vm).
+# Environment: SM_VM_KVER (kernel: a series such as 6.12, the default, or a
+# version; see vm_pick), SM_VM_TIMEOUT (seconds per boot, default 600),
+# SM_VM_DIR (cache, default build/vm).
 # shellcheck shell=bash
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -42,32 +42,103 @@ vm_backports() {
 	apt-get update -qq >/dev/null || sm_die "apt-get update failed"
 }
 
-vm_pick_kver() {
-	apt-cache search --names-only \
-		'^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' |
-		cut -d' ' -f1 | sed 's/^linux-headers-//' | sort -V | tail -1
+# vm_pick SERIES < FACTS: the kernel to boot for SERIES ("6.12", or one exact
+# version such as "6.12.118+deb12-amd64"; the amd64 flavour), from FACTS:
+# `apt-cache search` lines (a package name first), plus "installed PACKAGE"
+# for headers this machine has and "cached VERSION" for images already
+# unpacked.  A version qualifies when its headers and an image exist:
+# Debian's split packages (linux-binary-V + linux-modules-V; linux-image-V
+# is then an empty meta-package), the signed image, or the unsigned one,
+# which is all the archive has while the signed image of a new point
+# release is still being made.  Of those, the newest one already installed
+# or cached wins, else the newest.  Prints "VERSION SOURCE", SOURCE being
+# "cached" or the image package(s) to download joined by commas; prints
+# nothing when no version qualifies.
+vm_pick() {
+	local re
+	re=$(printf '%s' "$1" | sed 's/[.+]/\\&/g')
+	if [[ $1 == *+* ]]; then
+		re="^$re\$"
+	else
+		re="^$re\.[0-9]+\+deb[0-9]+-amd64\$"
+	fi
+	# ENVIRON, not -v: awk would take the backslashes as escapes.
+	RE=$re awk '
+	BEGIN { re = ENVIRON["RE"] }
+	function ver(name, prefix, suffix) {
+		if (index(name, prefix) != 1)
+			return ""
+		v = substr(name, length(prefix) + 1)
+		if (suffix != "") {
+			if (substr(v, length(v) - length(suffix) + 1) != suffix)
+				return ""
+			v = substr(v, 1, length(v) - length(suffix))
+		}
+		return v ~ re ? v : ""
+	}
+	$1 == "cached" { if ($2 ~ re) { cached[$2] = 1; pref[$2] = 1 } next }
+	{
+		name = $1
+		local = 0
+		if (name == "installed") { name = $2; local = 1 }
+		if ((v = ver(name, "linux-headers-", "")) != "") {
+			hdr[v] = 1
+			if (local)
+				pref[v] = 1
+		} else if ((v = ver(name, "linux-image-", "-unsigned")) != "")
+			unsigned[v] = 1
+		else if ((v = ver(name, "linux-image-", "")) != "")
+			signed[v] = 1
+		else if ((v = ver(name, "linux-binary-", "")) != "")
+			binary[v] = 1
+		else if ((v = ver(name, "linux-modules-", "")) != "")
+			modules[v] = 1
+	}
+	END {
+		for (v in hdr) {
+			if (v in cached)
+				src = "cached"
+			else if ((v in binary) && (v in modules))
+				src = "linux-binary-" v ",linux-modules-" v
+			else if (v in signed)
+				src = "linux-image-" v
+			else if (v in unsigned)
+				src = "linux-image-" v "-unsigned"
+			else
+				continue
+			print ((v in pref) ? 1 : 0), v, src
+		}
+	}' | sort -k1,1n -k2,2V | tail -1 | cut -d' ' -f2-
 }
 
-# The newest bookworm 6.12 kernel (cached until the apt lists change), unless
-# SM_VM_KVER says which; sets KVER.
+# What vm_pick reads about this machine's apt and caches.
+vm_facts() {
+	local d
+	apt-cache search --names-only \
+		'^linux-(headers|image|binary|modules)-[0-9.]+\+deb[0-9]+-amd64'
+	dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' \
+		'linux-headers-*' 2>/dev/null | awk '$1 == "ii" { print "installed", $2 }'
+	for d in "$SM_VM_DIR"/*/.done; do
+		[ -f "$d" ] && d=${d%/.done} && echo "cached ${d##*/}"
+	done
+	return 0
+}
+
+# The kernel to boot: SM_VM_KVER (a version, or a series such as 6.12), by
+# default the 6.12 series; sets KVER and VM_KSRC (vm_pick's SOURCE).
 vm_kver() {
-	local cache=$SM_VM_DIR/kver
-	if [ -n "${SM_VM_KVER:-}" ]; then
-		KVER=$SM_VM_KVER
-		return 0
-	fi
-	if [ -s "$cache" ] && [ "$cache" -nt /var/lib/apt/lists ]; then
-		KVER=$(cat "$cache")
-		return 0
-	fi
-	KVER=$(vm_pick_kver)
-	if [ -z "$KVER" ]; then
+	local want=${SM_VM_KVER:-6.12} pick
+	pick=$(vm_facts | vm_pick "$want")
+	if [ -z "$pick" ]; then
 		apt-get update -qq >/dev/null || sm_die "apt-get update failed"
-		KVER=$(vm_pick_kver)
+		pick=$(vm_facts | vm_pick "$want")
 	fi
-	[ -n "$KVER" ] || sm_die "no linux-headers-6.12.*+deb12-amd64 in apt"
-	mkdir -p "$SM_VM_DIR"
-	echo "$KVER" >"$cache"
+	[ -n "$pick" ] || sm_die "no kernel $want in apt with both" \
+		"linux-headers-VERSION and an image (linux-image-VERSION," \
+		"linux-image-VERSION-unsigned, or linux-binary-VERSION with" \
+		"linux-modules-VERSION)"
+	KVER=${pick% *}
+	VM_KSRC=${pick#* }
 }
 
 # Packages, kernel version; sets KVER and KHDR.
@@ -82,29 +153,39 @@ vm_setup() {
 	[ -d "$KHDR" ] || sm_die "$KHDR missing"
 }
 
-# Kernel image and the guest modules, unpacked once into $SM_VM_DIR/$KVER.
+# Kernel image and the guest modules, unpacked once into $SM_VM_DIR/$KVER
+# from the package(s) vm_kver picked.
 vm_kernel() {
 	VM_KDIR=$SM_VM_DIR/$KVER
 	[ -f "$VM_KDIR/.done" ] && return 0
 	vm_lock
 	if [ ! -f "$VM_KDIR/.done" ]; then
-		sm_say "fetching linux-image-$KVER"
-		local tmp m f
+		[ "$VM_KSRC" != cached ] ||
+			sm_die "$VM_KDIR: the cached kernel is incomplete"
+		local tmp m f deb pkgs
+		IFS=, read -ra pkgs <<<"$VM_KSRC"
+		sm_say "fetching ${pkgs[*]}"
 		tmp=$(mktemp -d "$SM_VM_DIR/image.XXXXXX")
-		if ! (cd "$tmp" && apt-get download -q "linux-image-$KVER") \
+		if ! (cd "$tmp" && apt-get download -q "${pkgs[@]}") \
 				>"$tmp/log" 2>&1; then
 			cat "$tmp/log" >&2
-			sm_die "apt-get download linux-image-$KVER failed"
+			sm_die "apt-get download ${pkgs[*]} failed"
 		fi
-		dpkg -x "$tmp"/linux-image-*.deb "$tmp/x" ||
-			sm_die "dpkg -x failed"
+		for deb in "$tmp"/*.deb; do
+			dpkg -x "$deb" "$tmp/x" || sm_die "dpkg -x $deb failed"
+		done
 		rm -rf "$VM_KDIR"
 		mkdir -p "$VM_KDIR/modules"
-		cp "$tmp/x/boot/vmlinuz-$KVER" "$VM_KDIR/vmlinuz"
-		cp "$tmp/x/boot/config-$KVER" "$VM_KDIR/config"
+		# /boot in the older packages, beside the modules in the
+		# split ones.
+		f=$(find "$tmp/x" -path "*/boot/vmlinuz-$KVER" -o \
+			-path "*/modules/$KVER/vmlinuz" | head -1)
+		[ -n "$f" ] || sm_die "no vmlinuz in ${pkgs[*]}"
+		cp "$f" "$VM_KDIR/vmlinuz"
 		for m in "${SM_VM_MODS[@]}" "${SM_VM_NET_MODS[@]}"; do
-			f=$(find "$tmp/x/lib/modules" -name "$m.ko*" | head -1)
-			[ -n "$f" ] || sm_die "$m.ko not in linux-image-$KVER"
+			f=$(find "$tmp/x" -path '*/lib/modules/*' \
+				-name "$m.ko*" | head -1)
+			[ -n "$f" ] || sm_die "$m.ko not in ${pkgs[*]}"
 			case $f in
 			*.xz) xz -dc "$f" >"$VM_KDIR/modules/$m.ko" ;;
 			*) cp "$f" "$VM_KDIR/modules/$m.ko" ;;
