@@ -13,6 +13,7 @@
 #include <linux/module.h>
 #include <linux/uaccess.h>
 
+#include "compat.h"
 #include "splicemsg.h"
 
 struct sm_counters sm_counters;
@@ -127,7 +128,7 @@ static int sm_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 		return -ENOTTY;
 	if (issue_flags & IO_URING_F_NONBLOCK)
 		return -EAGAIN;
-	uptr = READ_ONCE(*(const u64 *)io_uring_sqe_cmd(ioucmd->sqe));
+	uptr = READ_ONCE(*sm_sqe_cmd(ioucmd->sqe, u64));
 	return do_send(u64_to_user_ptr(uptr), true);
 }
 

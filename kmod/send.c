@@ -32,6 +32,7 @@
 #include <linux/uio.h>
 #include <net/sock.h>
 
+#include "compat.h"
 #include "splicemsg.h"
 
 static struct page_frag_cache frag_cache;	/* zero-initialised is valid */
