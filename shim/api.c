@@ -3,8 +3,6 @@
 #include "splicemsg/splicemsg.h"
 #include "sm.h"
 
-#define SM_EXPORT __attribute__((visibility("default")))
-
 SM_EXPORT const char *splicemsg_version(void)
 {
 	return SPLICEMSG_VERSION_STRING;

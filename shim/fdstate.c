@@ -121,17 +121,17 @@ int sm_fd_classify(int fd, struct sm_fdinfo *fi)
 
 	if (kind != SM_FD_UNKNOWN)
 		return kind;
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) {
+	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) {
 		/* EBADF must not stick: the number may be opened later. */
 		if (errno == ENOTSOCK)
 			kind = SM_FD_OTHER;
 		goto out;
 	}
 	len = sizeof(int);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
 		goto out;
 	len = sizeof(int);
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
+	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
 		goto out;
 	/* AF_UNIX stream: only its held headers leave sendfile(2) */
 	if (domain == AF_UNIX && type == SOCK_STREAM) {
@@ -199,7 +199,7 @@ int sm_fd_flags(int fd, struct sm_fdinfo *fi)
 
 	if (fi && __atomic_load_n(&fi->fl_gen, __ATOMIC_ACQUIRE) == gen)
 		return __atomic_load_n(&fi->fl, __ATOMIC_RELAXED);
-	fl = fcntl(fd, F_GETFL);
+	fl = sm_real.fcntl(fd, F_GETFL);
 	if (fi && fl >= 0) {
 		__atomic_store_n(&fi->fl, fl, __ATOMIC_RELAXED);
 		__atomic_store_n(&fi->fl_gen, gen, __ATOMIC_RELEASE);
@@ -276,7 +276,7 @@ static int owned_base(void)
 
 static int dup_high(int fd)
 {
-	return fcntl(fd, F_DUPFD_CLOEXEC, owned_base());
+	return sm_real.fcntl(fd, F_DUPFD_CLOEXEC, owned_base());
 }
 
 static void mark(int fd, int kind)
@@ -368,4 +368,84 @@ void sm_fd_relocate(int fd)
 void sm_fd_after_fork(void)
 {
 	pthread_mutex_init(&owned_lock, NULL);
+}
+
+void sm_fd_sockopt_set(int fd, int level, int name)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+
+	if (fi && level == SOL_SOCKET &&
+	    (name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW))
+		__atomic_store_n(&fi->sndtimeo, SM_TRI_UNKNOWN,
+				 __ATOMIC_RELAXED);
+}
+
+/* ---- the close family: keep this table honest ------------------------- */
+
+int sm_fd_close(int fd)
+{
+	/* Not the application's: for it this fd is not open. */
+	if (sm_fd_is_owned(fd))
+		return -EBADF;
+	sm_hold_close(fd);
+	sm_fd_forget(fd);
+	return 0;
+}
+
+/*
+ * Before dup2/dup3: ours cannot be duplicated (for the application it is
+ * not open), and a descriptor of ours that is the target moves elsewhere.
+ */
+int sm_fd_dup_onto(int oldfd, int newfd)
+{
+	if (sm_fd_is_owned(oldfd))
+		return -EBADF;
+	if (sm_fd_is_owned(newfd))
+		sm_fd_relocate(newfd);
+	if (oldfd != newfd)
+		sm_hold_close(newfd);
+	sm_fd_forget(newfd);
+	return 0;
+}
+
+/* Close [first, last] except the shim's descriptors. */
+static int close_range_around(unsigned int first, unsigned int last,
+			      int flags)
+{
+	sm_hold_flush_all();	/* simpler than finding which are held */
+	while (first <= last) {
+		int own = sm_fd_owned_above(first);
+		unsigned int end = last;
+
+		if (own >= 0 && (unsigned int)own <= last)
+			end = own - 1;
+		if (own < 0 || (unsigned int)own != first) {
+			sm_fd_forget_range(first, end);
+			if (sm_real.close_range(first, end, flags) < 0)
+				return -errno;
+		}
+		if (own < 0 || (unsigned int)own >= last)
+			break;
+		first = own + 1;
+	}
+	return 0;
+}
+
+int sm_fd_close_range(unsigned int first, unsigned int last, int flags)
+{
+	if (first > last)
+		return -EINVAL;
+	return close_range_around(first, last, flags);
+}
+
+void sm_fd_closefrom(int lowfd)
+{
+	if (lowfd < 0)
+		lowfd = 0;
+	if (sm_fd_owned_above(lowfd) < 0 || !sm_real.close_range) {
+		sm_fd_forget_range(lowfd, ~0U);
+		sm_real.closefrom(lowfd);
+		return;
+	}
+	close_range_around(lowfd, ~0U, 0);
 }

@@ -39,6 +39,24 @@
 #include "sm.h"
 
 #define SM_HOLD_NS (200 * 1000000ULL)	/* TCP_CORK's ceiling */
+
+/* One socket's cork state and held bytes; private to this file. */
+struct sm_hold {
+	pthread_mutex_t lock;
+	int fd;
+	uint64_t ino;		/* the socket this state belongs to */
+	bool app_cork;		/* TCP_CORK as the application set it */
+	bool kern_cork;		/* ... and as the kernel has it */
+	bool more_sent;		/* MSG_MORE bytes wait for the uncork push */
+	bool shut;		/* shutdown(SHUT_WR) seen: hold nothing */
+	bool body_done;		/* a body went while corked ... */
+	bool tail_seen;		/* ... and bytes followed it before uncork */
+	int err;		/* error of a flush, for the next write */
+	size_t len, cap;	/* held bytes */
+	char *buf;
+	uint64_t deadline;	/* CLOCK_MONOTONIC ns: flush by then */
+	struct sm_hold *next_all;
+};
 /* Iovecs of a write sent together with held bytes (more: two sends);
  * every write wrapper carries this array on the application's stack. */
 #define SM_HOLD_IOV 64
@@ -83,7 +101,7 @@ static void reset_locked(struct sm_hold *h, uint64_t ino)
 }
 
 /* @fi's (descriptor @fd) hold, created on demand; NULL if out of memory. */
-struct sm_hold *sm_hold_get(int fd, struct sm_fdinfo *fi)
+static struct sm_hold *hold_get(int fd, struct sm_fdinfo *fi)
 {
 	struct sm_hold *h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
 	struct sm_hold *expected = NULL;
@@ -108,7 +126,23 @@ struct sm_hold *sm_hold_get(int fd, struct sm_fdinfo *fi)
 	return h;
 }
 
-/* Lock @fi's hold if it has one, checking it still describes @fi. */
+/*
+ * The hold of @fd when the engine holds its writes (policy.c), made when
+ * it first corks (@via_more: or says MSG_MORE).
+ */
+static struct sm_hold *hold_for(int fd, bool via_more)
+{
+	struct sm_fdinfo *fi;
+
+	if (!sm_active() || sm_opt.ENGINE == SM_ENGINE_NATIVE)
+		return NULL;
+	fi = sm_fd_get(fd);
+	if (!fi ||
+	    !sm_policy_holds(&sm_opt, sm_fd_classify(fd, fi), via_more))
+		return NULL;
+	return hold_get(fd, fi);
+}
+
 struct sm_hold *sm_hold_lock(struct sm_fdinfo *fi)
 {
 	struct sm_hold *h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
@@ -206,7 +240,7 @@ static bool append_locked(struct sm_hold *h, const struct iovec *iov,
 }
 
 /* The first @n held bytes reached the kernel. */
-void sm_hold_consume(struct sm_hold *h, size_t n)
+static void consume(struct sm_hold *h, size_t n)
 {
 	if (!n)
 		return;
@@ -220,7 +254,7 @@ void sm_hold_consume(struct sm_hold *h, size_t n)
 }
 
 /* Before bytes go out natively while the application has corked. */
-int sm_hold_materialize(struct sm_hold *h, int fd)
+static int kernel_cork(struct sm_hold *h, int fd)
 {
 	int one = 1;
 
@@ -234,7 +268,7 @@ int sm_hold_materialize(struct sm_hold *h, int fd)
 }
 
 /* The flags every send of ours on this socket carries. */
-int sm_hold_msg_flags(struct sm_hold *h)
+static int msg_flags(const struct sm_hold *h)
 {
 	return h && h->app_cork && !h->kern_cork ? MSG_MORE : 0;
 }
@@ -246,12 +280,12 @@ int sm_hold_msg_flags(struct sm_hold *h)
  * wire are the same.  A socket that writes more after a body while corked
  * (a chunked trailer) has shown it wants the cork, and gets MSG_MORE.
  */
-int sm_hold_body_flags(struct sm_hold *h)
+int sm_hold_body_flags(const struct sm_hold *h)
 {
-	return h && h->tail_seen ? sm_hold_msg_flags(h) : 0;
+	return h && h->tail_seen ? msg_flags(h) : 0;
 }
 
-void sm_hold_body_sent(struct sm_hold *h, int flags)
+static void body_sent(struct sm_hold *h, int flags)
 {
 	if (flags & MSG_MORE)
 		h->more_sent = true;
@@ -269,7 +303,7 @@ static int flush_locked(struct sm_hold *h, int fd, bool nonblock, bool push)
 	ssize_t n;
 
 	if (!push)
-		flags |= sm_hold_msg_flags(h);
+		flags |= msg_flags(h);
 	while (h->len) {
 		n = sm_real.send(fd, h->buf, h->len, flags);
 		if (n < 0 && errno == EINTR)
@@ -278,39 +312,54 @@ static int flush_locked(struct sm_hold *h, int fd, bool nonblock, bool push)
 			return -EAGAIN;
 		if (n < 0) {
 			h->err = errno;
-			sm_hold_consume(h, h->len);
+			consume(h, h->len);
 			return -h->err;
 		}
 		if (flags & MSG_MORE)
 			h->more_sent = true;
 		sm_count(&sm_stats->hold_flushed, n);
-		sm_hold_consume(h, n);
+		consume(h, n);
 	}
 	return 0;
 }
 
-/* Held bytes to the kernel; an error waits for the next write. */
-int sm_hold_flush(struct sm_hold *h, int fd)
+/* An error kept from an earlier flush, reported now as the kernel would. */
+static ssize_t report_err(struct sm_hold *h, int flags)
+{
+	int e = h->err;
+
+	h->err = 0;
+	if (e == EPIPE && !(flags & MSG_NOSIGNAL))
+		syscall(SYS_tgkill, getpid(), gettid(), SIGPIPE);
+	return -e;
+}
+
+/*
+ * The two ways held bytes reach the kernel, named by who hears of an error:
+ * drain_report() is for a call that must not overtake them and reports the
+ * socket's error itself, as the native write would have; drain_defer() is
+ * for a flush the application did not ask for (a cork ceiling, a blocking
+ * wait, another option), whose error waits for the socket's next call.
+ */
+static int drain_defer(struct sm_hold *h, int fd)
 {
 	return flush_locked(h, fd, false, false);
 }
 
 /*
- * Before a send that cannot carry the held bytes: they go first.  Returns
- * 0, -EAGAIN (some are still held: the caller's send must not overtake
- * them), or the socket's error, reported now as the native write would
- * have reported it.
+ * Returns 0, -EAGAIN (some are still held: the caller's send must not
+ * overtake them), or the socket's error, reported now.
  */
-int sm_hold_drain(struct sm_hold *h, int fd, int flags)
+static int drain_report(struct sm_hold *h, int fd, int flags)
 {
 	int ret;
 
 	if (h->err)
-		return sm_hold_report_err(h, flags);
+		return report_err(h, flags);
 	if (!h->len)
 		return 0;
 	ret = flush_locked(h, fd, false, false);
-	return ret == -EAGAIN || !ret ? ret : sm_hold_report_err(h, flags);
+	return ret == -EAGAIN || !ret ? ret : report_err(h, flags);
 }
 
 /*
@@ -331,17 +380,6 @@ static bool holdable(struct sm_hold *h, int fd, size_t n, int flags)
 	return true;
 }
 
-/* An error kept from an earlier flush, reported now as the kernel would. */
-ssize_t sm_hold_report_err(struct sm_hold *h, int flags)
-{
-	int e = h->err;
-
-	h->err = 0;
-	if (e == EPIPE && !(flags & MSG_NOSIGNAL))
-		syscall(SYS_tgkill, getpid(), gettid(), SIGPIPE);
-	return -e;
-}
-
 static size_t iov_total(const struct iovec *iov, int cnt, bool *ok)
 {
 	size_t n = 0;
@@ -357,22 +395,49 @@ static size_t iov_total(const struct iovec *iov, int cnt, bool *ok)
 	return n;
 }
 
-/*
- * A write-family call on a socket with a hold.  Returns true when it was
- * handled here, with the call's result (or -errno) in *res; false sends it
- * to the real function, after the held bytes are out of the way.
- */
+/* Held bytes and this write in one send, in order; the result in *res. */
+static void send_with_held(struct sm_hold *h, int fd, const struct iovec *iov,
+			   int cnt, size_t n, int flags, ssize_t *res)
+{
+	struct iovec v[SM_HOLD_IOV];
+	struct msghdr m = { .msg_iov = v };
+	ssize_t k;
+
+	v[0].iov_base = h->buf;
+	v[0].iov_len = h->len;
+	memcpy(v + 1, iov, cnt * sizeof(*iov));
+	m.msg_iovlen = cnt + 1;
+	k = sm_real.sendmsg(fd, &m, flags | msg_flags(h));
+	if (k >= 0 && msg_flags(h))
+		h->more_sent = true;
+	if (k < 0) {
+		*res = -errno;
+		if (errno != EAGAIN && errno != EINTR)
+			consume(h, h->len);
+	} else if ((size_t)k < h->len) {
+		consume(h, k);
+		*res = n ? -EAGAIN : 0;
+	} else {
+		k -= h->len;
+		sm_count(&sm_stats->hold_flushed, h->len);
+		consume(h, h->len);
+		*res = k || !n ? k : -EAGAIN;
+	}
+}
+
 bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		   ssize_t *res)
 {
-	struct sm_fdinfo *fi = sm_fd_peek(fd);
-	struct iovec v[SM_HOLD_IOV];
-	struct msghdr m = { .msg_iov = v };
+	struct sm_fdinfo *fi;
 	struct sm_hold *h;
 	bool ok;
 	size_t n;
 	ssize_t k;
 
+	/* The send family: MSG_MORE may start a hold, as TCP_CORK does. */
+	if (flags & MSG_MORE)
+		hold_for(fd, true);
+	fi = sm_fd_peek(fd);
 	if (!fi)
 		return false;
 	h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
@@ -387,7 +452,7 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		return false;	/* the kernel's EINVAL */
 	h = sm_hold_lock(fi);
 	if (h->err) {
-		*res = sm_hold_report_err(h, flags);
+		*res = report_err(h, flags);
 		goto out;
 	}
 	if (h->body_done)
@@ -398,65 +463,40 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		goto out;
 	}
 	if (!h->len || cnt >= SM_HOLD_IOV || (flags & ~SM_HOLD_FLAGS)) {
-		k = sm_hold_drain(h, fd, flags);
+		k = drain_report(h, fd, flags);
 		if (k < 0) {
 			*res = k;
 			goto out;
 		}
 		/* the real call, under the kernel's cork if corked */
-		sm_hold_materialize(h, fd);
+		kernel_cork(h, fd);
 		sm_hold_unlock(h);
 		return false;
 	}
-	/* Held bytes and this write in one send, in order. */
-	v[0].iov_base = h->buf;
-	v[0].iov_len = h->len;
-	memcpy(v + 1, iov, cnt * sizeof(*iov));
-	m.msg_iovlen = cnt + 1;
-	k = sm_real.sendmsg(fd, &m, flags | sm_hold_msg_flags(h));
-	if (k >= 0 && sm_hold_msg_flags(h))
-		h->more_sent = true;
-	if (k < 0) {
-		*res = -errno;
-		if (errno != EAGAIN && errno != EINTR)
-			sm_hold_consume(h, h->len);
-	} else if ((size_t)k < h->len) {
-		sm_hold_consume(h, k);
-		*res = n ? -EAGAIN : 0;
-	} else {
-		k -= h->len;
-		sm_count(&sm_stats->hold_flushed, h->len);
-		sm_hold_consume(h, h->len);
-		*res = k || !n ? k : -EAGAIN;
-	}
+	send_with_held(h, fd, iov, cnt, n, flags, res);
 out:
 	sm_hold_unlock(h);
 	return true;
 }
 
-/*
- * Before a call the shim passes to the kernel unchanged writes to @fd
- * (splice into a socket): held bytes go first, under the kernel's cork if
- * corked.  Returns 0 to go ahead, or the error to report instead.
- */
-int sm_hold_before_native(int fd, int flags)
+int sm_hold_before_write(int fd, int flags)
 {
 	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	struct sm_hold *h;
-	int ret = 0;
+	int ret;
 
 	if (!fi || !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE))
 		return 0;
 	h = sm_hold_lock(fi);
-	ret = sm_hold_drain(h, fd, flags);
+	ret = drain_report(h, fd, flags);
 	if (!ret)
-		sm_hold_materialize(h, fd);
+		kernel_cork(h, fd);
 	sm_hold_unlock(h);
 	return ret;
 }
 
 /* TCP_CORK from the application.  Returns setsockopt's result. */
-int sm_hold_cork(struct sm_hold *h, int fd, bool on)
+static int set_cork(struct sm_hold *h, int fd, bool on)
 {
 	int zero = 0, ret = 0;
 
@@ -475,8 +515,49 @@ int sm_hold_cork(struct sm_hold *h, int fd, bool on)
 	return ret < 0 ? -errno : 0;
 }
 
+bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
+			socklen_t len, int *res)
+{
+	struct sm_fdinfo *fi;
+	struct sm_hold *h;
+
+	sm_fd_sockopt_set(fd, level, name);
+	if (level == IPPROTO_TCP && name == TCP_CORK && val &&
+	    len >= sizeof(int) && hold_for(fd, false)) {
+		h = sm_hold_lock(sm_fd_peek(fd));
+		*res = set_cork(h, fd, *(const int *)val != 0);
+		sm_hold_unlock(h);
+		return true;
+	}
+	fi = sm_fd_peek(fd);
+	if (!fi || !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE))
+		return false;
+	/* TCP_NODELAY and the like act on queued bytes: queue ours */
+	h = sm_hold_lock(fi);
+	drain_defer(h, fd);
+	*res = sm_real.setsockopt(fd, level, name, val, len) < 0 ? -errno : 0;
+	sm_hold_unlock(h);
+	return true;
+}
+
+void sm_hold_getsockopt(int fd, int level, int name, void *val,
+			const socklen_t *len)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h;
+
+	if (level != IPPROTO_TCP || name != TCP_CORK || !fi ||
+	    !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE) ||
+	    *len < sizeof(int))
+		return;
+	/* the cork the application set, applied lazily or not */
+	h = sm_hold_lock(fi);
+	*(int *)val = h->app_cork || h->kern_cork;
+	sm_hold_unlock(h);
+}
+
 /* close(), dup2() over it, shutdown(): the held bytes go first. */
-void sm_hold_close(int fd, bool closing)
+static void release(int fd, bool closing)
 {
 	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	struct sm_hold *h;
@@ -497,6 +578,74 @@ void sm_hold_close(int fd, bool closing)
 	else
 		h->shut = true;
 	sm_hold_unlock(h);
+}
+
+void sm_hold_close(int fd)
+{
+	release(fd, true);
+}
+
+void sm_hold_shutdown(int fd, int how)
+{
+	if (how == SHUT_WR || how == SHUT_RDWR)
+		release(fd, false);
+}
+
+/* ---- the sendfile engine's side (sendfile.c), hold locked ------------- */
+
+int sm_hold_body_begin(struct sm_hold *h, int flags)
+{
+	/* A second body before the uncork: this socket wants its cork. */
+	if (h->body_done)
+		h->tail_seen = true;
+	/* The socket's own order: held bytes, then this body. */
+	return h->err ? report_err(h, flags) : 0;
+}
+
+size_t sm_hold_pending(const struct sm_hold *h, const void **buf)
+{
+	if (!h)
+		return 0;
+	*buf = h->buf;
+	return h->len;
+}
+
+void sm_hold_coalesced(struct sm_hold *h, size_t pre, int flags)
+{
+	body_sent(h, flags);
+	consume(h, pre);
+}
+
+int sm_hold_drain(struct sm_hold *h, int fd, int flags)
+{
+	return drain_report(h, fd, flags);
+}
+
+int sm_hold_before_native(struct sm_hold *h, int fd)
+{
+	int ret = drain_report(h, fd, 0);
+
+	if (!ret)
+		kernel_cork(h, fd);
+	return ret;
+}
+
+int sm_hold_native_body(struct sm_hold *h, int fd, bool *push)
+{
+	int ret;
+
+	*push = h->len && !sm_hold_body_flags(h);
+	ret = drain_report(h, fd, 0);
+	if (!ret && !*push)
+		kernel_cork(h, fd);
+	return ret;
+}
+
+void sm_hold_native_body_pushed(struct sm_hold *h)
+{
+	/* Its last chunk went without MSG_MORE: everything queued went. */
+	h->more_sent = false;
+	body_sent(h, 0);
 }
 
 /* Flush every hold: @due_only those past their deadline (the timer). */

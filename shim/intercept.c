@@ -1,734 +1,444 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The interposed functions.
+ * Every libc name libsplicemsg exports (shim/intercept.def), and nothing
+ * else: libvma's sock-redirect shape.  Each wrapper resolves the real
+ * functions on first use (another library's constructor may call it before
+ * ours ran), then either passes the call to the real function or makes one
+ * engine call and returns sm_ret(), the one place errno is set.  Nothing
+ * below this file calls these names: the engine reaches libc through
+ * sm_real (tests/unit/t_noplt.sh checks the built library).
  *
- * sendfile/sendfile64: decide the path, then either call the real function
- * or send the file range through io_uring from a read-only shared mapping of
- * the file, reproducing sendfile(2)'s results exactly: return value, errno,
- * *offset or the file position, SIGPIPE, EAGAIN/partial counts on
- * non-blocking sockets, EINTR.  Whatever io_uring cannot finish (the file
- * shrank, an unexpected error) is finished by the real call, so the byte
- * stream is always the one sendfile(2) would have produced.
+ * The engine: sendfile.c (sendfile), hold.c (the cork idiom: the write
+ * family, TCP_CORK, and every point where held bytes must reach the
+ * kernel first), fdstate.c (the close family, file status flags), init.c
+ * (fork, exit).  A wrapper costs one table lookup on descriptors that never
+ * corked.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/mman.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-
-#include <linux/splicemsg.h>
 
 #include "sm.h"
 
-/* sendfile(2) never moves more than this in one call (MAX_RW_COUNT). */
-#define SM_MAX_RW ((size_t)(INT_MAX & ~4095))
-/* Largest piece mapped and sent per submission. */
-#define SM_CHUNK ((size_t)16 << 20)
-
-#define SM_EXPORT __attribute__((visibility("default")))
-
-static ssize_t real_sendfile(int out_fd, int in_fd, off64_t *offset,
-			     size_t count)
+static inline void resolve(void)
 {
 	if (sm_unlikely(!sm_real.sendfile64))
 		sm_real_resolve();
-	return sm_real.sendfile64(out_fd, in_fd, offset, count);
 }
 
 /*
- * The real sendfile(2).  Bytes held for the socket go first, as the native
- * writev would already have queued them, under the kernel's cork if the
- * application corked -- except for a body that follows held headers on a
- * socket that has not written after a body while corked: like a coalesced
- * one (sm_hold_body_flags()) it pushes its own last segment, so that the
- * uncork which follows costs no syscall.
+ * The one place errno is set: @res is a result or -errno.  A call that
+ * succeeds leaves errno as it was (@errno_before), as the real call would,
+ * whatever the engine met on the way.
  */
-static ssize_t native(struct sm_hold *h, int out_fd, int in_fd,
-		      off64_t *offset, size_t count, int fallback)
+static inline ssize_t sm_ret(ssize_t res, int errno_before)
 {
-	bool push = false;
-	ssize_t ret;
-	int saved;
-
-	if (h) {
-		push = h->len && !sm_hold_body_flags(h);
-		ret = sm_hold_drain(h, out_fd, 0);
-		if (ret < 0) {
-			errno = -ret;
-			return -1;
-		}
-		if (!push)
-			sm_hold_materialize(h, out_fd);
-	}
-	ret = real_sendfile(out_fd, in_fd, offset, count);
-	saved = errno;
-	if (push && ret > 0 && (size_t)ret == count) {
-		/* Its last chunk went without MSG_MORE (a short one, at end
-		 * of file, may not have): everything queued is pushed. */
-		h->more_sent = false;
-		sm_hold_body_sent(h, 0);
-	}
-
-	if (fallback >= 0)
-		sm_count_fallback(fallback);
-	sm_count_call(SM_PATH_NATIVE, ret > 0 ? ret : 0);
-	errno = saved;
-	return ret;
-}
-
-/* EPIPE from a send raises SIGPIPE in the sending thread, as tcp does. */
-static void raise_sigpipe(void)
-{
-	syscall(SYS_tgkill, getpid(), gettid(), SIGPIPE);
-}
-
-/* Cached per socket; the setsockopt wrapper forgets it on a change. */
-static bool socket_has_sndtimeo(int fd, struct sm_fdinfo *fi)
-{
-	struct timeval tv = { 0 };
-	socklen_t len = sizeof(tv);
-	int v = __atomic_load_n(&fi->sndtimeo, __ATOMIC_RELAXED);
-
-	if (v != SM_TRI_UNKNOWN)
-		return v == SM_TRI_YES;
-	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0)
-		return false;
-	v = tv.tv_sec || tv.tv_usec ? SM_TRI_YES : SM_TRI_NO;
-	__atomic_store_n(&fi->sndtimeo, v, __ATOMIC_RELAXED);
-	return v == SM_TRI_YES;
-}
-
-static bool same_inode(int fd, const struct sm_fdinfo *fi)
-{
-	struct stat st;
-
-	return fstat(fd, &st) < 0 || (uint64_t)st.st_ino == fi->ino;
-}
-
-struct sm_xfer {
-	int out_fd;
-	int in_fd;
-	loff_t pos;		/* file offset of the first byte */
-	size_t len;		/* bytes to send (already cut at EOF) */
-	bool nonblock;
-	enum sm_path path;	/* uring_zc, uring_copy or sendmsg */
-	struct sm_hold *h;	/* held headers go first, or NULL */
-	int more;		/* MSG_MORE while the application corks */
-	uint64_t ino;
-	const struct stat *st;	/* in_fd's, for the mapping cache */
-	size_t done;		/* bytes sent so far */
-	bool interrupted;	/* a signal handler without SA_RESTART ran */
-	int fallback;		/* why the rest went native, or -1 */
-};
-
-/*
- * SM_PATH_SENDMSG: the held headers and the mapped chunk in one sendmsg(2).
- * The socket's own O_NONBLOCK and signal restart rules apply, as they do to
- * sendfile(2).  A blocking send that comes back short was cut by a signal
- * (or met a hole where the file shrank): it stops there, as sendfile(2).
- */
-static ssize_t direct_send(struct sm_xfer *x, const struct sm_send *s)
-{
-	struct iovec v[2] = { { (void *)s->pre, s->pre_len },
-			      { (void *)s->buf, s->len } };
-	struct msghdr m = { .msg_iov = s->pre_len ? v : v + 1,
-			    .msg_iovlen = s->pre_len ? 2 : 1 };
-	ssize_t n;
-
-	n = sm_real.sendmsg(x->out_fd, &m, MSG_NOSIGNAL | x->more);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n < s->pre_len + s->len && !x->nonblock)
-		x->interrupted = true;
-	return n;
-}
-
-/*
- * Send one mapped chunk.  Returns bytes sent (x->interrupted says stop
- * there) or -errno; x->fallback set means "finish with the real call".
- */
-static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
-{
-	struct sm_send s = { 0 };
-	struct sm_map *map;
-	const void *buf;
-	ssize_t ret;
-	int err;
-
-	map = sm_map_get(x->in_fd, x->st, x->pos + x->done, chunk, &buf, &err);
-	if (!map) {
-		x->fallback = SM_FB_map_failed;
-		return 0;
-	}
-	s.fd = x->out_fd;
-	if (x->h && x->h->len) {
-		s.pre = x->h->buf;
-		s.pre_len = x->h->len;
-	}
-	s.buf = buf;
-	s.len = chunk;
-	s.map_len = chunk;
-	/* io_uring ignores O_NONBLOCK; MSG_WAITALL makes a blocking send
-	 * retry in the kernel until done, like sendfile(2). */
-	s.msg_flags = MSG_NOSIGNAL | (x->nonblock ? MSG_DONTWAIT : MSG_WAITALL) |
-		      x->more;
-	s.zc = x->path == SM_PATH_URING_ZC;
-	s.map = map;
-	s.ino = x->ino;
-	if (x->path == SM_PATH_SENDMSG) {
-		ret = direct_send(x, &s);
-	} else {
-		ret = sm_ring_send(r, &s);
-		x->interrupted = s.interrupted;
-	}
-	if (!s.zc_handed_off)
-		sm_map_put(map);
-	if (ret > 0 && x->h)
-		sm_hold_body_sent(x->h, x->more);
-	if (ret > 0 && s.pre_len) {
-		size_t pre = (size_t)ret < s.pre_len ? (size_t)ret : s.pre_len;
-
-		sm_hold_consume(x->h, pre);
-		ret -= pre;
-		if (!ret)	/* only headers went: as writev did, then */
-			return x->interrupted ? -EINTR : -EAGAIN;
-		sm_count(&sm_stats->coalesced, 1);
-	}
-	if (ret > 0) {
-		sm_count(&sm_stats->bytes[x->path], ret);
-		return ret;
-	}
-	switch (ret) {
-	case -EPIPE:
-		raise_sigpipe();
-		return ret;
-	case -EAGAIN:
-	case -EINTR:
-	case -ECONNRESET:
-	case -ENOTCONN:
-	case -ETIMEDOUT:
-	case -EHOSTUNREACH:
-	case -ENETUNREACH:
-	case -ECONNABORTED:
-	case -ENETDOWN:
-		/* The socket's own answer: sendfile(2) would give it too. */
-		return ret;
-	case -EFAULT:
-		/* The kernel met a hole where the file was truncated. */
-		x->fallback = SM_FB_file_changed;
-		return 0;
-	case -EOPNOTSUPP:
-		x->fallback = SM_FB_zc_unsupported;
-		return 0;
-	default:
-		sm_debug("io_uring send: %d, finishing with sendfile", (int)ret);
-		x->fallback = SM_FB_send_error;
-		return 0;
-	}
-}
-
-/*
- * Is [@p, @p + @n) in this thread's stack above the stack pointer?  That
- * memory is mapped and writable for certain, so an offset there needs no
- * zero-length sendfile(2) to be checked: nginx, lighttpd and Python pass a
- * local variable.  On another stack (sigaltstack, a coroutine) the answer
- * is no and the kernel checks the pointer.
- */
-static bool on_live_stack(const void *p, size_t n)
-{
-	static __thread uintptr_t lo, hi;
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-	uintptr_t a = (uintptr_t)p;
-
-	if (sm_unlikely(!hi)) {
-		pthread_attr_t at;
-		void *addr;
-		size_t size;
-
-		hi = 1;		/* unknown: never on it */
-		if (pthread_getattr_np(pthread_self(), &at))
-			return false;
-		if (!pthread_attr_getstack(&at, &addr, &size)) {
-			lo = (uintptr_t)addr;
-			hi = lo + size;
-		}
-		pthread_attr_destroy(&at);
-	}
-	return sp >= lo && sp < hi && a >= sp && a <= hi - n;
-}
-
-/*
- * Before a call leaves sendfile(2), for every path: the file position to
- * start from, with the arguments checked exactly as the real call checks
- * them.  With an offset pointer (or odd descriptor modes) a zero-length
- * real sendfile lets the kernel check everything and send nothing; without
- * one only the modes are left, and their flags tell those.  A pointer on
- * the live stack to a range inside the file (@st: in_fd's, or NULL) needs
- * no check either: the range is below the filesystem's maximum file size,
- * whose EOVERFLOW is the one check left.  Left to the kernel: O_DIRECT
- * files (their alignment rules apply to sendfile(2)) and an offset + count
- * that overflows (EINVAL).  Returns true with *pos set, or false with the
- * reason to pass to native() in *why (-1: the kernel's own answer).
- */
-static bool start_pos(int out_fd, int in_fd, off64_t *offset, size_t count,
-		      const struct stat *st, loff_t *pos, int *why)
-{
-	int fl = sm_fd_flags(in_fd, sm_fd_get(in_fd));
-	bool checked = false;
-
-	*why = SM_FB_ineligible;
-	if (fl < 0 || (fl & O_DIRECT))
-		return false;
-	if (offset && st && on_live_stack(offset, sizeof(*offset)))
-		checked = *offset >= 0 && *offset <= st->st_size &&
-			  count <= (uint64_t)(st->st_size - *offset);
-	if (((offset && !checked) ||
-	     (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH)) &&
-	    real_sendfile(out_fd, in_fd, offset, 0) < 0) {
-		*why = -1;
-		return false;
-	}
-	*pos = offset ? *offset : lseek(in_fd, 0, SEEK_CUR);
-	return *pos >= 0 && count <= (uint64_t)LLONG_MAX - (uint64_t)*pos;
-}
-
-/* After it: *offset advances, or the file position does, as sendfile(2). */
-static void end_pos(int in_fd, off64_t *offset, loff_t pos)
-{
-	if (offset)
-		*offset = pos;
-	else
-		lseek(in_fd, pos, SEEK_SET);
-}
-
-/* The real call sends @len bytes from @pos: the rest a path left. */
-static ssize_t finish_native(int out_fd, int in_fd, loff_t pos, size_t len)
-{
-	off64_t p = pos;
-	ssize_t n = real_sendfile(out_fd, in_fd, &p, len);
-
-	if (n > 0)
-		sm_count(&sm_stats->bytes[SM_PATH_NATIVE], n);
-	return n;
-}
-
-/* Returns bytes sent or -errno, like the syscall. */
-static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
-{
-	ssize_t ret = 0;
-
-	while (x->done < x->len) {
-		size_t chunk = x->len - x->done;
-
-		if (chunk > SM_CHUNK)
-			chunk = SM_CHUNK;
-		ret = send_chunk(r, x, chunk);
-		if (ret == -EINTR && !x->done && sm_signal_restartable())
-			continue;	/* as the kernel restarts sendfile(2) */
-		if (ret <= 0)
-			break;
-		x->done += ret;
-		if (x->interrupted)
-			break;		/* a signal: report what went */
-		if ((size_t)ret < chunk && x->nonblock)
-			break;		/* the socket buffer is full */
-	}
-	if (x->fallback >= 0 && x->done < x->len) {
-		ssize_t n;
-
-		if (x->h) {
-			/* the real call must not overtake held headers */
-			n = sm_hold_drain(x->h, x->out_fd, 0);
-			if (n < 0)
-				return n;
-			sm_hold_materialize(x->h, x->out_fd);
-		}
-		sm_count_fallback(x->fallback);
-		n = finish_native(x->out_fd, x->in_fd, x->pos + x->done,
-				  x->len - x->done);
-		if (n > 0)
-			x->done += n;
-		else if (n < 0 && !x->done)
-			return -errno;
-		return x->done;
-	}
-	if (x->done)
-		return x->done;
-	return ret < 0 ? ret : 0;
-}
-
-/*
- * Through /dev/splicemsg.  The module runs sendfile(2)'s own splice path;
- * whatever it refuses before sending a byte is left to the real call, which
- * gives the native answer.
- */
-static ssize_t kmod_send(struct sm_hold *h, int out_fd, int in_fd,
-			 off64_t *offset, size_t count)
-{
-	size_t file_sent = 0, sent = 0, want, pre = h ? h->len : 0;
-	size_t max = sm_kmod_max_count();
-	/* The module must see the caller's count for OFFPTR's checks (an
-	 * offset + count overflow is EINVAL): beyond its cap, check here. */
-	bool offptr = sm_kmod_offptr() && count <= max;
-	unsigned int flags = 0;
-	uint64_t where;
-	ssize_t ret, n;
-	loff_t pos = 0;
-	int why;
-
-	if (offptr) {
-		/*
-		 * The module reads and writes sendfile(2)'s offset itself
-		 * and refuses, before sending, what it would not do alike:
-		 * no checks here, one syscall per response.
-		 */
-		flags |= SPLICEMSG_SEND_OFFPTR;
-		where = (uintptr_t)offset;
-	} else {
-		if (!start_pos(out_fd, in_fd, offset, count, NULL, &pos,
-			       &why))
-			return native(h, out_fd, in_fd, offset, count, why);
-		where = pos;
-	}
-	want = count < SM_MAX_RW ? count : SM_MAX_RW;
-	if (pre && sm_hold_body_flags(h))
-		flags |= SPLICEMSG_SEND_MORE;
-	ret = sm_kmod_sendfile(out_fd, in_fd, where, want < max ? want : max,
-			       pre ? h->buf : NULL, pre, flags, &file_sent,
-			       &sent);
-	if (ret < 0 && !sent) {
-		switch (ret) {
-		case -EAGAIN:
-		case -EINTR:
-		case -EPIPE:	/* the kernel raised SIGPIPE, as sendfile(2) */
-		case -ECONNRESET:
-		case -ENOTCONN:
-			break;
-		default:
-			/* refused before a byte went: sendfile(2) answers */
-			return native(h, out_fd, in_fd, offset, count,
-				      SM_FB_ineligible);
-		}
-	}
-	if (pre && sent) {
-		/* the module sent headers first: they leave the hold */
-		sm_hold_body_sent(h, flags & SPLICEMSG_SEND_MORE ? MSG_MORE : 0);
-		sm_hold_consume(h, sent < pre ? sent : pre);
-		if (file_sent)
-			sm_count(&sm_stats->coalesced, 1);
-	}
-	sm_count_call(SM_PATH_KMOD, file_sent);
-	if (ret < 0) {		/* with OFFPTR also EFAULT after sending */
-		errno = -ret;
+	if (res < 0) {
+		errno = -res;
 		return -1;
 	}
-	ret = file_sent;
-	if (pre && !file_sent && h->len) {
-		/* part of the headers went: as a partial writev, then */
-		int fl = sm_fd_flags(out_fd, sm_fd_peek(out_fd));
-
-		errno = fl >= 0 && (fl & O_NONBLOCK) ? EAGAIN : EINTR;
-		return -1;
-	}
-	if ((pre && !file_sent) || (file_sent == max && want > max)) {
-		/*
-		 * Only the headers went (end of file, a full socket buffer or
-		 * a signal: the module cannot say which), or the range goes
-		 * beyond the module's per-call cap: what follows the headers
-		 * is sendfile(2)'s own answer, as it would have been natively
-		 * after the writev.
-		 */
-		if (offptr) {
-			n = real_sendfile(out_fd, in_fd, offset,
-					  want - file_sent);
-			if (n > 0)
-				sm_count(&sm_stats->bytes[SM_PATH_NATIVE], n);
-		} else {
-			n = finish_native(out_fd, in_fd, pos + file_sent,
-					  want - file_sent);
-		}
-		if (n > 0) {
-			file_sent += n;
-			ret += n;
-		} else if (n < 0 && !file_sent) {
-			return -1;	/* sendfile(2)'s errno */
-		}
-	}
-	if (!offptr)
-		end_pos(in_fd, offset, pos + file_sent);
-	return ret;
+	errno = errno_before;
+	return res;
 }
 
-static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
-			     int kind, int out_fd, int in_fd, off64_t *offset,
-			     size_t count);
-
-static ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset,
-			   size_t count)
-{
-	struct sm_fdinfo *fi;
-	struct sm_hold *h;
-	ssize_t ret;
-	int kind;
-
-	if (!sm_active())
-		return real_sendfile(out_fd, in_fd, offset, count);
-	if (sm_unlikely(sm_stats_live_pending()))
-		sm_stats_go_live();
-	if (sm_opt.ENGINE == SM_ENGINE_NATIVE)
-		return native(NULL, out_fd, in_fd, offset, count, -1);
-	fi = sm_fd_get(out_fd);
-	if (!fi || !count || (ssize_t)count < 0)
-		return native(NULL, out_fd, in_fd, offset, count,
-			      SM_FB_ineligible);
-	kind = sm_fd_classify(out_fd, fi);
-	sm_count(&sm_stats->calls_by_socket[kind == SM_FD_TCP ? SM_SOCK_TCP :
-					    kind == SM_FD_UNIX ? SM_SOCK_UNIX :
-					    SM_SOCK_OTHER], 1);
-	h = kind == SM_FD_TCP || kind == SM_FD_UNIX ? sm_hold_lock(fi) : NULL;
-	if (!h)
-		return sendfile_path(NULL, fi, kind, out_fd, in_fd, offset,
-				     count);
-	/* A second body before the uncork: this socket wants its cork. */
-	if (h->body_done)
-		h->tail_seen = true;
-	/* The socket's own order: held bytes, then this body. */
-	if (h->err) {
-		errno = -sm_hold_report_err(h, 0);
-		ret = -1;
-	} else {
-		ret = sendfile_path(h, fi, kind, out_fd, in_fd, offset,
-				    count);
-	}
-	sm_hold_unlock(h);
-	return ret;
-}
-
-static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
-			     int kind, int out_fd, int in_fd, off64_t *offset,
-			     size_t count)
-{
-	struct sm_call c = { .in_regular = true, .uring_ok = true,
-			     .zc_supported = true, .zc_budget = true };
-	struct sm_xfer x = { .out_fd = out_fd, .in_fd = in_fd,
-			     .fallback = -1 };
-	struct sm_choice ch;
-	struct sm_ring *r;
-	struct stat st;
-	ssize_t ret;
-	int fl, why;
-
-	c.kind = kind;
-	c.held = h ? h->len : 0;
-	if ((c.kind == SM_FD_OTHER || (c.kind == SM_FD_UNIX && !c.held)) &&
-	    sm_opt.ENGINE != SM_ENGINE_AUTO && !same_inode(out_fd, fi)) {
-		/*
-		 * Replaced behind our back (a raw dup2): the forced engine
-		 * must not leave an eligible socket native.  Auto would send
-		 * most of them natively anyway, so it skips this fstat.
-		 */
-		sm_fd_forget(out_fd);
-		c.kind = sm_fd_classify(out_fd, fi);
-	}
-	c.count = count;
-	c.fi = fi;
-	c.kmod_ok = sm_opt.ENGINE == SM_ENGINE_KMOD && sm_kmod_available();
-	/* Cheap decisions first: auto mostly stays native. */
-	ch = sm_policy_choose(&sm_opt, &c);
-	if (ch.path == SM_PATH_NATIVE)
-		return native(h, out_fd, in_fd, offset, count, ch.fallback);
-	if (!(h && h->len) && !same_inode(out_fd, fi)) {
-		/*
-		 * The fd number was reused behind our back: look again.  (A
-		 * socket holding headers was seen by our write wrappers since
-		 * close() and dup2() last reset it: no fstat per response.)
-		 */
-		sm_fd_forget(out_fd);
-		if (h)		/* its hold is locked: no second look */
-			return native(h, out_fd, in_fd, offset, count,
-				      SM_FB_ineligible);
-		return sm_sendfile(out_fd, in_fd, offset, count);
-	}
-	if (ch.path == SM_PATH_KMOD)
-		return kmod_send(h, out_fd, in_fd, offset, count);
-
-	/* The call may leave sendfile(2): now check everything. */
-	if (fstat(in_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size <= 0)	/* procfs-like files report size 0 */
-		return native(h, out_fd, in_fd, offset, count, SM_FB_ineligible);
-	x.ino = fi->ino;
-	r = NULL;
-	if (ch.path != SM_PATH_SENDMSG) {	/* no ring needed for that */
-		r = sm_ring_get(&c.uring_err);
-		c.uring_ok = r != NULL;
-		if (r) {
-			c.zc_supported = sm_ring_zc_supported(r);
-			c.zc_budget = sm_ring_zc_budget(r);
-		}
-		ch = sm_policy_choose(&sm_opt, &c);
-	}
-	if (ch.path == SM_PATH_NATIVE)
-		return native(h, out_fd, in_fd, offset, count, ch.fallback);
-	if (ch.fallback >= 0)	/* a copy where zero-copy was asked for */
-		sm_count_fallback(ch.fallback);
-	if (socket_has_sndtimeo(out_fd, fi))
-		return native(h, out_fd, in_fd, offset, count, SM_FB_sndtimeo);
-
-	if (!start_pos(out_fd, in_fd, offset, count, &st, &x.pos, &why))
-		return native(h, out_fd, in_fd, offset, count, why);
-	if (x.pos >= st.st_size) {
-		/* At or past EOF sendfile(2) sends nothing and returns 0. */
-		sm_count_call(ch.path, 0);
-		return 0;
-	}
-	x.st = &st;
-	x.len = count < SM_MAX_RW ? count : SM_MAX_RW;
-	if ((uint64_t)st.st_size - x.pos < x.len)
-		x.len = st.st_size - x.pos;
-	x.path = ch.path;
-	fl = sm_fd_flags(out_fd, fi);
-	x.nonblock = fl >= 0 && (fl & O_NONBLOCK);
-	if (h && x.path == SM_PATH_URING_ZC) {
-		/* zero-copy never carries copied headers: they go first */
-		ret = sm_hold_drain(h, out_fd, 0);
-		if (ret < 0) {
-			errno = -ret;
-			return -1;
-		}
-	}
-	x.h = h;
-	x.more = sm_hold_body_flags(h);
-
-	sm_count(&sm_stats->calls[ch.path], 1);
-	ret = xfer_run(r, &x);
-	if (ret > 0) {
-		end_pos(in_fd, offset, x.pos + ret);
-		return ret;
-	}
-	if (ret == 0)
-		return 0;
-	errno = -ret;
-	return -1;
-}
+/* ---- sendfile --------------------------------------------------------- */
 
 SM_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset,
 			     size_t count)
 {
-	int saved = errno;
-	ssize_t ret = sm_sendfile(out_fd, in_fd, offset, count);
+	int e = errno;
 
-	if (ret >= 0)
-		errno = saved;
-	return ret;
+	resolve();
+	return sm_ret(sm_sendfile(out_fd, in_fd, offset, count), e);
 }
 
 SM_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset,
 			   size_t count)
 {
+	int e = errno;
+
 	_Static_assert(sizeof(off_t) == sizeof(off64_t),
 		       "32-bit off_t needs its own sendfile path");
-	return sendfile64(out_fd, in_fd, (off64_t *)offset, count);
+	resolve();
+	return sm_ret(sm_sendfile(out_fd, in_fd, (off64_t *)offset, count),
+		      e);
 }
 
-/* ---- the close family: keep the fd cache honest ----------------------- */
+/* ---- the write family: held while corked (hold.c) --------------------- */
 
-SM_EXPORT int close(int fd)
+SM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	if (sm_unlikely(!sm_real.close))
-		sm_real_resolve();
-	if (sm_fd_is_owned(fd)) {
-		/* Not the application's: for it this fd is not open. */
-		errno = EBADF;
-		return -1;
-	}
-	sm_hold_close(fd, true);
-	sm_fd_forget(fd);
-	return sm_real.close(fd);
+	struct iovec v = { (void *)buf, n };
+	int e = errno;
+	ssize_t res;
+
+	resolve();
+	if (sm_hold_write(fd, &v, 1, 0, &res))
+		return sm_ret(res, e);
+	return sm_real.write(fd, buf, n);
+}
+
+SM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	int e = errno;
+	ssize_t res;
+
+	resolve();
+	if (sm_hold_write(fd, iov, cnt, 0, &res))
+		return sm_ret(res, e);
+	return sm_real.writev(fd, iov, cnt);
+}
+
+SM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	struct iovec v = { (void *)buf, n };
+	int e = errno;
+	ssize_t res;
+
+	resolve();
+	if (sm_hold_write(fd, &v, 1, flags, &res))
+		return sm_ret(res, e);
+	return sm_real.send(fd, buf, n, flags);
+}
+
+SM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			 const struct sockaddr *to, socklen_t tolen)
+{
+	struct iovec v = { (void *)buf, n };
+	int e = errno;
+	ssize_t res;
+
+	resolve();
+	if (!to && sm_hold_write(fd, &v, 1, flags, &res))
+		return sm_ret(res, e);
+	return sm_real.sendto(fd, buf, n, flags, to, tolen);
+}
+
+SM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	int e = errno;
+	ssize_t res;
+
+	resolve();
+	/* an address or ancillary data: the kernel's business alone */
+	if (m && !m->msg_name && !m->msg_controllen &&
+	    m->msg_iovlen <= IOV_MAX &&
+	    sm_hold_write(fd, m->msg_iov, (int)m->msg_iovlen, flags, &res))
+		return sm_ret(res, e);
+	return sm_real.sendmsg(fd, m, flags);
 }
 
 /*
- * Before dup2/dup3: ours cannot be duplicated (for the application it is
- * not open), and a descriptor of ours that is the target moves elsewhere.
+ * splice() into a socket passes through: nothing here beats the kernel's
+ * splice_to_socket for pipe data (the module and io_uring take files, not
+ * pipes), but held headers must reach the socket before the spliced bytes.
  */
-static bool dup_prepare(int oldfd, int newfd)
+SM_EXPORT ssize_t splice(int in, loff_t *in_off, int out, loff_t *out_off,
+			 size_t len, unsigned int flags)
 {
-	if (sm_unlikely(!sm_real.dup3))
-		sm_real_resolve();
-	if (sm_fd_is_owned(oldfd)) {
-		errno = EBADF;
-		return false;
-	}
-	if (sm_fd_is_owned(newfd))
-		sm_fd_relocate(newfd);
-	if (oldfd != newfd)
-		sm_hold_close(newfd, true);
-	sm_fd_forget(newfd);
-	return true;
+	int e = errno, ret;
+
+	resolve();
+	ret = sm_hold_before_write(out, 0);
+	if (ret < 0)
+		return sm_ret(ret, e);
+	return sm_real.splice(in, in_off, out, out_off, len, flags);
+}
+
+SM_EXPORT int setsockopt(int fd, int level, int name, const void *val,
+			 socklen_t len)
+{
+	int e = errno, res;
+
+	resolve();
+	if (sm_hold_setsockopt(fd, level, name, val, len, &res))
+		return sm_ret(res, e);
+	return sm_real.setsockopt(fd, level, name, val, len);
+}
+
+SM_EXPORT int getsockopt(int fd, int level, int name, void *val,
+			 socklen_t *len)
+{
+	int ret;
+
+	resolve();
+	ret = sm_real.getsockopt(fd, level, name, val, len);
+	if (!ret)
+		sm_hold_getsockopt(fd, level, name, val, len);
+	return ret;
+}
+
+SM_EXPORT int shutdown(int fd, int how)
+{
+	resolve();
+	sm_hold_shutdown(fd, how);
+	return sm_real.shutdown(fd, how);
+}
+
+/* ---- blocking waits: what is held goes to the kernel first ------------ */
+
+static inline void before_wait(bool blocking)
+{
+	if (blocking && sm_unlikely(sm_hold_any()))
+		sm_hold_flush_all();
+}
+
+SM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	resolve();
+	before_wait(timeout != 0);
+	return sm_real.poll(fds, n, timeout);
+}
+
+SM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t,
+		    const sigset_t *mask)
+{
+	resolve();
+	before_wait(!t || t->tv_sec || t->tv_nsec);
+	return sm_real.ppoll(fds, n, t, mask);
+}
+
+SM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e,
+		     struct timeval *t)
+{
+	resolve();
+	before_wait(!t || t->tv_sec || t->tv_usec);
+	return sm_real.select(n, r, w, e, t);
+}
+
+SM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e,
+		      const struct timespec *t, const sigset_t *mask)
+{
+	resolve();
+	before_wait(!t || t->tv_sec || t->tv_nsec);
+	return sm_real.pselect(n, r, w, e, t, mask);
+}
+
+SM_EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max,
+			 int timeout)
+{
+	resolve();
+	before_wait(timeout != 0);
+	return sm_real.epoll_wait(ep, ev, max, timeout);
+}
+
+SM_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max,
+			  int timeout, const sigset_t *mask)
+{
+	resolve();
+	before_wait(timeout != 0);
+	return sm_real.epoll_pwait(ep, ev, max, timeout, mask);
+}
+
+/* ---- the close family: keep the fd table honest (fdstate.c) ---------- */
+
+SM_EXPORT int close(int fd)
+{
+	int e = errno, ret;
+
+	resolve();
+	ret = sm_fd_close(fd);
+	if (ret < 0)
+		return sm_ret(ret, e);
+	return sm_real.close(fd);
 }
 
 SM_EXPORT int dup2(int oldfd, int newfd)
 {
-	return dup_prepare(oldfd, newfd) ? sm_real.dup2(oldfd, newfd) : -1;
+	int e = errno, ret;
+
+	resolve();
+	ret = sm_fd_dup_onto(oldfd, newfd);
+	if (ret < 0)
+		return sm_ret(ret, e);
+	return sm_real.dup2(oldfd, newfd);
 }
 
 SM_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	return dup_prepare(oldfd, newfd) ?
-	       sm_real.dup3(oldfd, newfd, flags) : -1;
-}
+	int e = errno, ret;
 
-/* Close [first, last] except the shim's descriptors. */
-static int close_range_around(unsigned int first, unsigned int last,
-			      int flags)
-{
-	sm_hold_flush_all();	/* simpler than finding which are held */
-	while (first <= last) {
-		int own = sm_fd_owned_above(first);
-		unsigned int end = last;
-		int ret;
-
-		if (own >= 0 && (unsigned int)own <= last)
-			end = own - 1;
-		if (own < 0 || (unsigned int)own != first) {
-			sm_fd_forget_range(first, end);
-			ret = sm_real.close_range(first, end, flags);
-			if (ret < 0)
-				return ret;
-		}
-		if (own < 0 || (unsigned int)own >= last)
-			break;
-		first = own + 1;
-	}
-	return 0;
+	resolve();
+	ret = sm_fd_dup_onto(oldfd, newfd);
+	if (ret < 0)
+		return sm_ret(ret, e);
+	return sm_real.dup3(oldfd, newfd, flags);
 }
 
 SM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-	if (sm_unlikely(!sm_real.close_range))
-		sm_real_resolve();
-	if (first > last) {
-		errno = EINVAL;
-		return -1;
-	}
-	return close_range_around(first, last, flags);
+	int e = errno;
+
+	resolve();
+	return sm_ret(sm_fd_close_range(first, last, flags), e);
 }
 
 SM_EXPORT void closefrom(int lowfd)
 {
-	if (sm_unlikely(!sm_real.close_range))
-		sm_real_resolve();
-	if (lowfd < 0)
-		lowfd = 0;
-	if (sm_fd_owned_above(lowfd) < 0 || !sm_real.close_range) {
-		sm_fd_forget_range(lowfd, ~0U);
-		sm_real.closefrom(lowfd);
-		return;
-	}
-	close_range_around(lowfd, ~0U, 0);
+	resolve();
+	sm_fd_closefrom(lowfd);
+}
+
+/* ---- file status flags: the cache in fdstate.c follows every change --- */
+
+/* Every fcntl and ioctl argument is an int or a pointer: one word. */
+#define SM_VA_WORD(last)						\
+	({								\
+		va_list ap_;						\
+		void *w_;						\
+		va_start(ap_, last);					\
+		w_ = va_arg(ap_, void *);				\
+		va_end(ap_);						\
+		w_;							\
+	})
+
+SM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	void *arg = SM_VA_WORD(cmd);
+
+	resolve();
+	if (cmd == F_SETFL)
+		sm_fd_flags_changed();
+	return sm_real.fcntl(fd, cmd, arg);
+}
+
+SM_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	void *arg = SM_VA_WORD(cmd);
+
+	resolve();
+	if (cmd == F_SETFL)
+		sm_fd_flags_changed();
+	return (sm_real.fcntl64 ? sm_real.fcntl64 : sm_real.fcntl)(fd, cmd,
+								   arg);
+}
+
+SM_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	void *arg = SM_VA_WORD(req);
+
+	resolve();
+	if (req == FIONBIO)
+		sm_fd_flags_changed();
+	return sm_real.ioctl(fd, req, arg);
+}
+
+/* ---- the process image ends: nothing may stay held ------------------- */
+
+SM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	resolve();
+	sm_hold_flush_all();
+	return sm_real.execve(path, argv, envp);
+}
+
+SM_EXPORT int execv(const char *path, char *const argv[])
+{
+	resolve();
+	sm_hold_flush_all();
+	return sm_real.execv(path, argv);
+}
+
+SM_EXPORT int execvp(const char *file, char *const argv[])
+{
+	resolve();
+	sm_hold_flush_all();
+	return sm_real.execvp(file, argv);
+}
+
+SM_EXPORT int execvpe(const char *file, char *const argv[],
+		      char *const envp[])
+{
+	resolve();
+	sm_hold_flush_all();
+	return sm_real.execvpe(file, argv, envp);
+}
+
+SM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	resolve();
+	sm_hold_flush_all();
+	return sm_real.fexecve(fd, argv, envp);
+}
+
+/*
+ * glibc's execl family builds argv and calls its internal execve, which no
+ * wrapper sees: these build it too and go to the real exec functions.
+ */
+#define SM_ARGV(first, ap, extra)					\
+	({								\
+		va_list c_;						\
+		size_t n_ = 1;						\
+		va_copy(c_, ap);					\
+		while (va_arg(c_, char *))				\
+			n_++;						\
+		va_end(c_);						\
+		char **v_ = alloca((n_ + 1) * sizeof(char *));		\
+		v_[0] = (char *)(first);				\
+		for (size_t i_ = 1; i_ <= n_; i_++) /* with the NULL */	\
+			v_[i_] = va_arg(ap, char *);			\
+		char ***e_ = (extra);					\
+		if (e_)							\
+			*e_ = va_arg(ap, char **);			\
+		v_;							\
+	})
+
+SM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	char **argv;
+
+	va_start(ap, arg);
+	argv = SM_ARGV(arg, ap, NULL);
+	va_end(ap);
+	resolve();
+	sm_hold_flush_all();
+	return sm_real.execv(path, argv);
+}
+
+SM_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	char **argv;
+
+	va_start(ap, arg);
+	argv = SM_ARGV(arg, ap, NULL);
+	va_end(ap);
+	resolve();
+	sm_hold_flush_all();
+	return sm_real.execvp(file, argv);
+}
+
+SM_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char **argv, **envp = NULL;
+	va_list ap;
+
+	va_start(ap, arg);
+	argv = SM_ARGV(arg, ap, &envp);
+	va_end(ap);
+	resolve();
+	sm_hold_flush_all();
+	return sm_real.execve(path, argv, envp);
+}
+
+SM_EXPORT void _exit(int status)
+{
+	resolve();
+	sm_hold_flush_all();
+	sm_real._exit(status);
+	__builtin_unreachable();
+}
+
+SM_EXPORT void _Exit(int status)
+{
+	resolve();
+	sm_hold_flush_all();
+	sm_real._exit(status);
+	__builtin_unreachable();
 }

@@ -32,7 +32,7 @@ static void kmod_open(void)
 		kmod_err = -errno;
 		return;
 	}
-	if (ioctl(fd, SPLICEMSG_IOC_VERSION, &v) < 0 ||
+	if (sm_real.ioctl(fd, SPLICEMSG_IOC_VERSION, &v) < 0 ||
 	    v.api_version != SPLICEMSG_API_VERSION ||
 	    !(v.features & SPLICEMSG_FEAT_TCP)) {
 		sm_warn("%s: API %u, want %u: not used", SPLICEMSG_DEVICE,
@@ -81,8 +81,8 @@ ssize_t sm_kmod_sendfile(int out_fd, int in_fd, uint64_t offset, size_t len,
 	};
 	long ret;
 
-	ret = ioctl(__atomic_load_n(&kmod_fd, __ATOMIC_ACQUIRE),
-		    SPLICEMSG_IOC_SEND, &req);
+	ret = sm_real.ioctl(__atomic_load_n(&kmod_fd, __ATOMIC_ACQUIRE),
+			    SPLICEMSG_IOC_SEND, &req);
 	*file_sent = req.file_sent;
 	*sent = req.sent;
 	return ret < 0 ? -errno : ret;

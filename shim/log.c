@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * Silent-by-default logging: one line per event, "splicemsg[pid]: ...",
- * written with write(2) so it neither allocates nor touches stdio buffers
- * that belong to the host program.
+ * written with the real write(2) so it neither allocates nor touches stdio
+ * buffers that belong to the host program, nor meets a hold of its own.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -45,6 +45,7 @@ void sm_log(int level, const char *fmt, ...)
 	if (n > (int)sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
-	if (write(__atomic_load_n(&log_fd, __ATOMIC_RELAXED), buf, n) < 0)
+	if (sm_real.write(__atomic_load_n(&log_fd, __ATOMIC_RELAXED), buf,
+			  n) < 0)
 		return;
 }

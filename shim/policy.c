@@ -99,6 +99,23 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 }
 
 /*
+ * Which sockets hold writes while corked.  Measured (tests/bench/resp.sh,
+ * docs/bench.md): the corked native idiom already sends one segment per
+ * response, so one send only saves syscalls.  Auto holds TCP headers for
+ * one sendmsg(2) with a small body (sm_policy_choose): poll, fstat and
+ * sendmsg for the idiom's four.  The AF_UNIX idiom, send(MSG_MORE) and
+ * sendfile, is two: only a forced engine holds it.
+ */
+bool sm_policy_holds(const struct sm_options *o, int kind, bool via_more)
+{
+	if (o->ENGINE == SM_ENGINE_NATIVE)
+		return false;
+	if (kind == SM_FD_TCP)
+		return true;
+	return kind == SM_FD_UNIX && via_more && o->ENGINE != SM_ENGINE_AUTO;
+}
+
+/*
  * The zero-copy rule: a socket starts by probing; after SM_ZC_PROBE_MIN
  * notifications it keeps zero-copy while at most half of its recent sends
  * came back copied.  Counts halve at SM_ZC_DECAY_AT so that the recent past

@@ -23,6 +23,7 @@
 #pragma GCC visibility push(hidden)
 
 #define SM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define SM_EXPORT __attribute__((visibility("default")))
 #define sm_likely(x) __builtin_expect(!!(x), 1)
 #define sm_unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -189,46 +190,82 @@ void sm_fd_disown(int fd);
 void sm_fd_relocate(int fd);
 int sm_fd_owned_above(int fd);
 void sm_fd_after_fork(void);
+/* setsockopt(@level, @name) on @fd: forget what it may have changed. */
+void sm_fd_sockopt_set(int fd, int level, int name);
+
+/*
+ * The close family: what the interposed calls do before (or instead of)
+ * the real ones.  0 to go ahead, or -errno for the call to return.
+ */
+int sm_fd_close(int fd);
+int sm_fd_dup_onto(int oldfd, int newfd);
+/* close_range() stepping around the shim's own descriptors. */
+int sm_fd_close_range(unsigned int first, unsigned int last, int flags);
+void sm_fd_closefrom(int lowfd);
 
 /* ---- hold.c: cork, held headers, flushes ----------------------------- */
 #define SM_HOLD_MAX ((size_t)16 << 10)	/* held bytes per socket */
 
-struct sm_hold {
-	pthread_mutex_t lock;
-	int fd;
-	uint64_t ino;		/* the socket this state belongs to */
-	bool app_cork;		/* TCP_CORK as the application set it */
-	bool kern_cork;		/* ... and as the kernel has it */
-	bool more_sent;		/* MSG_MORE bytes wait for the uncork push */
-	bool shut;		/* shutdown(SHUT_WR) seen: hold nothing */
-	bool body_done;		/* a body went while corked ... */
-	bool tail_seen;		/* ... and bytes followed it before uncork */
-	int err;		/* error of a flush, for the next write */
-	size_t len, cap;	/* held bytes */
-	char *buf;
-	uint64_t deadline;	/* CLOCK_MONOTONIC ns: flush by then */
-	struct sm_hold *next_all;
-};
+/* One socket's cork state and held bytes (opaque: hold.c's alone). */
+struct sm_hold;
 
+/* Any bytes held anywhere?  (One relaxed load: the flush points ask.) */
 bool sm_hold_any(void);
-struct sm_hold *sm_hold_get(int fd, struct sm_fdinfo *fi);
-struct sm_hold *sm_hold_lock(struct sm_fdinfo *fi);
-void sm_hold_unlock(struct sm_hold *h);
-void sm_hold_consume(struct sm_hold *h, size_t n);
-int sm_hold_materialize(struct sm_hold *h, int fd);
-int sm_hold_msg_flags(struct sm_hold *h);
-int sm_hold_body_flags(struct sm_hold *h);
-void sm_hold_body_sent(struct sm_hold *h, int flags);
-int sm_hold_flush(struct sm_hold *h, int fd);
-int sm_hold_drain(struct sm_hold *h, int fd, int flags);
-ssize_t sm_hold_report_err(struct sm_hold *h, int flags);
+
+/*
+ * The interposed calls.  sm_hold_write() and sm_hold_setsockopt() return
+ * true when they handled the call (its result or -errno in *res), false to
+ * leave it to the real function, with any held bytes already in the kernel
+ * ahead of it.  The others only prepare for the real call.
+ */
 bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		   ssize_t *res);
-int sm_hold_cork(struct sm_hold *h, int fd, bool on);
-int sm_hold_before_native(int fd, int flags);
-void sm_hold_close(int fd, bool closing);
+bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
+			socklen_t len, int *res);
+/* After a successful real getsockopt: TCP_CORK as the application set it. */
+void sm_hold_getsockopt(int fd, int level, int name, void *val,
+			const socklen_t *len);
+/* Before a call the shim passes on unchanged writes to @fd (splice): 0 to
+ * go ahead, or the error the call must report instead. */
+int sm_hold_before_write(int fd, int flags);
+/* Held bytes go to the kernel first: close() or dup2() over @fd ... */
+void sm_hold_close(int fd);
+/* ... shutdown(@how), after which nothing is held for @fd. */
+void sm_hold_shutdown(int fd, int how);
+/* Every socket's held bytes, now (a blocking wait, fork, exec, exit); each
+ * error waits for its socket's next call. */
 void sm_hold_flush_all(void);
 void sm_hold_after_fork(void);
+
+/*
+ * The sendfile engine's side, between sm_hold_lock() and sm_hold_unlock():
+ * NULL when @fi has no hold.  Errors of the functions that send are the
+ * socket's, reported by the call at hand (EPIPE with SIGPIPE unless @flags
+ * say MSG_NOSIGNAL).
+ */
+struct sm_hold *sm_hold_lock(struct sm_fdinfo *fi);
+void sm_hold_unlock(struct sm_hold *h);
+/* A body is about to go: 0, or an earlier flush's error to report now. */
+int sm_hold_body_begin(struct sm_hold *h, int flags);
+/* The held bytes (@h may be NULL: none). */
+size_t sm_hold_pending(const struct sm_hold *h, const void **buf);
+/* MSG_MORE, or 0, for a body sent after the held bytes (@h may be NULL). */
+int sm_hold_body_flags(const struct sm_hold *h);
+/* One send carried the first @pre held bytes, then body bytes (@flags). */
+void sm_hold_coalesced(struct sm_hold *h, size_t pre, int flags);
+/* Held bytes to the kernel: 0, -EAGAIN (some still held), or the error. */
+int sm_hold_drain(struct sm_hold *h, int fd, int flags);
+/* The same before a native send, which then goes under the kernel's cork
+ * if the application corked. */
+int sm_hold_before_native(struct sm_hold *h, int fd);
+/*
+ * Before the body itself goes through sendfile(2): as before_native(),
+ * except that with *push the body is the response's last part and leaves
+ * uncorked, as a coalesced one would (sm_hold_body_flags()); after it,
+ * sm_hold_native_body_pushed() if it went whole.
+ */
+int sm_hold_native_body(struct sm_hold *h, int fd, bool *push);
+void sm_hold_native_body_pushed(struct sm_hold *h);
 
 /* ---- policy.c: which path a call takes, and the zero-copy rule -------- */
 struct sm_call {
@@ -251,6 +288,11 @@ struct sm_choice {
 };
 struct sm_choice sm_policy_choose(const struct sm_options *o,
 				  const struct sm_call *c);
+/*
+ * Does the engine hold this socket's writes while it is corked (@via_more:
+ * sent with MSG_MORE, which is how AF_UNIX corks)?  @kind: sm_fd_kind.
+ */
+bool sm_policy_holds(const struct sm_options *o, int kind, bool via_more);
 /* Feed one zero-copy notification into a socket's verdict. */
 void sm_policy_zc_report(struct sm_fdinfo *fi, bool copied);
 int sm_policy_setup_fallback(int err);
@@ -325,6 +367,10 @@ ssize_t sm_kmod_sendfile(int out_fd, int in_fd, uint64_t offset, size_t len,
 			 size_t *file_sent, size_t *sent);
 /* The module takes sendfile(2)'s offset pointer (SPLICEMSG_SEND_OFFPTR). */
 bool sm_kmod_offptr(void);
+
+/* ---- sendfile.c: the sendfile engine --------------------------------- */
+/* sendfile(2) on any path, exactly as the real call; bytes or -errno. */
+ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count);
 
 /* ---- init.c ----------------------------------------------------------- */
 /* 1 when the shim is active in this process; runs init on first use. */

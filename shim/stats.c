@@ -247,7 +247,7 @@ void sm_stats_write(void)
 			return;
 		}
 	}
-	if (write(fd, json, n) != n)
+	if (sm_real.write(fd, json, n) != n)
 		sm_warn("short write of stats");
 	if (fd != 2) {
 		char final[4096];

@@ -2,7 +2,8 @@
 # Check suites, one per module of the shim, linked against the shim's core
 # (everything but the interposed entry points).
 if HAVE_CHECK
-UNIT_TESTS = tests/unit/t_options tests/unit/t_policy tests/unit/t_fdstate
+UNIT_TESTS = tests/unit/t_options tests/unit/t_policy tests/unit/t_fdstate \
+	tests/unit/t_hold
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS)
@@ -17,4 +18,11 @@ tests_unit_t_policy_LDADD = $(UNIT_LDADD)
 tests_unit_t_fdstate_SOURCES = tests/unit/t_fdstate.c
 tests_unit_t_fdstate_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_t_fdstate_LDADD = $(UNIT_LDADD)
+tests_unit_t_hold_SOURCES = tests/unit/t_hold.c
+tests_unit_t_hold_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_t_hold_LDADD = $(UNIT_LDADD)
 endif
+
+# Not a Check suite: the built library's exports and PLT calls.
+TESTS += tests/unit/t_noplt.sh
+EXTRA_DIST += tests/unit/t_noplt.sh

@@ -10,40 +10,6 @@
 #include "sm.h"
 #include "t_check.h"
 
-static int tcp_pair(int family, int *server)
-{
-	struct sockaddr_storage ss = { 0 };
-	socklen_t len;
-	int l, c;
-
-	l = socket(family, SOCK_STREAM, 0);
-	ck_assert_int_ge(l, 0);
-	if (family == AF_INET) {
-		struct sockaddr_in *a = (void *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*a);
-	} else {
-		struct sockaddr_in6 *a = (void *)&ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_addr = in6addr_loopback;
-		len = sizeof(*a);
-	}
-	if (bind(l, (void *)&ss, len) < 0) {
-		close(l);
-		return -1;
-	}
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, (void *)&ss, &len), 0);
-	c = socket(family, SOCK_STREAM, 0);
-	ck_assert_int_eq(connect(c, (void *)&ss, len), 0);
-	*server = accept(l, NULL, NULL);
-	close(l);
-	return c;
-}
-
 static int classify(int fd)
 {
 	struct sm_fdinfo *fi = sm_fd_get(fd);
@@ -54,7 +20,7 @@ static int classify(int fd)
 
 START_TEST(loopback_tcp_is_tcp_with_a_local_peer)
 {
-	int s, c = tcp_pair(AF_INET, &s);
+	int s, c = t_tcp_pair(AF_INET, &s);
 
 	ck_assert_int_eq(classify(c), SM_FD_TCP);
 	ck_assert_int_eq(sm_fd_peek(c)->local_peer, 1);
@@ -63,7 +29,7 @@ START_TEST(loopback_tcp_is_tcp_with_a_local_peer)
 	sm_fd_forget(s);
 	close(c);
 	close(s);
-	c = tcp_pair(AF_INET6, &s);
+	c = t_tcp_pair(AF_INET6, &s);
 	if (c >= 0) {
 		ck_assert_int_eq(classify(c), SM_FD_TCP);
 		ck_assert_int_eq(sm_fd_peek(c)->local_peer, 1);
@@ -111,7 +77,7 @@ END_TEST
 
 START_TEST(forgetting_makes_a_reused_number_look_again)
 {
-	int s, c = tcp_pair(AF_INET, &s), sv[2];
+	int s, c = t_tcp_pair(AF_INET, &s), sv[2];
 
 	ck_assert_int_eq(classify(c), SM_FD_TCP);
 	sm_fd_forget(c);

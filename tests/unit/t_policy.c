@@ -206,6 +206,37 @@ START_TEST(recent_copies_win_over_old_successes)
 }
 END_TEST
 
+START_TEST(which_sockets_are_held)
+{
+	static const struct {
+		int engine, kind;
+		bool via_more, held;
+	} t[] = {
+		/* TCP: its headers, for one sendmsg(2) with the body */
+		{ SM_ENGINE_AUTO, SM_FD_TCP, false, true },
+		{ SM_ENGINE_AUTO, SM_FD_TCP, true, true },
+		{ SM_ENGINE_URING, SM_FD_TCP, false, true },
+		{ SM_ENGINE_KMOD, SM_FD_TCP, true, true },
+		/* AF_UNIX corks with MSG_MORE: only forced engines hold it */
+		{ SM_ENGINE_AUTO, SM_FD_UNIX, true, false },
+		{ SM_ENGINE_URING, SM_FD_UNIX, true, true },
+		{ SM_ENGINE_KMOD, SM_FD_UNIX, true, true },
+		{ SM_ENGINE_URING, SM_FD_UNIX, false, false },
+		/* anything else, or the native engine: never */
+		{ SM_ENGINE_URING, SM_FD_OTHER, true, false },
+		{ SM_ENGINE_URING, SM_FD_UNKNOWN, true, false },
+		{ SM_ENGINE_NATIVE, SM_FD_TCP, true, false },
+	};
+	size_t i;
+
+	for (i = 0; i < SM_ARRAY_SIZE(t); i++) {
+		o.ENGINE = t[i].engine;
+		ck_assert_msg(sm_policy_holds(&o, t[i].kind, t[i].via_more) ==
+			      t[i].held, "row %zu", i);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("policy");
@@ -225,6 +256,7 @@ int main(void)
 	tcase_add_test(tc, verdict_waits_for_enough_reports);
 	tcase_add_test(tc, mostly_zero_copy_keeps_zero_copy);
 	tcase_add_test(tc, recent_copies_win_over_old_successes);
+	tcase_add_test(tc, which_sockets_are_held);
 	suite_add_tcase(s, tc);
 	return t_run(s, false);
 }

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The hold (hold.c) as its callers drive it, on real sockets: what is held,
+ * what reaches the peer and in which order, which call reports an error,
+ * and the cork as the application and the kernel see it.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sm.h"
+#include "t_check.h"
+
+static int a, b;		/* a: ours; b: the peer */
+
+static void setup_unix(void)
+{
+	int sv[2];
+
+	ck_assert(sm_active());
+	/* AF_UNIX holds MSG_MORE writes only under a forced engine */
+	sm_opt.ENGINE = SM_ENGINE_URING;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	a = sv[0];
+	b = sv[1];
+}
+
+static void setup_tcp(void)
+{
+	ck_assert(sm_active());
+	sm_opt.ENGINE = SM_ENGINE_AUTO;
+	a = t_tcp_pair(AF_INET, &b);
+	ck_assert_int_ge(a, 0);
+}
+
+static void teardown(void)
+{
+	sm_hold_close(a);
+	sm_fd_forget(a);
+	close(a);
+	close(b);
+}
+
+static ssize_t hwrite(const char *s, int flags)
+{
+	struct iovec v = { (void *)s, strlen(s) };
+	ssize_t res;
+
+	if (!sm_hold_write(a, &v, 1, flags, &res))
+		res = send(a, s, strlen(s), flags) < 0 ? -errno : (ssize_t)v.iov_len;
+	return res;
+}
+
+/* What the peer has now (waiting up to @ms for the first byte). */
+static const char *peer(int ms)
+{
+	static char buf[256];
+	struct pollfd p = { .fd = b, .events = POLLIN };
+	ssize_t n;
+
+	buf[0] = 0;
+	if (sm_real.poll(&p, 1, ms) != 1)
+		return buf;
+	usleep(10000);
+	n = recv(b, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	buf[n > 0 ? n : 0] = 0;
+	return buf;
+}
+
+static int cork(int on)
+{
+	int res;
+
+	ck_assert(sm_hold_setsockopt(a, IPPROTO_TCP, TCP_CORK, &on,
+				     sizeof(on), &res));
+	return res;
+}
+
+static int kernel_cork(void)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	ck_assert_int_eq(sm_real.getsockopt(a, IPPROTO_TCP, TCP_CORK, &v,
+					    &len), 0);
+	return v;
+}
+
+START_TEST(more_is_held_until_a_flush)
+{
+	ck_assert_int_eq(hwrite("HDR-", MSG_MORE), 4);
+	ck_assert_str_eq(peer(0), "");
+	ck_assert(sm_hold_any());
+	sm_hold_flush_all();
+	ck_assert_str_eq(peer(1000), "HDR-");
+}
+END_TEST
+
+START_TEST(a_plain_write_takes_the_held_bytes_along)
+{
+	ck_assert_int_eq(hwrite("A", MSG_MORE), 1);
+	ck_assert_int_eq(hwrite("B", MSG_MORE), 1);
+	ck_assert_int_eq(hwrite("C", 0), 1);
+	ck_assert_str_eq(peer(1000), "ABC");
+}
+END_TEST
+
+START_TEST(a_flush_error_waits_for_the_next_call)
+{
+	ck_assert_int_eq(hwrite("lost", MSG_MORE), 4);
+	close(b);
+	b = -1;
+	sm_hold_flush_all();		/* nobody asked: the error is kept */
+	ck_assert_int_eq(hwrite("x", MSG_NOSIGNAL), -EPIPE);
+}
+END_TEST
+
+START_TEST(splice_waits_for_the_held_bytes)
+{
+	ck_assert_int_eq(hwrite("first-", MSG_MORE), 6);
+	ck_assert_int_eq(sm_hold_before_write(a, 0), 0);
+	ck_assert_int_eq(send(a, "second", 6, 0), 6);
+	ck_assert_str_eq(peer(1000), "first-second");
+}
+END_TEST
+
+START_TEST(the_cork_is_lazy_and_reported_as_set)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	ck_assert_int_eq(cork(1), 0);
+	ck_assert_int_eq(kernel_cork(), 0);	/* not applied yet */
+	ck_assert_int_eq(getsockopt(a, IPPROTO_TCP, TCP_CORK, &v, &len), 0);
+	sm_hold_getsockopt(a, IPPROTO_TCP, TCP_CORK, &v, &len);
+	ck_assert_int_eq(v, 1);			/* as the application set it */
+	ck_assert_int_eq(hwrite("HTTP/1.1 200 OK\r\n\r\n", 0), 19);
+	ck_assert_str_eq(peer(0), "");
+	ck_assert_int_eq(cork(0), 0);		/* uncork: flushed, pushed */
+	ck_assert_str_eq(peer(1000), "HTTP/1.1 200 OK\r\n\r\n");
+	ck_assert_int_eq(kernel_cork(), 0);
+}
+END_TEST
+
+START_TEST(a_native_send_while_corked_uses_the_kernels_cork)
+{
+	ck_assert_int_eq(cork(1), 0);
+	ck_assert_int_eq(hwrite("head-", 0), 5);
+	ck_assert_int_eq(sm_hold_before_write(a, 0), 0);
+	ck_assert_int_eq(kernel_cork(), 1);	/* for what goes natively */
+	ck_assert_int_eq(cork(0), 0);
+	ck_assert_int_eq(kernel_cork(), 0);
+	ck_assert_str_eq(peer(1000), "head-");
+}
+END_TEST
+
+START_TEST(shutdown_flushes_and_holds_nothing_more)
+{
+	ck_assert_int_eq(cork(1), 0);
+	ck_assert_int_eq(hwrite("bye", 0), 3);
+	sm_hold_shutdown(a, SHUT_WR);
+	ck_assert_int_eq(shutdown(a, SHUT_WR), 0);	/* pushes, as the FIN */
+	ck_assert_str_eq(peer(1000), "bye");
+}
+END_TEST
+
+START_TEST(close_flushes)
+{
+	ck_assert_int_eq(cork(1), 0);
+	ck_assert_int_eq(hwrite("last", 0), 4);
+	sm_hold_close(a);
+	sm_fd_forget(a);
+	ck_assert_int_eq(close(a), 0);
+	a = -1;
+	ck_assert_str_eq(peer(1000), "last");
+}
+END_TEST
+
+START_TEST(the_cork_ceiling_flushes_a_quiet_socket)
+{
+	struct timespec t0, t1;
+	long ms;
+
+	ck_assert_int_eq(cork(1), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(hwrite("quiet", 0), 5);
+	ck_assert_str_eq(peer(3000), "quiet");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_int_ge(ms, 150);		/* the 200 ms ceiling */
+	ck_assert_int_lt(ms, 2000);
+}
+END_TEST
+
+START_TEST(sendfile_side_sees_and_consumes_the_held_bytes)
+{
+	struct sm_hold *h;
+	const void *buf;
+
+	ck_assert_int_eq(cork(1), 0);
+	ck_assert_int_eq(hwrite("HEAD", 0), 4);
+	h = sm_hold_lock(sm_fd_peek(a));
+	ck_assert_ptr_nonnull(h);
+	ck_assert_int_eq(sm_hold_body_begin(h, 0), 0);
+	ck_assert_int_eq(sm_hold_pending(h, &buf), 4);
+	ck_assert_int_eq(memcmp(buf, "HEAD", 4), 0);
+	/* the first body of a response leaves uncorked */
+	ck_assert_int_eq(sm_hold_body_flags(h), 0);
+	ck_assert_int_eq(send(a, buf, 4, 0), 4);
+	sm_hold_coalesced(h, 4, 0);
+	ck_assert_int_eq(sm_hold_pending(h, &buf), 0);
+	/* a second body before the uncork wants the cork */
+	ck_assert_int_eq(sm_hold_body_begin(h, 0), 0);
+	ck_assert_int_eq(sm_hold_body_flags(h), MSG_MORE);
+	sm_hold_unlock(h);
+	ck_assert_int_eq(cork(0), 0);
+	ck_assert_str_eq(peer(1000), "HEAD");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("hold");
+	TCase *un = tcase_create("unix");
+	TCase *tcp = tcase_create("tcp");
+
+	tcase_add_checked_fixture(un, setup_unix, teardown);
+	tcase_add_test(un, more_is_held_until_a_flush);
+	tcase_add_test(un, a_plain_write_takes_the_held_bytes_along);
+	tcase_add_test(un, a_flush_error_waits_for_the_next_call);
+	tcase_add_test(un, splice_waits_for_the_held_bytes);
+	suite_add_tcase(s, un);
+	tcase_add_checked_fixture(tcp, setup_tcp, teardown);
+	tcase_add_test(tcp, the_cork_is_lazy_and_reported_as_set);
+	tcase_add_test(tcp, a_native_send_while_corked_uses_the_kernels_cork);
+	tcase_add_test(tcp, shutdown_flushes_and_holds_nothing_more);
+	tcase_add_test(tcp, close_flushes);
+	tcase_add_test(tcp, the_cork_ceiling_flushes_a_quiet_socket);
+	tcase_add_test(tcp, sendfile_side_sees_and_consumes_the_held_bytes);
+	suite_add_tcase(s, tcp);
+	return t_run(s, true);
+}
