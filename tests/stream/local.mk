@@ -1,10 +1,15 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Byte-stream regression: sm_sender runs one sendfile scenario and prints
-# a transcript; the stream-*.sh drivers compare native and shim runs.
+# Byte-stream regression: sm_sender runs one scenario (a family per sc_*.c
+# file) and prints a transcript; the stream-*.sh drivers compare native and
+# shim runs.
 
 check_PROGRAMS += tests/stream/sm_sender tests/stream/t_deny_uring
 tests_stream_sm_sender_SOURCES = tests/stream/sm_sender.c \
+	tests/stream/sm_sender.h tests/stream/sc_sizes.c \
+	tests/stream/sc_nonblock.c tests/stream/sc_concurrency.c \
+	tests/stream/sc_interrupt.c tests/stream/sc_args.c \
+	tests/stream/sc_epipe.c tests/stream/sc_idioms.c tests/stream/sc_zc.c \
 	tests/stream/t_stream.c tests/stream/t_stream.h
 tests_stream_sm_sender_LDADD = -lpthread
 tests_stream_t_deny_uring_SOURCES = tests/stream/t_deny_uring.c
