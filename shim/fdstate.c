@@ -164,14 +164,101 @@ out:
 	return kind;
 }
 
+static void forget(struct sm_fdinfo *fi)
+{
+	sm_hold_detach(fi);
+	__atomic_store_n(&fi->born, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->fl_gen, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->kind, SM_FD_UNKNOWN, __ATOMIC_RELEASE);
+}
+
 void sm_fd_forget(int fd)
 {
 	struct sm_fdinfo *fi = sm_fd_peek(fd);
 
-	if (fi && fi->kind != SM_FD_OWNED) {
-		__atomic_store_n(&fi->fl_gen, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&fi->kind, SM_FD_UNKNOWN, __ATOMIC_RELEASE);
+	if (fi && fi->kind != SM_FD_OWNED)
+		forget(fi);
+}
+
+/* ---- who else may write: births, dups, forks ---------------------------- */
+
+/* Bumped at every fork, in both processes; 0 means "not seen made". */
+static uint32_t fork_gen = 1;
+
+void sm_fd_born(int fd)
+{
+	struct sm_fdinfo *fi = sm_fd_get(fd);
+
+	if (!fi || fi->kind == SM_FD_OWNED)
+		return;
+	forget(fi);
+	__atomic_store_n(&fi->born, __atomic_load_n(&fork_gen,
+						    __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+}
+
+void sm_fd_dup(int oldfd, int newfd)
+{
+	struct sm_fdinfo *o = sm_fd_peek(oldfd), *n;
+
+	if (oldfd == newfd)
+		return;
+	n = sm_fd_get(newfd);
+	if (!n || n->kind == SM_FD_OWNED)
+		return;
+	forget(n);
+	if (!o || __atomic_load_n(&o->kind, __ATOMIC_ACQUIRE) ==
+		  SM_FD_OWNED)
+		return;
+	/* The same open file: the same socket, flags and verdicts. */
+	n->local_peer = o->local_peer;
+	n->zc_state = o->zc_state;
+	n->sndtimeo = o->sndtimeo;
+	n->ino = o->ino;
+	n->fl = o->fl;
+	n->fl_gen = __atomic_load_n(&o->fl_gen, __ATOMIC_RELAXED);
+	n->born = __atomic_load_n(&o->born, __ATOMIC_RELAXED);
+	sm_hold_attach_dup(n, o);
+	__atomic_store_n(&n->kind, __atomic_load_n(&o->kind, __ATOMIC_RELAXED),
+			 __ATOMIC_RELEASE);
+}
+
+void sm_fd_shared(int fd)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+
+	if (fi)
+		__atomic_store_n(&fi->born, 0, __ATOMIC_RELAXED);
+	sm_hold_shared(fd);
+}
+
+bool sm_fd_own(const struct sm_fdinfo *fi)
+{
+	uint32_t b = __atomic_load_n(&fi->born, __ATOMIC_RELAXED);
+
+	return b && b == __atomic_load_n(&fork_gen, __ATOMIC_RELAXED);
+}
+
+void sm_fd_forked(void)
+{
+	__atomic_add_fetch(&fork_gen, 1, __ATOMIC_RELAXED);
+	sm_hold_forked();
+}
+
+int sm_fd_other_of(const struct sm_hold *h, int fd)
+{
+	unsigned int c, i;
+
+	for (c = 0; c < NCHUNKS; c++) {
+		struct sm_fdinfo *t = __atomic_load_n(&chunks[c],
+						      __ATOMIC_ACQUIRE);
+
+		for (i = 0; t && i < CHUNK_SIZE; i++)
+			if ((int)(c * CHUNK_SIZE + i) != fd &&
+			    __atomic_load_n(&t[i].hold, __ATOMIC_RELAXED) == h)
+				return c * CHUNK_SIZE + i;
 	}
+	return -1;
 }
 
 /*

@@ -12,6 +12,14 @@
  * sendfile or write).  TCP_CORK off always reaches the kernel when anything
  * went out with MSG_MORE, because that is what pushes the last segment.
  *
+ * A hold belongs to a socket, not to a descriptor number: every descriptor
+ * of the socket (dup, F_DUPFD, dup2) finds it by the socket's inode, so no
+ * write through another one overtakes held bytes.  Only a socket that this
+ * process alone writes to is held: one made here since the last fork and
+ * never passed to another process (SCM_RIGHTS).  Any other gets what it
+ * had settled in the kernel -- held bytes sent, the cork applied -- and
+ * passes through.
+ *
  * Held bytes are flushed -- handed to the kernel exactly as the native call
  * would have, MSG_MORE while corked -- at uncork, close, shutdown, any write
  * the shim does not hold, a blocking wait (poll, select, epoll), fork and
@@ -20,6 +28,8 @@
  * (writable, no error, no hangup), so it returns what the native call
  * would have returned; an error met by a flush the application did not ask
  * for is reported by its next write on that socket, as the kernel would.
+ * The application's memory is only read through sm_copy_in(): a bad
+ * pointer gets the kernel's own answer, never a SIGSEGV here.
  */
 #include <errno.h>
 #include <limits.h>
@@ -31,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,12 +48,20 @@
 #include "sm.h"
 
 #define SM_HOLD_NS (200 * 1000000ULL)	/* TCP_CORK's ceiling */
+/* Iovecs of a write sent together with held bytes (more: two sends). */
+#define SM_HOLD_IOV 64
+/* Flags a held write may carry; others (MSG_OOB...) go to the kernel. */
+#define SM_HOLD_FLAGS (MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL)
+#define SM_HOLD_BUCKETS 64
 
 /* One socket's cork state and held bytes; private to this file. */
 struct sm_hold {
 	pthread_mutex_t lock;
-	int fd;
-	uint64_t ino;		/* the socket this state belongs to */
+	int fd;			/* a descriptor of the socket, for flushes */
+	uint64_t ino;		/* the socket (0: free) */
+	uint32_t fds;		/* descriptors known to refer to it */
+	bool shared;		/* another process may write: never hold */
+	bool zombie;		/* its last descriptor went while locked */
 	bool app_cork;		/* TCP_CORK as the application set it */
 	bool kern_cork;		/* ... and as the kernel has it */
 	bool more_sent;		/* MSG_MORE bytes wait for the uncork push */
@@ -56,20 +73,22 @@ struct sm_hold {
 	char *buf;
 	uint64_t deadline;	/* CLOCK_MONOTONIC ns: flush by then */
 	struct sm_hold *next_all;
+	struct sm_hold *next_ino;	/* in its bucket, or the free list */
 };
-/* Iovecs of a write sent together with held bytes (more: two sends);
- * every write wrapper carries this array on the application's stack. */
-#define SM_HOLD_IOV 64
-/* Flags a held write may carry; others (MSG_OOB...) go to the kernel. */
-#define SM_HOLD_FLAGS (MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL)
 
+/* list_lock is taken before a hold's lock, never while holding one. */
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t list_cond = PTHREAD_COND_INITIALIZER;
 static struct sm_hold *all_holds;	/* every hold ever made; never freed */
+static struct sm_hold *by_ino[SM_HOLD_BUCKETS];
+static struct sm_hold *free_holds;	/* made once, their socket gone */
 static int nheld;			/* holds with bytes in them */
 static unsigned int hold_gen;		/* holds begun, ever */
+static pthread_t timer;
 static bool timer_running;
 static bool timer_idle;			/* waiting with no deadline */
+static bool timer_quit;			/* sandboxed: the timer must go */
+static bool passthrough;		/* sandboxed: hold nothing, ever */
 
 static uint64_t now_ns(void)
 {
@@ -84,13 +103,20 @@ bool sm_hold_any(void)
 	return __atomic_load_n(&nheld, __ATOMIC_RELAXED) > 0;
 }
 
-/* The socket changed under this number: forget everything about the old. */
+static bool sandboxed(void)
+{
+	return __atomic_load_n(&passthrough, __ATOMIC_RELAXED);
+}
+
+/* A fresh state for socket @ino; held bytes, if any, are dropped. */
 static void reset_locked(struct sm_hold *h, uint64_t ino)
 {
 	if (h->len)
 		__atomic_fetch_sub(&nheld, 1, __ATOMIC_RELAXED);
 	h->len = 0;
 	h->ino = ino;
+	h->zombie = false;
+	h->shared = false;
 	h->app_cork = false;
 	h->kern_cork = false;
 	h->more_sent = false;
@@ -100,76 +126,209 @@ static void reset_locked(struct sm_hold *h, uint64_t ino)
 	h->err = 0;
 }
 
-/* @fi's (descriptor @fd) hold, created on demand; NULL if out of memory. */
-static struct sm_hold *hold_get(int fd, struct sm_fdinfo *fi)
+/* ---- the registry: one hold per socket, found by its inode ------------ */
+
+static struct sm_hold **bucket(uint64_t ino)
+{
+	return &by_ino[ino % SM_HOLD_BUCKETS];
+}
+
+static struct sm_hold *find_locked(uint64_t ino)
+{
+	struct sm_hold *h;
+
+	for (h = *bucket(ino); h; h = h->next_ino)
+		if (h->ino == ino)
+			return h;
+	return NULL;
+}
+
+static void unhash_locked(struct sm_hold *h)
+{
+	struct sm_hold **pp;
+
+	for (pp = bucket(h->ino); *pp; pp = &(*pp)->next_ino) {
+		if (*pp == h) {
+			*pp = h->next_ino;
+			break;
+		}
+	}
+}
+
+/* A hold for socket @ino, reused or made; NULL if out of memory. */
+static struct sm_hold *new_locked(int fd, uint64_t ino)
+{
+	struct sm_hold *h = free_holds;
+
+	if (h) {
+		free_holds = h->next_ino;
+	} else {
+		h = calloc(1, sizeof(*h));
+		if (!h)
+			return NULL;
+		pthread_mutex_init(&h->lock, NULL);
+		h->next_all = all_holds;
+		all_holds = h;
+	}
+	/* a thread may still have it locked from its last life */
+	pthread_mutex_lock(&h->lock);
+	reset_locked(h, ino);
+	h->fd = fd;
+	h->fds = 0;
+	pthread_mutex_unlock(&h->lock);
+	h->next_ino = *bucket(ino);
+	*bucket(ino) = h;
+	return h;
+}
+
+static void attach_locked(struct sm_fdinfo *fi, struct sm_hold *h)
+{
+	if (__atomic_load_n(&fi->hold, __ATOMIC_RELAXED) == h)
+		return;
+	h->fds++;
+	if (!sm_fd_own(fi))
+		__atomic_store_n(&h->shared, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->hold, h, __ATOMIC_RELEASE);
+}
+
+void sm_hold_detach(struct sm_fdinfo *fi)
+{
+	struct sm_hold *h;
+	int fd;
+
+	if (!__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&list_lock);
+	h = fi->hold;
+	__atomic_store_n(&fi->hold, NULL, __ATOMIC_RELEASE);
+	if (h && h->fds && --h->fds == 0) {
+		/*
+		 * The socket's last descriptor is going: its state goes with
+		 * it (the close flushed what it could).  A thread that has it
+		 * locked (this one, a sendfile that found the number reused)
+		 * finishes the reset when it unlocks.
+		 */
+		unhash_locked(h);
+		h->next_ino = free_holds;
+		free_holds = h;
+		if (pthread_mutex_trylock(&h->lock) == 0) {
+			reset_locked(h, 0);
+			pthread_mutex_unlock(&h->lock);
+		} else {
+			__atomic_store_n(&h->zombie, true, __ATOMIC_RELEASE);
+		}
+	} else if (h && h->fd >= 0 && sm_fd_peek(h->fd) == fi) {
+		/* flushes go through another descriptor of the socket */
+		fd = sm_fd_other_of(h, h->fd);
+		__atomic_store_n(&h->fd, fd, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&list_lock);
+}
+
+void sm_hold_attach_dup(struct sm_fdinfo *fi, const struct sm_fdinfo *from)
+{
+	struct sm_hold *h = __atomic_load_n(&from->hold, __ATOMIC_ACQUIRE);
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&list_lock);
+	if (h->ino == from->ino)
+		attach_locked(fi, h);
+	pthread_mutex_unlock(&list_lock);
+}
+
+/*
+ * @fd's hold: its socket's, found through any of its descriptors; made if
+ * @create and the engine holds this socket's writes (policy.c).  Unlocked;
+ * NULL if none.  Looking by inode costs a classification (system calls)
+ * only for a descriptor the shim has not seen yet.
+ */
+static struct sm_hold *hold_of(int fd, struct sm_fdinfo *fi, bool create,
+			       bool via_more)
 {
 	struct sm_hold *h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
-	struct sm_hold *expected = NULL;
+	int kind;
 
-	if (h)
+	if (h && __atomic_load_n(&h->ino, __ATOMIC_RELAXED) == fi->ino)
 		return h;
-	h = calloc(1, sizeof(*h));
-	if (!h)
+	kind = sm_fd_classify(fd, fi);
+	if (kind != SM_FD_TCP && kind != SM_FD_UNIX)
 		return NULL;
-	pthread_mutex_init(&h->lock, NULL);
-	h->ino = fi->ino;
-	h->fd = fd;
-	if (!__atomic_compare_exchange_n(&fi->hold, &expected, h, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		free(h);
-		return expected;
-	}
+	if (create && !sm_policy_holds(&sm_opt, kind, via_more))
+		create = false;
 	pthread_mutex_lock(&list_lock);
-	h->next_all = all_holds;
-	all_holds = h;
+	h = find_locked(fi->ino);
+	if (!h && create)
+		h = new_locked(fd, fi->ino);
+	if (h)
+		attach_locked(fi, h);
 	pthread_mutex_unlock(&list_lock);
 	return h;
 }
 
 /*
- * The hold of @fd when the engine holds its writes (policy.c), made when
- * it first corks (@via_more: or says MSG_MORE).
+ * The hold to look at for a call on @fd that may have to wait for held
+ * bytes (@create: or starts a hold).  With no bytes held anywhere and no
+ * hold of its own, a call cannot overtake anything: no lookup.
  */
-static struct sm_hold *hold_for(int fd, bool via_more)
+static struct sm_hold *hold_for(int fd, bool create, bool via_more)
 {
 	struct sm_fdinfo *fi;
 
-	if (!sm_active() || sm_opt.ENGINE == SM_ENGINE_NATIVE)
+	if (sandboxed())
 		return NULL;
-	fi = sm_fd_get(fd);
-	if (!fi ||
-	    !sm_policy_holds(&sm_opt, sm_fd_classify(fd, fi), via_more))
+	if (create && (!sm_active() || sm_opt.ENGINE == SM_ENGINE_NATIVE))
+		create = false;
+	fi = create ? sm_fd_get(fd) : sm_fd_peek(fd);
+	if (!create && !sm_hold_any() &&
+	    (!fi || !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE)))
 		return NULL;
-	return hold_get(fd, fi);
+	if (!fi && !(fi = sm_fd_get(fd)))
+		return NULL;
+	return hold_of(fd, fi, create, via_more);
 }
 
-struct sm_hold *sm_hold_lock(struct sm_fdinfo *fi)
-{
-	struct sm_hold *h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
+static void settle_locked(struct sm_hold *h);
 
+/* Lock @h if it still belongs to @ino; settle a shared one. */
+static struct sm_hold *lock_checked(struct sm_hold *h, uint64_t ino)
+{
 	if (!h)
 		return NULL;
 	pthread_mutex_lock(&h->lock);
-	if (h->ino != fi->ino)
-		reset_locked(h, fi->ino);
+	if (h->ino != ino || h->zombie) {
+		pthread_mutex_unlock(&h->lock);
+		return NULL;
+	}
+	if (h->shared)
+		settle_locked(h);
 	return h;
+}
+
+struct sm_hold *sm_hold_lock(int fd, struct sm_fdinfo *fi)
+{
+	struct sm_hold *h = hold_for(fd, false, false);
+
+	return h ? lock_checked(h, fi->ino) : NULL;
 }
 
 void sm_hold_unlock(struct sm_hold *h)
 {
+	if (__atomic_load_n(&h->zombie, __ATOMIC_ACQUIRE))
+		reset_locked(h, 0);
 	pthread_mutex_unlock(&h->lock);
 }
+
+/* ---- the timer: the cork ceiling -------------------------------------- */
 
 static void *timer_main(void *arg);
 
 static void start_timer_locked(void)
 {
 	pthread_condattr_t ca;
-	pthread_attr_t a;
-	pthread_t t;
 	sigset_t all, old;
 
-	if (timer_running)
+	if (timer_running || timer_quit)
 		return;
 	/* Deadlines are CLOCK_MONOTONIC; no waiter exists before the timer. */
 	pthread_condattr_init(&ca);
@@ -180,21 +339,46 @@ static void start_timer_locked(void)
 	/* The application's signals belong to its own threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&a, 64 << 10);
+	/* joinable: only a sandbox ends it, and must see it gone */
 	__atomic_store_n(&timer_running,
-			 pthread_create(&t, &a, timer_main, NULL) == 0,
+			 pthread_create(&timer, NULL, timer_main, NULL) == 0,
 			 __ATOMIC_RELEASE);
-	pthread_attr_destroy(&a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* Copy @n bytes of @iov into the hold; false if it would not fit. */
-static bool append_locked(struct sm_hold *h, const struct iovec *iov,
-			  int cnt, size_t n)
+/* A hold just got its first bytes: the timer must know their deadline. */
+static void began_locked(struct sm_hold *h)
 {
-	size_t need = h->len + n;
+	__atomic_store_n(&h->deadline, now_ns() + SM_HOLD_NS,
+			 __ATOMIC_RELAXED);
+	__atomic_fetch_add(&nheld, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&hold_gen, 1, __ATOMIC_RELAXED);
+	/*
+	 * A ticking timer wakes before this deadline and then waits for it:
+	 * only an idle one (or none yet) needs the lock and a wake-up, which
+	 * would cost a futex call per response.  With timer_main()'s store
+	 * and load, in the opposite order, one side sees the other.
+	 */
+	if (!__atomic_load_n(&timer_running, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&timer_idle, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&list_lock);
+		start_timer_locked();
+		if (timer_idle)
+			pthread_cond_signal(&list_cond);
+		pthread_mutex_unlock(&list_lock);
+	}
+}
+
+/* ---- held bytes -------------------------------------------------------- */
+
+/*
+ * Copy the write's bytes (@v: its iovecs, already copied) into the hold;
+ * false if they would not fit, or a pointer is bad (the kernel answers).
+ */
+static bool append_locked(struct sm_hold *h, const struct iovec *v, int cnt,
+			  size_t n)
+{
+	size_t need = h->len + n, at = h->len;
 	int i;
 
 	if (need > SM_HOLD_MAX)
@@ -212,30 +396,13 @@ static bool append_locked(struct sm_hold *h, const struct iovec *iov,
 		h->cap = cap;
 	}
 	for (i = 0; i < cnt; i++) {
-		memcpy(h->buf + h->len, iov[i].iov_base, iov[i].iov_len);
-		h->len += iov[i].iov_len;
+		if (sm_copy_in(h->buf + at, v[i].iov_base, v[i].iov_len))
+			return false;
+		at += v[i].iov_len;
 	}
-	if (h->len == n) {
-		__atomic_store_n(&h->deadline, now_ns() + SM_HOLD_NS,
-				 __ATOMIC_RELAXED);
-		__atomic_fetch_add(&nheld, 1, __ATOMIC_SEQ_CST);
-		__atomic_fetch_add(&hold_gen, 1, __ATOMIC_RELAXED);
-		/*
-		 * A ticking timer wakes before this deadline and then waits
-		 * for it: only an idle one (or none yet) needs the lock and a
-		 * wake-up, which would cost a futex call per response.  With
-		 * timer_main()'s store and load, in the opposite order, one
-		 * side sees the other.
-		 */
-		if (!__atomic_load_n(&timer_running, __ATOMIC_ACQUIRE) ||
-		    __atomic_load_n(&timer_idle, __ATOMIC_SEQ_CST)) {
-			pthread_mutex_lock(&list_lock);
-			start_timer_locked();
-			if (timer_idle)
-				pthread_cond_signal(&list_cond);
-			pthread_mutex_unlock(&list_lock);
-		}
-	}
+	h->len = at;
+	if (h->len == n)
+		began_locked(h);
 	return true;
 }
 
@@ -330,7 +497,7 @@ static ssize_t report_err(struct sm_hold *h, int flags)
 
 	h->err = 0;
 	if (e == EPIPE && !(flags & MSG_NOSIGNAL))
-		syscall(SYS_tgkill, getpid(), gettid(), SIGPIPE);
+		sm_raise(SIGPIPE);
 	return -e;
 }
 
@@ -341,9 +508,9 @@ static ssize_t report_err(struct sm_hold *h, int flags)
  * for a flush the application did not ask for (a cork ceiling, a blocking
  * wait, another option), whose error waits for the socket's next call.
  */
-static int drain_defer(struct sm_hold *h, int fd)
+static int drain_defer(struct sm_hold *h)
 {
-	return flush_locked(h, fd, false, false);
+	return flush_locked(h, h->fd, false, false);
 }
 
 /*
@@ -363,6 +530,19 @@ static int drain_report(struct sm_hold *h, int fd, int flags)
 }
 
 /*
+ * A shared socket holds nothing: what it had goes to the kernel as it
+ * stood -- held bytes sent (an error kept for the next call), the cork
+ * applied -- and from now on every call passes through.
+ */
+static void settle_locked(struct sm_hold *h)
+{
+	if (h->len)
+		drain_defer(h);
+	if (!h->len)
+		kernel_cork(h, h->fd);
+}
+
+/*
  * Should this write be held?  The socket is corked (or the call says
  * MSG_MORE), the bytes fit, and the kernel would take them at once.
  */
@@ -371,7 +551,7 @@ static bool holdable(struct sm_hold *h, int fd, size_t n, int flags)
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
 
 	if (!(h->app_cork || (flags & MSG_MORE)) || h->shut || h->err ||
-	    (flags & ~SM_HOLD_FLAGS))
+	    h->shared || (flags & ~SM_HOLD_FLAGS))
 		return false;
 	if (!n || h->len + n > SM_HOLD_MAX)
 		return false;
@@ -395,19 +575,25 @@ static size_t iov_total(const struct iovec *iov, int cnt, bool *ok)
 	return n;
 }
 
-/* Held bytes and this write in one send, in order; the result in *res. */
-static void send_with_held(struct sm_hold *h, int fd, const struct iovec *iov,
+/*
+ * Held bytes and this write (@v, copied iovecs) in one send, in order.
+ * False when the kernel refused the write's memory: the held bytes did not
+ * go, and the call is left to the real function.
+ */
+static bool send_with_held(struct sm_hold *h, int fd, const struct iovec *v,
 			   int cnt, size_t n, int flags, ssize_t *res)
 {
-	struct iovec v[SM_HOLD_IOV];
-	struct msghdr m = { .msg_iov = v };
+	struct iovec all[SM_HOLD_IOV];
+	struct msghdr m = { .msg_iov = all };
 	ssize_t k;
 
-	v[0].iov_base = h->buf;
-	v[0].iov_len = h->len;
-	memcpy(v + 1, iov, cnt * sizeof(*iov));
+	all[0].iov_base = h->buf;
+	all[0].iov_len = h->len;
+	memcpy(all + 1, v, cnt * sizeof(*v));
 	m.msg_iovlen = cnt + 1;
 	k = sm_real.sendmsg(fd, &m, flags | msg_flags(h));
+	if (k < 0 && errno == EFAULT)
+		return false;
 	if (k >= 0 && msg_flags(h))
 		h->more_sent = true;
 	if (k < 0) {
@@ -423,6 +609,53 @@ static void send_with_held(struct sm_hold *h, int fd, const struct iovec *iov,
 		consume(h, h->len);
 		*res = k || !n ? k : -EAGAIN;
 	}
+	return true;
+}
+
+/* Held bytes out of the way of a call the real function makes. */
+static bool pass_on(struct sm_hold *h, int fd, int flags, ssize_t *res)
+{
+	ssize_t k = drain_report(h, fd, flags);
+
+	if (k < 0) {
+		*res = k;
+		return true;
+	}
+	/* the real call, under the kernel's cork if corked */
+	kernel_cork(h, fd);
+	return false;
+}
+
+/* The write of @cnt iovecs at @iov (the application's) on locked @h. */
+static bool write_locked(struct sm_hold *h, int fd, const struct iovec *iov,
+			 int cnt, int flags, ssize_t *res)
+{
+	struct iovec v[SM_HOLD_IOV - 1];
+	bool ok;
+	size_t n;
+
+	if (h->err) {
+		*res = report_err(h, flags);
+		return true;
+	}
+	if (h->body_done)
+		h->tail_seen = true;
+	/* iovecs the kernel would refuse: its answer, after held bytes */
+	if (cnt < 0 || cnt > (int)SM_ARRAY_SIZE(v) ||
+	    sm_copy_in(v, iov, cnt * sizeof(*v)))
+		return pass_on(h, fd, flags, res);
+	n = iov_total(v, cnt, &ok);
+	if (!ok)
+		return pass_on(h, fd, flags, res);
+	if (holdable(h, fd, n, flags) && append_locked(h, v, cnt, n)) {
+		sm_count(&sm_stats->hold_writes, 1);
+		*res = n;
+		return true;
+	}
+	if (!h->len || (flags & ~SM_HOLD_FLAGS) ||
+	    !send_with_held(h, fd, v, cnt, n, flags, res))
+		return pass_on(h, fd, flags, res);
+	return true;
 }
 
 bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
@@ -430,70 +663,128 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 {
 	struct sm_fdinfo *fi;
 	struct sm_hold *h;
-	bool ok;
-	size_t n;
-	ssize_t k;
+	bool done;
 
 	/* The send family: MSG_MORE may start a hold, as TCP_CORK does. */
-	if (flags & MSG_MORE)
-		hold_for(fd, true);
-	fi = sm_fd_peek(fd);
-	if (!fi)
+	h = hold_for(fd, flags & MSG_MORE, true);
+	if (!h)
 		return false;
-	h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
 	/* The common case, unlocked: nothing held, nothing corked. */
-	if (!h || (!__atomic_load_n(&h->len, __ATOMIC_RELAXED) &&
-		   !__atomic_load_n(&h->app_cork, __ATOMIC_RELAXED) &&
-		   !__atomic_load_n(&h->err, __ATOMIC_RELAXED) &&
-		   !(flags & MSG_MORE)))
+	if (!__atomic_load_n(&h->len, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&h->app_cork, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&h->err, __ATOMIC_RELAXED) &&
+	    !(flags & MSG_MORE))
 		return false;
-	n = iov_total(iov, cnt, &ok);
-	if (!ok)
-		return false;	/* the kernel's EINVAL */
-	h = sm_hold_lock(fi);
-	if (h->err) {
-		*res = report_err(h, flags);
-		goto out;
-	}
-	if (h->body_done)
-		h->tail_seen = true;
-	if (holdable(h, fd, n, flags) && append_locked(h, iov, cnt, n)) {
-		sm_count(&sm_stats->hold_writes, 1);
-		*res = n;
-		goto out;
-	}
-	if (!h->len || cnt >= SM_HOLD_IOV || (flags & ~SM_HOLD_FLAGS)) {
-		k = drain_report(h, fd, flags);
-		if (k < 0) {
-			*res = k;
-			goto out;
-		}
-		/* the real call, under the kernel's cork if corked */
-		kernel_cork(h, fd);
-		sm_hold_unlock(h);
+	fi = sm_fd_peek(fd);
+	h = lock_checked(h, fi->ino);
+	if (!h)
 		return false;
-	}
-	send_with_held(h, fd, iov, cnt, n, flags, res);
-out:
+	done = write_locked(h, fd, iov, cnt, flags, res);
 	sm_hold_unlock(h);
-	return true;
+	return done;
 }
 
 int sm_hold_before_write(int fd, int flags)
 {
-	struct sm_fdinfo *fi = sm_fd_peek(fd);
-	struct sm_hold *h;
-	int ret;
+	struct sm_hold *h = hold_for(fd, false, false);
+	ssize_t res = 0;
 
-	if (!fi || !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE))
+	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
 		return 0;
-	h = sm_hold_lock(fi);
-	ret = drain_report(h, fd, flags);
-	if (!ret)
-		kernel_cork(h, fd);
+	pass_on(h, fd, flags, &res);
 	sm_hold_unlock(h);
-	return ret;
+	return res;
 }
+
+/* Descriptors passed in SCM_RIGHTS: another process may write to them. */
+static void rights_sent(const struct msghdr *m)
+{
+	char buf[512];
+	struct msghdr c = { .msg_control = buf };
+	struct cmsghdr *cm;
+	size_t len = m->msg_controllen;
+
+	if (!len || !m->msg_control)
+		return;
+	if (len > sizeof(buf))
+		len = sizeof(buf);
+	c.msg_controllen = len;
+	if (sm_copy_in(buf, m->msg_control, len))
+		return;
+	for (cm = CMSG_FIRSTHDR(&c); cm; cm = CMSG_NXTHDR(&c, cm)) {
+		const char *p = (const char *)CMSG_DATA(cm);
+		const char *end = (const char *)cm + cm->cmsg_len;
+		int fd;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (; p + sizeof(fd) <= end; p += sizeof(fd)) {
+			memcpy(&fd, p, sizeof(fd));
+			sm_fd_shared(fd);
+		}
+	}
+}
+
+bool sm_hold_sendmsg(int fd, const struct msghdr *app_m, int flags,
+		     ssize_t *res)
+{
+	struct msghdr m;
+	ssize_t k;
+
+	if (sandboxed())
+		return false;
+	/* a msghdr the kernel cannot read: its EFAULT, nothing sent */
+	if (sm_copy_in(&m, app_m, sizeof(m)))
+		return false;
+	if (!m.msg_name && !m.msg_controllen)
+		return sm_hold_write(fd, m.msg_iov, m.msg_iovlen > INT_MAX ?
+				     -1 : (int)m.msg_iovlen, flags, res);
+	/* An address or ancillary data: the kernel's, after held bytes. */
+	k = sm_hold_before_write(fd, flags);
+	if (!k) {
+		k = sm_real.sendmsg(fd, app_m, flags);
+		k = k < 0 ? -errno : k;
+		if (k >= 0)
+			rights_sent(&m);
+	}
+	*res = k;
+	return true;
+}
+
+bool sm_hold_sendto(int fd, const void *buf, size_t n, int flags,
+		    const struct sockaddr *to, ssize_t *res)
+{
+	struct iovec v = { (void *)buf, n };
+	int k;
+
+	if (!to)
+		return sm_hold_write(fd, &v, 1, flags, res);
+	k = sm_hold_before_write(fd, flags);
+	*res = k;
+	return k < 0;
+}
+
+bool sm_hold_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
+		      int *res)
+{
+	struct mmsghdr mm;
+	int k, i;
+
+	if (sandboxed())
+		return false;
+	k = sm_hold_before_write(fd, flags);
+	if (!k) {
+		k = sm_real.sendmmsg(fd, vec, n, flags);
+		k = k < 0 ? -errno : k;
+		for (i = 0; i < k; i++)
+			if (!sm_copy_in(&mm, vec + i, sizeof(mm)))
+				rights_sent(&mm.msg_hdr);
+	}
+	*res = k;
+	return true;
+}
+
+/* ---- options: TCP_CORK, and the others that act on queued bytes -------- */
 
 /* TCP_CORK from the application.  Returns setsockopt's result. */
 static int set_cork(struct sm_hold *h, int fd, bool on)
@@ -502,7 +793,7 @@ static int set_cork(struct sm_hold *h, int fd, bool on)
 
 	if (on) {
 		h->app_cork = true;
-		return 0;
+		return h->shared ? kernel_cork(h, fd) : 0;
 	}
 	h->app_cork = false;
 	h->body_done = false;
@@ -518,26 +809,41 @@ static int set_cork(struct sm_hold *h, int fd, bool on)
 bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 			socklen_t len, int *res)
 {
-	struct sm_fdinfo *fi;
 	struct sm_hold *h;
+	bool cork = level == IPPROTO_TCP && name == TCP_CORK;
+	int on;
 
 	sm_fd_sockopt_set(fd, level, name);
-	if (level == IPPROTO_TCP && name == TCP_CORK && val &&
-	    len >= sizeof(int) && hold_for(fd, false)) {
-		h = sm_hold_lock(sm_fd_peek(fd));
-		*res = set_cork(h, fd, *(const int *)val != 0);
-		sm_hold_unlock(h);
-		return true;
-	}
-	fi = sm_fd_peek(fd);
-	if (!fi || !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE))
+	/* a value the kernel cannot read is its own EFAULT */
+	if (cork && (len < sizeof(int) || sm_copy_in(&on, val, sizeof(on))))
+		cork = false;
+	h = hold_for(fd, cork, false);
+	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
 		return false;
-	/* TCP_NODELAY and the like act on queued bytes: queue ours */
-	h = sm_hold_lock(fi);
-	drain_defer(h, fd);
-	*res = sm_real.setsockopt(fd, level, name, val, len) < 0 ? -errno : 0;
+	if (cork) {
+		*res = set_cork(h, fd, on != 0);
+	} else {
+		/* TCP_NODELAY and the like act on queued bytes: queue ours */
+		drain_defer(h);
+		*res = sm_real.setsockopt(fd, level, name, val, len) < 0 ?
+		       -errno : 0;
+	}
 	sm_hold_unlock(h);
 	return true;
+}
+
+void sm_hold_cork_applied(int fd, int on)
+{
+	struct sm_hold *h = hold_for(fd, false, false);
+
+	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+		return;
+	/* the kernel's cork is the application's now, as set */
+	h->app_cork = on;
+	h->kern_cork = on;
+	if (!on)
+		h->more_sent = false;
+	sm_hold_unlock(h);
 }
 
 void sm_hold_getsockopt(int fd, int level, int name, void *val,
@@ -545,50 +851,94 @@ void sm_hold_getsockopt(int fd, int level, int name, void *val,
 {
 	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	struct sm_hold *h;
+	int v;
 
 	if (level != IPPROTO_TCP || name != TCP_CORK || !fi ||
 	    !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE) ||
 	    *len < sizeof(int))
 		return;
-	/* the cork the application set, applied lazily or not */
-	h = sm_hold_lock(fi);
-	*(int *)val = h->app_cork || h->kern_cork;
+	h = lock_checked(fi->hold, fi->ino);
+	if (!h)
+		return;
+	/* the kernel's cork, or the application's applied lazily */
+	memcpy(&v, val, sizeof(v));
+	v = v || h->app_cork || h->kern_cork;
+	memcpy(val, &v, sizeof(v));
 	sm_hold_unlock(h);
 }
 
-/* close(), dup2() over it, shutdown(): the held bytes go first. */
-static void release(int fd, bool closing)
+size_t sm_hold_queued(int fd)
 {
-	struct sm_fdinfo *fi = sm_fd_peek(fd);
-	struct sm_hold *h;
+	struct sm_hold *h = hold_for(fd, false, false);
+	size_t n;
 
-	if (!fi || !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE))
-		return;
-	h = sm_hold_lock(fi);
-	if (h->len) {
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-
-		/* A non-blocking socket may be full: wait out the ceiling. */
-		while (flush_locked(h, fd, false, false) == -EAGAIN &&
-		       sm_real.poll(&p, 1, SM_HOLD_NS / 1000000) == 1)
-			;
-	}
-	if (closing)
-		reset_locked(h, 0);
-	else
-		h->shut = true;
+	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+		return 0;
+	n = h->len;
 	sm_hold_unlock(h);
+	return n;
+}
+
+/* ---- the socket closes, or its write side does ------------------------ */
+
+/* The held bytes go first; a non-blocking socket may wait the ceiling. */
+static void flush_for_close(struct sm_hold *h, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	while (h->len && flush_locked(h, fd, false, false) == -EAGAIN &&
+	       sm_real.poll(&p, 1, SM_HOLD_NS / 1000000) == 1)
+		;
 }
 
 void sm_hold_close(int fd)
 {
-	release(fd, true);
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h;
+
+	if (!fi || sandboxed() ||
+	    !(h = lock_checked(__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE),
+			       fi->ino)))
+		return;
+	flush_for_close(h, fd);
+	sm_hold_unlock(h);
 }
 
 void sm_hold_shutdown(int fd, int how)
 {
-	if (how == SHUT_WR || how == SHUT_RDWR)
-		release(fd, false);
+	struct sm_hold *h;
+
+	if (how != SHUT_WR && how != SHUT_RDWR)
+		return;
+	/* made if need be: the write side stays shut for every descriptor */
+	h = hold_for(fd, true, true);
+	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+		return;
+	flush_for_close(h, fd);
+	h->shut = true;
+	sm_hold_unlock(h);
+}
+
+/* ---- other processes: forks and passed descriptors -------------------- */
+
+void sm_hold_shared(int fd)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h;
+
+	if (!fi)
+		return;
+	h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
+	if (h)
+		__atomic_store_n(&h->shared, true, __ATOMIC_RELAXED);
+}
+
+void sm_hold_forked(void)
+{
+	struct sm_hold *h;
+
+	for (h = all_holds; h; h = h->next_all)
+		__atomic_store_n(&h->shared, true, __ATOMIC_RELAXED);
 }
 
 /* ---- the sendfile engine's side (sendfile.c), hold locked ------------- */
@@ -648,12 +998,13 @@ void sm_hold_native_body_pushed(struct sm_hold *h)
 	body_sent(h, 0);
 }
 
+/* ---- every hold: flush points, the timer, fork, the sandbox ----------- */
+
 /* Flush every hold: @due_only those past their deadline (the timer). */
 static uint64_t flush_all(bool due_only)
 {
 	uint64_t now = now_ns(), next = UINT64_MAX;
 	struct sm_hold *h;
-	int fd;
 
 	pthread_mutex_lock(&list_lock);
 	h = all_holds;
@@ -671,9 +1022,8 @@ static uint64_t flush_all(bool due_only)
 			continue;
 		}
 		pthread_mutex_lock(&h->lock);
-		fd = h->fd;
-		if (h->len && (!due_only || h->deadline <= now)) {
-			if (flush_locked(h, fd, due_only, due_only) ==
+		if (h->len && h->ino && (!due_only || h->deadline <= now)) {
+			if (flush_locked(h, h->fd, due_only, due_only) ==
 			    -EAGAIN)
 				__atomic_store_n(&h->deadline,
 						 now + SM_HOLD_NS / 20,
@@ -681,7 +1031,7 @@ static uint64_t flush_all(bool due_only)
 		}
 		if (h->len && h->deadline < next)
 			next = h->deadline;
-		pthread_mutex_unlock(&h->lock);
+		sm_hold_unlock(h);
 	}
 	return next;
 }
@@ -708,6 +1058,8 @@ static void *timer_main(void *arg)
 		next = flush_all(true);
 		gen = __atomic_load_n(&hold_gen, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&list_lock);
+		if (timer_quit)
+			break;
 		if (next == UINT64_MAX && gen == seen) {
 			__atomic_store_n(&timer_idle, true, __ATOMIC_SEQ_CST);
 			if (!__atomic_load_n(&nheld, __ATOMIC_SEQ_CST))
@@ -721,9 +1073,45 @@ static void *timer_main(void *arg)
 			ts.tv_nsec = next % 1000000000ULL;
 			pthread_cond_timedwait(&list_cond, &list_lock, &ts);
 		}
+		if (timer_quit)
+			break;
 		pthread_mutex_unlock(&list_lock);
 	}
+	pthread_mutex_unlock(&list_lock);
 	return NULL;
+}
+
+/*
+ * A seccomp filter is about to be installed: from now on the shim may make
+ * no system call the application did not ask for.  What is held goes now,
+ * as it stood (the cork applied where the application set it); the timer
+ * ends; every later call passes through.
+ */
+void sm_hold_sandbox(void)
+{
+	struct sm_hold *h;
+
+	if (__atomic_exchange_n(&passthrough, true, __ATOMIC_SEQ_CST))
+		return;
+	for (h = all_holds; h; h = h->next_all) {
+		pthread_mutex_lock(&h->lock);
+		if (h->ino && h->fds) {
+			drain_defer(h);
+			kernel_cork(h, h->fd);
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	pthread_mutex_lock(&list_lock);
+	timer_quit = true;
+	pthread_cond_broadcast(&list_cond);
+	if (timer_running) {
+		pthread_mutex_unlock(&list_lock);
+		/* gone for the kernel too: a filter with TSYNC must not
+		 * meet its last madvise() and exit() */
+		pthread_join(timer, NULL);
+		return;
+	}
+	pthread_mutex_unlock(&list_lock);
 }
 
 /*

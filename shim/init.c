@@ -16,23 +16,47 @@
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool active;
+static bool sandboxed;
 
+bool sm_sandboxed(void)
+{
+	return __atomic_load_n(&sandboxed, __ATOMIC_RELAXED);
+}
+
+void sm_sandbox(void)
+{
+	if (__atomic_exchange_n(&sandboxed, true, __ATOMIC_SEQ_CST))
+		return;
+	sm_hold_sandbox();
+}
+
+/*
+ * A fork: what is held goes first (both processes would send it), and
+ * every socket that exists now may be written by both (hold.c).
+ */
 static void atfork_prepare(void)
 {
-	/* both processes would send what is held: it goes now, once */
+	if (sm_sandboxed())
+		return;
 	sm_hold_flush_all();
 	sm_rings_prepare_fork();
 }
 
 static void atfork_parent(void)
 {
+	if (sm_sandboxed())
+		return;
 	sm_rings_parent_fork();
+	sm_fd_forked();
 }
 
 static void atfork_child(void)
 {
+	if (sm_sandboxed())
+		return;
 	sm_fd_after_fork();
 	sm_hold_after_fork();
+	sm_fd_forked();
 	sm_rings_after_fork();
 	if (active)
 		sm_stats_after_fork();
@@ -58,7 +82,7 @@ static void sm_init(void)
 bool sm_active(void)
 {
 	pthread_once(&init_once, sm_init);
-	return active;
+	return active && !sm_sandboxed();
 }
 
 __attribute__((constructor)) static void sm_constructor(void)
@@ -68,7 +92,7 @@ __attribute__((constructor)) static void sm_constructor(void)
 
 __attribute__((destructor)) static void sm_destructor(void)
 {
-	if (!active)
+	if (!active || sm_sandboxed())
 		return;
 	sm_hold_flush_all();
 	sm_rings_exit();

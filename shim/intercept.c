@@ -19,7 +19,11 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <linux/sockios.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -109,12 +113,11 @@ SM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 SM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			 const struct sockaddr *to, socklen_t tolen)
 {
-	struct iovec v = { (void *)buf, n };
 	int e = errno;
 	ssize_t res;
 
 	resolve();
-	if (!to && sm_hold_write(fd, &v, 1, flags, &res))
+	if (sm_hold_sendto(fd, buf, n, flags, to, &res))
 		return sm_ret(res, e);
 	return sm_real.sendto(fd, buf, n, flags, to, tolen);
 }
@@ -125,12 +128,53 @@ SM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	ssize_t res;
 
 	resolve();
-	/* an address or ancillary data: the kernel's business alone */
-	if (m && !m->msg_name && !m->msg_controllen &&
-	    m->msg_iovlen <= IOV_MAX &&
-	    sm_hold_write(fd, m->msg_iov, (int)m->msg_iovlen, flags, &res))
+	if (sm_hold_sendmsg(fd, m, flags, &res))
 		return sm_ret(res, e);
 	return sm_real.sendmsg(fd, m, flags);
+}
+
+SM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n,
+		       int flags)
+{
+	int e = errno, res;
+
+	resolve();
+	if (sm_hold_sendmmsg(fd, vec, n, flags, &res))
+		return sm_ret(res, e);
+	return sm_real.sendmmsg(fd, vec, n, flags);
+}
+
+/* Positional writes reach a socket too (pwritev2 with offset -1). */
+#define SM_PWRITE(call, ...)						\
+	({								\
+		int e_ = errno, r_;					\
+		resolve();						\
+		r_ = sm_hold_before_write(fd, 0);			\
+		r_ < 0 ? sm_ret(r_, e_) : sm_real.call(__VA_ARGS__);	\
+	})
+
+SM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt,
+			  off_t off)
+{
+	return SM_PWRITE(pwritev, fd, iov, cnt, off);
+}
+
+SM_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt,
+			    off64_t off)
+{
+	return SM_PWRITE(pwritev64, fd, iov, cnt, off);
+}
+
+SM_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt,
+			   off_t off, int flags)
+{
+	return SM_PWRITE(pwritev2, fd, iov, cnt, off, flags);
+}
+
+SM_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt,
+			      off64_t off, int flags)
+{
+	return SM_PWRITE(pwritev64v2, fd, iov, cnt, off, flags);
 }
 
 /*
@@ -256,7 +300,10 @@ SM_EXPORT int dup2(int oldfd, int newfd)
 	ret = sm_fd_dup_onto(oldfd, newfd);
 	if (ret < 0)
 		return sm_ret(ret, e);
-	return sm_real.dup2(oldfd, newfd);
+	ret = sm_real.dup2(oldfd, newfd);
+	if (ret >= 0)
+		sm_fd_dup(oldfd, ret);
+	return ret;
 }
 
 SM_EXPORT int dup3(int oldfd, int newfd, int flags)
@@ -267,7 +314,70 @@ SM_EXPORT int dup3(int oldfd, int newfd, int flags)
 	ret = sm_fd_dup_onto(oldfd, newfd);
 	if (ret < 0)
 		return sm_ret(ret, e);
-	return sm_real.dup3(oldfd, newfd, flags);
+	ret = sm_real.dup3(oldfd, newfd, flags);
+	if (ret >= 0)
+		sm_fd_dup(oldfd, ret);
+	return ret;
+}
+
+SM_EXPORT int dup(int fd)
+{
+	int ret;
+
+	resolve();
+	ret = sm_real.dup(fd);
+	if (ret >= 0)
+		sm_fd_dup(fd, ret);
+	return ret;
+}
+
+/* ---- where descriptors are born (fdstate.c) --------------------------- */
+
+SM_EXPORT int socket(int domain, int type, int proto)
+{
+	int ret;
+
+	resolve();
+	ret = sm_real.socket(domain, type, proto);
+	if (ret >= 0)
+		sm_fd_born(ret);
+	return ret;
+}
+
+SM_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+	int ret;
+
+	resolve();
+	ret = sm_real.socketpair(domain, type, proto, sv);
+	if (!ret) {
+		sm_fd_born(sv[0]);
+		sm_fd_born(sv[1]);
+	}
+	return ret;
+}
+
+SM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int ret;
+
+	resolve();
+	ret = sm_real.accept(fd, addr, len);
+	if (ret >= 0)
+		sm_fd_born(ret);
+	return ret;
+}
+
+SM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
+		      int flags)
+{
+	int ret;
+
+	resolve();
+	ret = sm_real.accept4(fd, addr, len, flags);
+	if (ret >= 0)
+		sm_fd_born(ret);
+	return ret;
 }
 
 SM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
@@ -297,14 +407,24 @@ SM_EXPORT void closefrom(int lowfd)
 		w_;							\
 	})
 
+static int fcntl_via(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	int ret;
+
+	if (cmd == F_SETFL)
+		sm_fd_flags_changed();
+	ret = real(fd, cmd, arg);
+	if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+		sm_fd_dup(fd, ret);
+	return ret;
+}
+
 SM_EXPORT int fcntl(int fd, int cmd, ...)
 {
 	void *arg = SM_VA_WORD(cmd);
 
 	resolve();
-	if (cmd == F_SETFL)
-		sm_fd_flags_changed();
-	return sm_real.fcntl(fd, cmd, arg);
+	return fcntl_via(sm_real.fcntl, fd, cmd, arg);
 }
 
 SM_EXPORT int fcntl64(int fd, int cmd, ...)
@@ -312,20 +432,28 @@ SM_EXPORT int fcntl64(int fd, int cmd, ...)
 	void *arg = SM_VA_WORD(cmd);
 
 	resolve();
-	if (cmd == F_SETFL)
-		sm_fd_flags_changed();
-	return (sm_real.fcntl64 ? sm_real.fcntl64 : sm_real.fcntl)(fd, cmd,
-								   arg);
+	return fcntl_via(sm_real.fcntl64 ? sm_real.fcntl64 : sm_real.fcntl,
+			 fd, cmd, arg);
 }
 
 SM_EXPORT int ioctl(int fd, unsigned long req, ...)
 {
 	void *arg = SM_VA_WORD(req);
+	int ret, n;
 
 	resolve();
 	if (req == FIONBIO)
 		sm_fd_flags_changed();
-	return sm_real.ioctl(fd, req, arg);
+	ret = sm_real.ioctl(fd, req, arg);
+	/* held bytes are queued, for the application (the kernel wrote
+	 * *arg, so it is there) */
+	if (!ret && (req == SIOCOUTQ || req == SIOCOUTQNSD) &&
+	    sm_hold_any()) {
+		memcpy(&n, arg, sizeof(n));
+		n += sm_hold_queued(fd);
+		memcpy(arg, &n, sizeof(n));
+	}
+	return ret;
 }
 
 /* ---- the process image ends: nothing may stay held ------------------- */
@@ -441,4 +569,87 @@ SM_EXPORT void _Exit(int status)
 	sm_hold_flush_all();
 	sm_real._exit(status);
 	__builtin_unreachable();
+}
+
+/* ---- raw system calls, seccomp ---------------------------------------- */
+
+SM_EXPORT long syscall(long nr, ...)
+{
+	int e = errno;
+	long a[6], ret;
+	va_list ap;
+	int i;
+
+	va_start(ap, nr);
+	for (i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	resolve();
+	ret = sm_syscall_before(nr, a);
+	if (ret < 0)
+		return sm_ret(ret, e);
+	ret = sm_real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	sm_syscall_after(nr, a, ret);
+	return ret;
+}
+
+SM_EXPORT int prctl(int option, ...)
+{
+	unsigned long a[4];
+	va_list ap;
+	int i;
+
+	va_start(ap, option);
+	for (i = 0; i < 4; i++)
+		a[i] = va_arg(ap, unsigned long);
+	va_end(ap);
+	resolve();
+	if (option == PR_SET_SECCOMP)
+		sm_sandbox();
+	return sm_real.prctl(option, a[0], a[1], a[2], a[3]);
+}
+
+/* ---- SIGSEGV and SIGBUS: the application's view (signals.c) ----------- */
+
+SM_EXPORT int sigaction(int sig, const struct sigaction *act,
+			struct sigaction *old)
+{
+	int e = errno, res;
+
+	resolve();
+	if (sm_sigaction(sig, act, old, &res))
+		return sm_ret(res, e);
+	return sm_real.sigaction(sig, act, old);
+}
+
+/*
+ * glibc's signal() is BSD's (SA_RESTART, the signal blocked in its
+ * handler), sysv_signal() System V's (reset to SIG_DFL, not blocked).
+ */
+#define SM_SIGNAL(real, flags)						\
+	({								\
+		sighandler_t old_;					\
+		resolve();						\
+		sm_signal(sig, h, (flags), &old_) ? old_ :		\
+						    sm_real.real(sig, h);	\
+	})
+
+SM_EXPORT sighandler_t signal(int sig, sighandler_t h)
+{
+	return SM_SIGNAL(signal, SA_RESTART);
+}
+
+SM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
+{
+	return SM_SIGNAL(bsd_signal, SA_RESTART);
+}
+
+SM_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
+{
+	return SM_SIGNAL(sysv_signal, SA_RESETHAND | SA_NODEFER);
+}
+
+SM_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
+{
+	return SM_SIGNAL(__sysv_signal, SA_RESETHAND | SA_NODEFER);
 }

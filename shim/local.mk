@@ -3,7 +3,7 @@ SM_SHIM_SOURCES = \
 	shim/sm.h shim/intercept.def shim/options.def shim/stats.def \
 	shim/real.c shim/options.c shim/log.c shim/stats.c shim/fdstate.c \
 	shim/policy.c shim/uring.c shim/mapcache.c shim/kmod.c shim/hold.c \
-	shim/sendfile.c shim/init.c
+	shim/sendfile.c shim/signals.c shim/syscall.c shim/init.c
 
 # The engine: everything but the exported names, linked into the unit
 # tests too.

@@ -36,7 +36,7 @@ void sm_log(int level, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (level > sm_opt.LOG)
+	if (level > sm_opt.LOG || sm_sandboxed())
 		return;
 	n = snprintf(buf, sizeof(buf), "splicemsg[%ld]: ", (long)getpid());
 	va_start(ap, fmt);

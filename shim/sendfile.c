@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -71,7 +72,7 @@ static ssize_t native(struct sm_hold *h, int out_fd, int in_fd,
 /* EPIPE from a send raises SIGPIPE in the sending thread, as tcp does. */
 static void raise_sigpipe(void)
 {
-	syscall(SYS_tgkill, getpid(), gettid(), SIGPIPE);
+	sm_raise(SIGPIPE);
 }
 
 /* Cached per socket; the setsockopt wrapper forgets it on a change. */
@@ -264,20 +265,27 @@ static bool start_pos(int out_fd, int in_fd, off64_t *offset, size_t count,
 {
 	int fl = sm_fd_flags(in_fd, sm_fd_get(in_fd));
 	bool checked = false;
+	off64_t off;
 
 	*why = SM_FB_ineligible;
 	if (fl < 0 || (fl & O_DIRECT))
 		return false;
-	if (offset && st && on_live_stack(offset, sizeof(*offset)))
-		checked = *offset >= 0 && *offset <= st->st_size &&
-			  count <= (uint64_t)(st->st_size - *offset);
+	/* The kernel takes any alignment: so do we (memcpy, not *offset). */
+	if (offset && st && on_live_stack(offset, sizeof(*offset))) {
+		memcpy(&off, offset, sizeof(off));
+		checked = off >= 0 && off <= st->st_size &&
+			  count <= (uint64_t)(st->st_size - off);
+	}
 	if (((offset && !checked) ||
 	     (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH)) &&
 	    real_sendfile(out_fd, in_fd, offset, 0) < 0) {
 		*why = -1;
 		return false;
 	}
-	*pos = offset ? *offset : lseek(in_fd, 0, SEEK_CUR);
+	if (offset)
+		memcpy(pos, offset, sizeof(*pos));
+	else
+		*pos = lseek(in_fd, 0, SEEK_CUR);
 	return *pos >= 0 && count <= (uint64_t)LLONG_MAX - (uint64_t)*pos;
 }
 
@@ -285,7 +293,7 @@ static bool start_pos(int out_fd, int in_fd, off64_t *offset, size_t count,
 static void end_pos(int in_fd, off64_t *offset, loff_t pos)
 {
 	if (offset)
-		*offset = pos;
+		memcpy(offset, &pos, sizeof(pos));
 	else
 		lseek(in_fd, pos, SEEK_SET);
 }
@@ -471,7 +479,8 @@ ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count)
 	sm_count(&sm_stats->calls_by_socket[kind == SM_FD_TCP ? SM_SOCK_TCP :
 					    kind == SM_FD_UNIX ? SM_SOCK_UNIX :
 					    SM_SOCK_OTHER], 1);
-	h = kind == SM_FD_TCP || kind == SM_FD_UNIX ? sm_hold_lock(fi) : NULL;
+	h = kind == SM_FD_TCP || kind == SM_FD_UNIX ? sm_hold_lock(out_fd, fi) :
+	    NULL;
 	if (!h)
 		return sendfile_path(NULL, fi, kind, out_fd, in_fd, offset,
 				     count);
@@ -509,6 +518,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 		 */
 		sm_fd_forget(out_fd);
 		c.kind = sm_fd_classify(out_fd, fi);
+		h = NULL;	/* the old socket's (the caller unlocks it) */
 	}
 	c.count = count;
 	c.fi = fi;
@@ -524,8 +534,8 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 		 * close() and dup2() last reset it: no fstat per response.)
 		 */
 		sm_fd_forget(out_fd);
-		if (h)		/* its hold is locked: no second look */
-			return native(h, out_fd, in_fd, offset, count,
+		if (h)		/* the old socket's, locked: no second look */
+			return native(NULL, out_fd, in_fd, offset, count,
 				      SM_FB_ineligible);
 		return sm_sendfile(out_fd, in_fd, offset, count);
 	}

@@ -163,9 +163,14 @@ struct sm_fdinfo {
 	uint32_t zc_notifs;	/* decayed counts of this socket's reports */
 	uint32_t zc_copied;
 	uint64_t ino;		/* sockfs inode: tells a reused fd number */
-	struct sm_hold *hold;	/* cork state and held bytes, once corked */
+	struct sm_hold *hold;	/* its socket's hold, once found (hold.c) */
 	int32_t fl;		/* F_GETFL, valid while fl_gen is current */
 	uint32_t fl_gen;
+	/* The fork generation in which the shim saw this descriptor made
+	 * (socket, accept, dup...), 0 if it did not: only a socket made
+	 * since the last fork, and never passed to another process, is
+	 * this process's alone to hold bytes for. */
+	uint32_t born;
 };
 
 /* Entry for @fd, created on demand; NULL if @fd is out of range or OOM. */
@@ -190,6 +195,18 @@ void sm_fd_disown(int fd);
 void sm_fd_relocate(int fd);
 int sm_fd_owned_above(int fd);
 void sm_fd_after_fork(void);
+/* @fd was just made by this process (socket, socketpair, accept). */
+void sm_fd_born(int fd);
+/* @newfd is now a duplicate of @oldfd: it shares its facts and hold. */
+void sm_fd_dup(int oldfd, int newfd);
+/* Another process may now write to @fd's socket (SCM_RIGHTS, a fork). */
+void sm_fd_shared(int fd);
+/* Only this process writes to @fi's socket, as far as the shim knows. */
+bool sm_fd_own(const struct sm_fdinfo *fi);
+/* A fork: every descriptor that exists now exists in two processes. */
+void sm_fd_forked(void);
+/* Any descriptor of the same socket as @h other than @fd, or -1. */
+int sm_fd_other_of(const struct sm_hold *h, int fd);
 /* setsockopt(@level, @name) on @fd: forget what it may have changed. */
 void sm_fd_sockopt_set(int fd, int level, int name);
 
@@ -222,6 +239,18 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		   ssize_t *res);
 bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 			socklen_t len, int *res);
+/* sendmsg(): a message with an address or ancillary data is the kernel's,
+ * after the held bytes; descriptors it passes are no longer ours alone. */
+bool sm_hold_sendmsg(int fd, const struct msghdr *m, int flags,
+		     ssize_t *res);
+bool sm_hold_sendto(int fd, const void *buf, size_t n, int flags,
+		    const struct sockaddr *to, ssize_t *res);
+bool sm_hold_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
+		      int *res);
+/* Bytes held for @fd's socket (SIOCOUTQ counts them as queued). */
+size_t sm_hold_queued(int fd);
+/* TCP_CORK was set to @on in the kernel behind the hold (raw syscall). */
+void sm_hold_cork_applied(int fd, int on);
 /* After a successful real getsockopt: TCP_CORK as the application set it. */
 void sm_hold_getsockopt(int fd, int level, int name, void *val,
 			const socklen_t *len);
@@ -236,6 +265,17 @@ void sm_hold_shutdown(int fd, int how);
  * error waits for its socket's next call. */
 void sm_hold_flush_all(void);
 void sm_hold_after_fork(void);
+/* A fork happened: every socket's writes may now come from two processes. */
+void sm_hold_forked(void);
+/* @fd was passed to another process. */
+void sm_hold_shared(int fd);
+/* A seccomp filter comes: everything held goes now, nothing is held again,
+ * and the timer thread ends. */
+void sm_hold_sandbox(void);
+/* @fi stops referring to its hold's socket (close, dup2 over it...). */
+void sm_hold_detach(struct sm_fdinfo *fi);
+/* @fi refers to the same socket as @from: the same hold, if any. */
+void sm_hold_attach_dup(struct sm_fdinfo *fi, const struct sm_fdinfo *from);
 
 /*
  * The sendfile engine's side, between sm_hold_lock() and sm_hold_unlock():
@@ -243,7 +283,7 @@ void sm_hold_after_fork(void);
  * socket's, reported by the call at hand (EPIPE with SIGPIPE unless @flags
  * say MSG_NOSIGNAL).
  */
-struct sm_hold *sm_hold_lock(struct sm_fdinfo *fi);
+struct sm_hold *sm_hold_lock(int fd, struct sm_fdinfo *fi);
 void sm_hold_unlock(struct sm_hold *h);
 /* A body is about to go: 0, or an earlier flush's error to report now. */
 int sm_hold_body_begin(struct sm_hold *h, int flags);
@@ -368,13 +408,45 @@ ssize_t sm_kmod_sendfile(int out_fd, int in_fd, uint64_t offset, size_t len,
 /* The module takes sendfile(2)'s offset pointer (SPLICEMSG_SEND_OFFPTR). */
 bool sm_kmod_offptr(void);
 
+/* ---- signals.c: application memory, SIGSEGV and SIGBUS -------------- */
+/*
+ * Copy from or to memory the application named: 0, or -EFAULT where the
+ * kernel would have answered EFAULT.  No system call (after the first).
+ */
+int sm_copy_in(void *dst, const void *app_src, size_t n);
+int sm_copy_out(void *app_dst, const void *src, size_t n);
+/* Raise @sig in the calling thread, as the kernel does for SIGPIPE. */
+void sm_raise(int sig);
+/* The application's action for @sig (SIGSEGV's and SIGBUS's are kept
+ * here once the shim's own handler is in); 0 or -errno. */
+int sm_sig_action(int sig, struct sigaction *old);
+/* sigaction() and the signal() family for SIGSEGV and SIGBUS once the
+ * shim's handler is in: true when handled (*res / *old), false to leave
+ * the call to libc.  @flags: the SA_* flags that signal() variant uses. */
+bool sm_sigaction(int sig, const struct sigaction *act,
+		  struct sigaction *old, int *res);
+bool sm_signal(int sig, sighandler_t handler, int flags, sighandler_t *old);
+
 /* ---- sendfile.c: the sendfile engine --------------------------------- */
 /* sendfile(2) on any path, exactly as the real call; bytes or -errno. */
 ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count);
 
+/* ---- syscall.c: raw syscall(2) --------------------------------------- */
+/* Before syscall(@nr, @a...): 0 to go ahead, or -errno to return. */
+long sm_syscall_before(long nr, const long *a);
+/* After it returned @ret. */
+void sm_syscall_after(long nr, const long *a, long ret);
+
 /* ---- init.c ----------------------------------------------------------- */
 /* 1 when the shim is active in this process; runs init on first use. */
 bool sm_active(void);
+/*
+ * A seccomp filter is coming: from here on the shim makes no system call
+ * the application did not ask for.  Held bytes go now, the timer ends,
+ * every call passes through, and no statistics or log file is written.
+ */
+void sm_sandbox(void);
+bool sm_sandboxed(void);
 
 #pragma GCC visibility pop
 #endif

@@ -112,6 +112,7 @@ bool sm_stats_live_pending(void)
 	return !__atomic_load_n(&live_state, __ATOMIC_ACQUIRE);
 }
 
+/* A process that neither sent a file nor held a byte writes no file. */
 static bool counters_empty(const struct sm_counters *c)
 {
 	int i;
@@ -119,7 +120,7 @@ static bool counters_empty(const struct sm_counters *c)
 	for (i = 0; i < SM_PATH_MAX; i++)
 		if (c->calls[i])
 			return false;
-	return true;
+	return !c->hold_writes;
 }
 
 void sm_stats_after_fork(void)

@@ -197,14 +197,14 @@ bool sm_signal_restartable(void)
 		/* glibc's own (SIGCANCEL, SIGSETXID) sit below SIGRTMIN */
 		if (sig == SIGKILL || sig == SIGSTOP || sig >= 32)
 			continue;
-		if (sigaction(sig, NULL, &sa) < 0)
+		if (sm_sig_action(sig, &sa) < 0)
 			continue;
 		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN &&
 		    !(sa.sa_flags & SA_RESTART))
 			return false;
 	}
 	for (sig = SIGRTMIN; sig <= SIGRTMAX; sig++) {
-		if (sigaction(sig, NULL, &sa) < 0)
+		if (sm_sig_action(sig, &sa) < 0)
 			continue;
 		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN &&
 		    !(sa.sa_flags & SA_RESTART))

@@ -10,6 +10,7 @@ tests_stream_sm_sender_SOURCES = tests/stream/sm_sender.c \
 	tests/stream/sc_nonblock.c tests/stream/sc_concurrency.c \
 	tests/stream/sc_interrupt.c tests/stream/sc_args.c \
 	tests/stream/sc_epipe.c tests/stream/sc_idioms.c tests/stream/sc_zc.c \
+	tests/stream/sc_robust.c \
 	tests/stream/t_stream.c tests/stream/t_stream.h
 tests_stream_sm_sender_LDADD = -lpthread
 tests_stream_t_deny_uring_SOURCES = tests/stream/t_deny_uring.c

@@ -258,6 +258,13 @@ static const struct scenario scenarios[] = {
 	{ "report", sc_report, AF_INET, "exact", NULL, "" },
 	{ "notify", sc_notify, AF_INET, "exact", NULL, "" },
 	{ "special", sc_special, AF_INET, "exact", NULL, "" },
+	{ "efault", sc_efault, AF_INET, "held", NULL, "" },
+	{ "dup-order", sc_dup_order, AF_INET, "held", NULL, "" },
+	{ "fork-order", sc_fork_order, AF_INET, "held", NULL, "fork" },
+	{ "write-paths", sc_write_paths, AF_INET, "held", NULL, "" },
+	{ "shutdown", sc_shutdown, AF_INET, "held", NULL, "" },
+	{ "cork-state", sc_cork_state, AF_INET, "held", NULL, "" },
+	{ "seccomp", sc_seccomp, AF_INET, "held", NULL, "fork" },
 };
 
 static void usage(void)

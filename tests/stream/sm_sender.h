@@ -84,5 +84,12 @@ SM_SCENARIO(sc_idioms);
 SM_SCENARIO(sc_idioms_edge);
 SM_SCENARIO(sc_udp);
 SM_SCENARIO(sc_report);
+SM_SCENARIO(sc_efault);
+SM_SCENARIO(sc_dup_order);
+SM_SCENARIO(sc_fork_order);
+SM_SCENARIO(sc_write_paths);
+SM_SCENARIO(sc_shutdown);
+SM_SCENARIO(sc_cork_state);
+SM_SCENARIO(sc_seccomp);
 
 #endif

@@ -3,7 +3,7 @@
 # (everything but the interposed entry points).
 if HAVE_CHECK
 UNIT_TESTS = tests/unit/t_options tests/unit/t_policy tests/unit/t_fdstate \
-	tests/unit/t_hold
+	tests/unit/t_hold tests/unit/t_signals
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(URING_CFLAGS)
@@ -21,6 +21,9 @@ tests_unit_t_fdstate_LDADD = $(UNIT_LDADD)
 tests_unit_t_hold_SOURCES = tests/unit/t_hold.c
 tests_unit_t_hold_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_t_hold_LDADD = $(UNIT_LDADD)
+tests_unit_t_signals_SOURCES = tests/unit/t_signals.c
+tests_unit_t_signals_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_t_signals_LDADD = $(UNIT_LDADD)
 endif
 
 # Not a Check suite: the built library's exports and PLT calls.

@@ -29,6 +29,7 @@ static void setup_unix(void)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	a = sv[0];
 	b = sv[1];
+	sm_fd_born(a);	/* as the interposed socketpair() records it */
 }
 
 static void setup_tcp(void)
@@ -37,13 +38,16 @@ static void setup_tcp(void)
 	sm_opt.ENGINE = SM_ENGINE_AUTO;
 	a = t_tcp_pair(AF_INET, &b);
 	ck_assert_int_ge(a, 0);
+	sm_fd_born(a);
 }
 
 static void teardown(void)
 {
-	sm_hold_close(a);
-	sm_fd_forget(a);
-	close(a);
+	if (a >= 0) {
+		sm_hold_close(a);
+		sm_fd_forget(a);
+		close(a);
+	}
 	close(b);
 }
 
@@ -96,6 +100,7 @@ START_TEST(more_is_held_until_a_flush)
 {
 	ck_assert_int_eq(hwrite("HDR-", MSG_MORE), 4);
 	ck_assert_str_eq(peer(0), "");
+	ck_assert_int_eq(sm_hold_queued(a), 4);
 	ck_assert(sm_hold_any());
 	sm_hold_flush_all();
 	ck_assert_str_eq(peer(1000), "HDR-");
@@ -206,7 +211,7 @@ START_TEST(sendfile_side_sees_and_consumes_the_held_bytes)
 
 	ck_assert_int_eq(cork(1), 0);
 	ck_assert_int_eq(hwrite("HEAD", 0), 4);
-	h = sm_hold_lock(sm_fd_peek(a));
+	h = sm_hold_lock(a, sm_fd_peek(a));
 	ck_assert_ptr_nonnull(h);
 	ck_assert_int_eq(sm_hold_body_begin(h, 0), 0);
 	ck_assert_int_eq(sm_hold_pending(h, &buf), 4);

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * syscall(2) and prctl(2): a raw system call the application makes through
+ * libc gets the care of the libc call it stands for -- a write waits for
+ * held bytes, a close or dup2 keeps the descriptor table honest, a new
+ * descriptor is recorded -- and a seccomp filter's arrival ends everything
+ * the shim does on its own (init.c: sm_sandbox).  A system call made with
+ * an instruction of the application's own is not seen (README, Known
+ * differences).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include "sm.h"
+
+/* The descriptor a write-like call writes to, or -1. */
+static long written_fd(long nr, const long *a)
+{
+	switch (nr) {
+	case SYS_write:
+	case SYS_writev:
+	case SYS_pwritev:
+	case SYS_pwritev2:
+	case SYS_sendto:
+	case SYS_sendmsg:
+	case SYS_sendmmsg:
+	case SYS_sendfile:
+		return a[0];
+	case SYS_splice:
+		return a[2];
+	default:
+		return -1;
+	}
+}
+
+long sm_syscall_before(long nr, const long *a)
+{
+	long fd = written_fd(nr, a);
+
+	if (fd >= 0)
+		return sm_hold_before_write(fd, 0);
+	switch (nr) {
+	case SYS_close:
+		return sm_fd_close(a[0]);
+	case SYS_dup2:
+	case SYS_dup3:
+		return sm_fd_dup_onto(a[0], a[1]);
+	case SYS_shutdown:
+		sm_hold_shutdown(a[0], a[1]);
+		return 0;
+	case SYS_close_range:
+		sm_hold_flush_all();
+		sm_fd_forget_range(a[0], a[1]);
+		return 0;
+	case SYS_seccomp:
+		if (a[0] == SECCOMP_SET_MODE_STRICT ||
+		    a[0] == SECCOMP_SET_MODE_FILTER)
+			sm_sandbox();
+		return 0;
+	case SYS_prctl:
+		if (a[0] == PR_SET_SECCOMP)
+			sm_sandbox();
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+void sm_syscall_after(long nr, const long *a, long ret)
+{
+	int sv[2];
+
+	if (ret < 0)
+		return;
+	switch (nr) {
+	case SYS_dup:
+	case SYS_dup2:
+	case SYS_dup3:
+		sm_fd_dup(a[0], ret);
+		break;
+	case SYS_fcntl:
+		if (a[1] == F_DUPFD || a[1] == F_DUPFD_CLOEXEC)
+			sm_fd_dup(a[0], ret);
+		break;
+	case SYS_socket:
+	case SYS_accept:
+	case SYS_accept4:
+		sm_fd_born(ret);
+		break;
+	case SYS_setsockopt:
+		if (a[1] == IPPROTO_TCP && a[2] == TCP_CORK && a[4] >= 4 &&
+		    !sm_copy_in(&sv[0], (const void *)a[3], sizeof(int)))
+			sm_hold_cork_applied(a[0], sv[0] != 0);
+		break;
+	case SYS_socketpair:
+		if (!sm_copy_in(sv, (const void *)a[3], sizeof(sv))) {
+			sm_fd_born(sv[0]);
+			sm_fd_born(sv[1]);
+		}
+		break;
+	default:
+		break;
+	}
+}

@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * sm_sender scenarios: never crash, never reorder, never drop.  Every
+ * case sets up held bytes first (a corked TCP socket or MSG_MORE), then
+ * does what once went wrong under the shim: a pointer the kernel answers
+ * with EFAULT, a write through another descriptor of the same socket or
+ * another process, an entry point that writes without being a write, a
+ * send after shutdown.  The transcript and the stream must be native's.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sm_sender.h"
+
+#define SM_ARRAY(a) (sizeof(a) / sizeof((a)[0]))
+#define SM_NALLOW 8
+
+/* Below vm.mmap_min_addr: nothing can ever be mapped there.  (Through a
+ * volatile, so that the compiler does not see the constant.) */
+static void *bad_ptr(void)
+{
+	static void *volatile bad = (void *)16;
+
+	return bad;
+}
+
+static void print_ret(const char *label, const char *what, long ret)
+{
+	fprintf(OUT, "%s: %s -> %ld %s\n", label, what, ret,
+		ret < 0 ? t_errname(errno) : "");
+}
+
+/* Held bytes on @t: corked, headers written and recorded. */
+static void hold_some(struct conn *t, const char *label)
+{
+	cork(t, label, 1);
+	put_hdr(t, label, 0, "HTTP/1.1 200 OK\r\n\r\n", 19);
+}
+
+/* ---- efault: bad pointers get EFAULT, not SIGSEGV --------------------- */
+
+static sigjmp_buf segv_env;
+static volatile sig_atomic_t segv_seen;
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	segv_seen = si->si_addr == bad_ptr();
+	siglongjmp(segv_env, 1);
+}
+
+/* The application's own SIGSEGV handler still gets its own faults. */
+static void efault_app_handler(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_segv,
+				.sa_flags = SA_SIGINFO }, old;
+
+	sigemptyset(&sa.sa_mask);
+	t_check(sigaction(SIGSEGV, &sa, NULL) == 0);
+	t_check(sigaction(SIGSEGV, NULL, &old) == 0);
+	fprintf(OUT, "efault: sigaction reads back the handler: %s\n",
+		old.sa_sigaction == on_segv ? "yes" : "no");
+	if (!sigsetjmp(segv_env, 1))
+		segv_seen = *(volatile char *)bad_ptr() + 2;
+	fprintf(OUT, "efault: own fault reached own handler: %d\n",
+		(int)segv_seen);
+	sa.sa_handler = SIG_DFL;
+	sa.sa_flags = 0;
+	t_check(sigaction(SIGSEGV, &sa, NULL) == 0);
+}
+
+static void efault_calls(struct conn *t)
+{
+	struct iovec good_bad[2] = { { "abc", 3 }, { bad_ptr(), 10 } };
+	struct iovec iv = { bad_ptr(), 10 };
+	struct msghdr m = { .msg_iov = bad_ptr(), .msg_iovlen = 1 };
+
+	hold_some(t, "efault");
+	print_ret("efault", "write(bad)", write(t->fd, bad_ptr(), 10));
+	print_ret("efault", "writev(bad array)",
+		  writev(t->fd, bad_ptr(), 2));
+	print_ret("efault", "writev(bad base)", writev(t->fd, &iv, 1));
+	print_ret("efault", "writev(good, bad)",
+		  writev(t->fd, good_bad, 2));
+	print_ret("efault", "send(bad, MSG_MORE)",
+		  send(t->fd, bad_ptr(), 10, MSG_MORE));
+	print_ret("efault", "sendmsg(bad msghdr)",
+		  sendmsg(t->fd, bad_ptr(), 0));
+	print_ret("efault", "sendmsg(bad msg_iov)", sendmsg(t->fd, &m, 0));
+	print_ret("efault", "setsockopt(TCP_CORK, bad)",
+		  setsockopt(t->fd, IPPROTO_TCP, TCP_CORK, bad_ptr(), 4));
+	/* (a bad ppoll/select timeout is glibc's own SIGSEGV: not here) */
+	/* a socket that is not corked: the same answers */
+	cork(t, "efault", 0);
+	print_ret("efault", "sendmsg(bad msghdr), uncorked",
+		  sendmsg(t->fd, bad_ptr(), 0));
+	print_ret("efault", "send(bad, MSG_MORE), uncorked",
+		  send(t->fd, bad_ptr(), 10, MSG_MORE));
+}
+
+void sc_efault(const struct scenario *sc)
+{
+	struct t_file f;
+	struct conn t;
+	off_t *odd;
+	char *buf;
+
+	t_file_create(&f, "efault", 9000, 1400);
+	conn_open_tcp(&t, AF_INET);
+	efault_calls(&t);
+	/* an offset pointer the kernel reads fine: not aligned */
+	buf = calloc(1, 2 * sizeof(off_t));
+	t_check(buf != NULL);
+	odd = (off_t *)(buf + 1);
+	hold_some(&t, "efault-odd");
+	send_file(OUT, "efault-odd", T_SENDFILE, &t, &f, "f", odd, 4000);
+	cork(&t, "efault-odd", 0);
+	free(buf);
+	efault_app_handler();
+	conn_finish(&t, "efault stream");
+	t_file_close(&f);
+}
+
+/* ---- dup-order: every descriptor of a socket sees one order ----------- */
+
+static void dup_case(struct conn *t, const char *label, int fd2,
+		     struct t_file *f)
+{
+	struct conn alias = *t;
+	off_t off = 0;
+
+	alias.fd = fd2;
+	hold_some(t, label);
+	put_hdr(&alias, label, 2, "BODY-", 5);
+	/* the aliases' bytes go to the same stream */
+	t_digest_add(&t->want, "BODY-", 5);
+	hold_some(t, label);
+	send_file(OUT, label, T_SENDFILE, &alias, f, "f", &off, 3000);
+	t_digest_add(&t->want, f->data, 3000);
+	cork(t, label, 0);
+	close(fd2);
+}
+
+/* A child that inherited the socket writes after the parent held bytes. */
+static void dup_fork(struct conn *t)
+{
+	int go[2], status;
+	char c;
+	pid_t pid;
+
+	t_check(pipe(go) == 0);
+	cork(t, "fork", 1);
+	pid = fork();
+	t_check(pid >= 0);
+	if (!pid) {
+		t_after_fork_child();
+		if (read(go[0], &c, 1) == 1 && write(t->fd, "CHILD-", 6) == 6)
+			_exit(0);
+		_exit(1);
+	}
+	put_hdr(t, "fork", 0, "PARENT-", 7);
+	t_check(write(go[1], "g", 1) == 1);
+	t_check(waitpid(pid, &status, 0) == pid);
+	fprintf(OUT, "fork: child exit %d\n", WEXITSTATUS(status));
+	t_digest_add(&t->want, "CHILD-", 6);
+	cork(t, "fork", 0);
+	close(go[0]);
+	close(go[1]);
+}
+
+void sc_dup_order(const struct scenario *sc)
+{
+	struct t_file f;
+	struct conn t;
+
+	t_file_create(&f, "duporder", 5000, 1500);
+	conn_open_tcp(&t, AF_INET);
+	dup_case(&t, "dup", dup(t.fd), &f);
+	dup_case(&t, "f_dupfd", fcntl(t.fd, F_DUPFD, 200), &f);
+	dup_case(&t, "dup2", dup2(t.fd, 201), &f);
+	conn_finish(&t, "dup-order stream");
+	t_file_close(&f);
+}
+
+void sc_fork_order(const struct scenario *sc)
+{
+	struct conn t;
+
+	conn_open_tcp(&t, AF_INET);
+	hold_some(&t, "before");
+	cork(&t, "before", 0);
+	dup_fork(&t);
+	/* the parent's own socket: shared since the fork, never held */
+	hold_some(&t, "after");
+	cork(&t, "after", 0);
+	conn_finish(&t, "fork-order stream");
+}
+
+/* ---- write-paths: every entry that writes keeps the order ------------- */
+
+static void wp_sendto_addr(struct conn *t)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct msghdr m = { 0 };
+	struct iovec v = { "MSGNAME-", 8 };
+
+	t_check(getpeername(t->fd, (void *)&ss, &len) == 0);
+	hold_some(t, "sendto-addr");
+	print_ret("sendto-addr", "sendto(peer address)",
+		  sendto(t->fd, "TO-", 3, 0, (void *)&ss, len));
+	t_digest_add(&t->want, "TO-", 3);
+	hold_some(t, "sendmsg-name");
+	m.msg_name = &ss;
+	m.msg_namelen = len;
+	m.msg_iov = &v;
+	m.msg_iovlen = 1;
+	print_ret("sendmsg-name", "sendmsg(msg_name)", sendmsg(t->fd, &m, 0));
+	t_digest_add(&t->want, "MSGNAME-", 8);
+	cork(t, "write-paths", 0);
+}
+
+static void wp_other_entries(struct conn *t)
+{
+	struct iovec v = { "PWRITEV2-", 9 }, v1 = { "PWRITEV-", 8 };
+	struct mmsghdr mm = { .msg_hdr = { .msg_iov = &v, .msg_iovlen = 1 } };
+	struct iovec vm = { "SENDMMSG-", 9 };
+
+	mm.msg_hdr.msg_iov = &vm;
+	hold_some(t, "sendmmsg");
+	print_ret("sendmmsg", "sendmmsg", sendmmsg(t->fd, &mm, 1, 0));
+	t_digest_add(&t->want, "SENDMMSG-", 9);
+	hold_some(t, "pwritev2");
+	print_ret("pwritev2", "pwritev2(-1)", pwritev2(t->fd, &v, 1, -1, 0));
+	t_digest_add(&t->want, "PWRITEV2-", 9);
+	hold_some(t, "pwritev");
+	print_ret("pwritev", "pwritev(0)", pwritev(t->fd, &v1, 1, 0));
+	hold_some(t, "raw-write");
+	print_ret("raw-write", "syscall(SYS_write)",
+		  syscall(SYS_write, t->fd, "RAW-", 4));
+	t_digest_add(&t->want, "RAW-", 4);
+	cork(t, "write-paths", 0);
+}
+
+/* AF_UNIX: MSG_MORE holds, then a descriptor passed with SCM_RIGHTS. */
+static void wp_unix_rights(void)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u = { 0 };
+	struct iovec v = { "RIGHTS-", 7 };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct t_digest want;
+	struct t_rx rx = { 0 };
+	int sv[2], one = 0;
+
+	t_check(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	t_digest_init(&want);
+	t_rx_start(&rx, sv[1], false);
+	u.h.cmsg_level = SOL_SOCKET;
+	u.h.cmsg_type = SCM_RIGHTS;
+	u.h.cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(&u.h), &one, sizeof(int));
+	print_ret("unix-rights", "send(MSG_MORE)",
+		  send(sv[0], "MORE-", 5, MSG_MORE));
+	t_digest_add(&want, "MORE-", 5);
+	print_ret("unix-rights", "sendmsg(SCM_RIGHTS)", sendmsg(sv[0], &m, 0));
+	t_digest_add(&want, "RIGHTS-", 7);
+	close(sv[0]);
+	t_rx_join(&rx);
+	t_report_stream(OUT, "unix-rights stream", &rx.got, &want);
+}
+
+void sc_write_paths(const struct scenario *sc)
+{
+	struct conn t;
+
+	conn_open_tcp(&t, AF_INET);
+	wp_sendto_addr(&t);
+	wp_other_entries(&t);
+	conn_finish(&t, "write-paths stream");
+	wp_unix_rights();
+}
+
+/* ---- shutdown: a send after SHUT_WR is EPIPE, never held and lost ------ */
+
+void sc_shutdown(const struct scenario *sc)
+{
+	struct conn t;
+	int fd2;
+
+	t_sigpipe_count_install();
+	conn_open_tcp(&t, AF_INET);
+	hold_some(&t, "before");	/* shutdown sends it first */
+	t_check(shutdown(t.fd, SHUT_WR) == 0);
+	print_ret("shut", "send(MSG_MORE)", send(t.fd, "X", 1, MSG_MORE));
+	epipe_print("shut");
+	cork(&t, "shut", 1);
+	print_ret("shut", "corked write", write(t.fd, "Y", 1));
+	epipe_print("shut");
+	print_ret("shut", "corked send(MSG_NOSIGNAL)",
+		  send(t.fd, "Z", 1, MSG_NOSIGNAL));
+	epipe_print("shut");
+	conn_finish(&t, "shut stream");
+
+	/* shut down through another descriptor of the same socket */
+	conn_open_tcp(&t, AF_INET);
+	fd2 = dup(t.fd);
+	t_check(shutdown(fd2, SHUT_WR) == 0);
+	print_ret("shut-dup", "send(MSG_MORE)", send(t.fd, "X", 1, MSG_MORE));
+	epipe_print("shut-dup");
+	close(fd2);
+	conn_finish(&t, "shut-dup stream");
+}
+
+/* ---- cork-state: the cork as the kernel and the application set it ---- */
+
+void sc_cork_state(const struct scenario *sc)
+{
+	int on = 1, got = -1;
+	socklen_t len = sizeof(got);
+	struct conn t;
+
+	conn_open_tcp(&t, AF_INET);
+	put_hdr(&t, "raw", 1, "MORE-", 5);
+	/* corked behind the library's back, then asked through it */
+	t_check(syscall(SYS_setsockopt, t.fd, IPPROTO_TCP, TCP_CORK, &on,
+			sizeof(on)) == 0);
+	t_check(getsockopt(t.fd, IPPROTO_TCP, TCP_CORK, &got, &len) == 0);
+	fprintf(OUT, "raw: TCP_CORK reads back %d\n", got);
+	cork(&t, "raw", 0);
+	conn_finish(&t, "cork-state stream");
+}
+
+/* ---- seccomp: after a filter, no system call the program did not make - */
+
+static int listen_lo(struct sockaddr_in *a)
+{
+	socklen_t len = sizeof(*a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	t_check(l >= 0);
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a->sin_port = 0;
+	t_check(bind(l, (void *)a, sizeof(*a)) == 0);
+	t_check(listen(l, 1) == 0);
+	t_check(getsockname(l, (void *)a, &len) == 0);
+	return l;
+}
+
+/* Allow exactly what the child calls once filtered; kill on anything else. */
+static void install_filter(bool tsync)
+{
+	static const int allow[SM_NALLOW] = {
+		SYS_write, SYS_writev, SYS_sendfile, SYS_setsockopt,
+		SYS_close, SYS_exit, SYS_exit_group, SYS_rt_sigreturn
+	};
+	struct sock_filter f[5 + 2 * SM_NALLOW] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	};
+	struct sock_fprog prog = { .len = SM_ARRAY(f), .filter = f };
+	unsigned int i, n = 3;
+
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		offsetof(struct seccomp_data, nr));
+	for (i = 0; i < SM_ARRAY(allow); i++) {
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ |
+						      BPF_K, allow[i], 0, 1);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+						      SECCOMP_RET_ALLOW);
+	}
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+					      SECCOMP_RET_KILL_PROCESS);
+	prog.len = n;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		_exit(3);
+	if (tsync ? syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			    SECCOMP_FILTER_FLAG_TSYNC, &prog) :
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		_exit(4);
+}
+
+/* The child: a response held before the filter, finished after it. */
+static void seccomp_child(const struct sockaddr_in *a, struct t_file *f,
+			  bool tsync, const char *hdr)
+{
+	struct iovec v = { (void *)hdr, strlen(hdr) };
+	int fd, on = 1, off_v = 0;
+	off_t off = 0;
+
+	t_after_fork_child();
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (const void *)a, sizeof(*a)))
+		_exit(2);
+	if (setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) ||
+	    writev(fd, &v, 1) != (ssize_t)v.iov_len)
+		_exit(5);
+	install_filter(tsync);
+	if (writev(fd, &v, 1) != (ssize_t)v.iov_len ||
+	    sendfile(fd, f->fd, &off, f->size) != (ssize_t)f->size ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off_v, sizeof(off_v)) ||
+	    close(fd))
+		_exit(6);
+	_exit(0);
+}
+
+static void seccomp_case(const char *label, struct t_file *f, bool tsync)
+{
+	const char *hdr = "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n";
+	struct sockaddr_in a;
+	struct t_digest want;
+	struct t_rx rx = { 0 };
+	int l, s, status;
+	pid_t pid;
+
+	l = listen_lo(&a);
+	pid = fork();
+	t_check(pid >= 0);
+	if (!pid)
+		seccomp_child(&a, f, tsync, hdr);
+	s = accept(l, NULL, NULL);
+	t_check(s >= 0);
+	close(l);
+	t_rx_start(&rx, s, false);
+	t_rx_join(&rx);
+	t_check(waitpid(pid, &status, 0) == pid);
+	if (WIFSIGNALED(status))
+		fprintf(OUT, "%s: child killed by signal %d\n", label,
+			WTERMSIG(status));
+	else
+		fprintf(OUT, "%s: child exit %d\n", label,
+			WEXITSTATUS(status));
+	t_digest_init(&want);
+	t_digest_add(&want, hdr, strlen(hdr));
+	t_digest_add(&want, hdr, strlen(hdr));
+	t_digest_add(&want, f->data, f->size);
+	t_report_stream(OUT, label, &rx.got, &want);
+}
+
+void sc_seccomp(const struct scenario *sc)
+{
+	struct t_file f;
+	struct conn t;
+
+	t_file_create(&f, "seccomp", 3000, 1600);
+	/* one held response of our own, so that the shim has stats */
+	conn_open_tcp(&t, AF_INET);
+	hold_some(&t, "own");
+	send_file(OUT, "own", T_SENDFILE, &t, &f, "f", NULL, 3000);
+	cork(&t, "own", 0);
+	conn_finish(&t, "own stream");
+	seccomp_case("seccomp-tsync", &f, true);
+	seccomp_case("seccomp-prctl", &f, false);
+	t_file_close(&f);
+}
