@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "sm.h"
@@ -143,7 +144,7 @@ int sm_fd_classify(int fd, struct sm_fdinfo *fi)
 	}
 	/* Not connected yet: ask again next time rather than remember. */
 	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
-	    fstat(fd, &st) < 0) {
+	    sm_real.fstat(fd, &st) < 0) {
 		kind = SM_FD_UNKNOWN;
 		goto out;
 	}
@@ -158,7 +159,7 @@ int sm_fd_classify(int fd, struct sm_fdinfo *fi)
 		kind = SM_FD_TCP;
 out:
 	/* Remembered, so a forced engine can tell a replaced descriptor. */
-	if (kind == SM_FD_OTHER && fstat(fd, &st) == 0)
+	if (kind == SM_FD_OTHER && sm_real.fstat(fd, &st) == 0)
 		fi->ino = st.st_ino;
 	__atomic_store_n(&fi->kind, kind, __ATOMIC_RELEASE);
 	return kind;
@@ -168,6 +169,7 @@ static void forget(struct sm_fdinfo *fi)
 {
 	sm_hold_detach(fi);
 	__atomic_store_n(&fi->born, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->st_gen, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&fi->fl_gen, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&fi->kind, SM_FD_UNKNOWN, __ATOMIC_RELEASE);
 }
@@ -185,13 +187,16 @@ void sm_fd_forget(int fd)
 /* Bumped at every fork, in both processes; 0 means "not seen made". */
 static uint32_t fork_gen = 1;
 
-void sm_fd_born(int fd)
+static void learn_flags(struct sm_fdinfo *fi, int fl);
+
+void sm_fd_born(int fd, int fl)
 {
 	struct sm_fdinfo *fi = sm_fd_get(fd);
 
 	if (!fi || fi->kind == SM_FD_OWNED)
 		return;
 	forget(fi);
+	learn_flags(fi, fl);
 	__atomic_store_n(&fi->born, __atomic_load_n(&fork_gen,
 						    __ATOMIC_RELAXED),
 			 __ATOMIC_RELAXED);
@@ -277,6 +282,15 @@ void sm_fd_flags_changed(void)
 	__atomic_add_fetch(&flags_gen, 1, __ATOMIC_RELEASE);
 	if (!__atomic_load_n(&flags_gen, __ATOMIC_RELAXED))
 		__atomic_store_n(&flags_gen, 1, __ATOMIC_RELAXED);
+}
+
+/* Flags known without asking: at a descriptor's birth. */
+static void learn_flags(struct sm_fdinfo *fi, int fl)
+{
+	__atomic_store_n(&fi->fl, fl, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->fl_gen, __atomic_load_n(&flags_gen,
+						      __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELEASE);
 }
 
 int sm_fd_flags(int fd, struct sm_fdinfo *fi)
@@ -457,6 +471,22 @@ void sm_fd_after_fork(void)
 	pthread_mutex_init(&owned_lock, NULL);
 }
 
+/* Cached per socket; sm_fd_sockopt_set() forgets it on a change. */
+bool sm_fd_sndtimeo(int fd, struct sm_fdinfo *fi)
+{
+	struct timeval tv = { 0 };
+	socklen_t len = sizeof(tv);
+	int v = __atomic_load_n(&fi->sndtimeo, __ATOMIC_RELAXED);
+
+	if (v != SM_TRI_UNKNOWN)
+		return v == SM_TRI_YES;
+	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0)
+		return false;
+	v = tv.tv_sec || tv.tv_usec ? SM_TRI_YES : SM_TRI_NO;
+	__atomic_store_n(&fi->sndtimeo, v, __ATOMIC_RELAXED);
+	return v == SM_TRI_YES;
+}
+
 void sm_fd_sockopt_set(int fd, int level, int name)
 {
 	struct sm_fdinfo *fi = sm_fd_peek(fd);
@@ -535,4 +565,90 @@ void sm_fd_closefrom(int lowfd)
 		return;
 	}
 	close_range_around(lowfd, ~0U, 0);
+}
+
+/* ---- the application's own answers: open flags and fstat -------------- */
+
+void sm_fd_opened(int fd, int flags)
+{
+	struct sm_fdinfo *fi = sm_fd_get(fd);
+
+	if (flags & O_TRUNC)
+		sm_fd_files_changed();
+	if (!fi || fi->kind == SM_FD_OWNED)
+		return;
+	forget(fi);
+	/* F_GETFL would answer the access mode and these, as given */
+	learn_flags(fi, flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECT |
+				 O_PATH | O_NOATIME | O_DSYNC | O_SYNC));
+}
+
+/*
+ * A file's size, as the application's own fstat() saw it, is what a
+ * sendfile(2) right after would see -- unless a file changed since.  The
+ * shim sees every change this process makes through libc (a write to
+ * anything but a known socket, truncate, fallocate, copy_file_range, an
+ * open with O_TRUNC) and then asks the kernel again.  A change by another
+ * process in between is an event that may as well come after the send.
+ */
+static uint32_t file_gen = 1;
+
+void sm_fd_files_changed(void)
+{
+	if (!__atomic_add_fetch(&file_gen, 1, __ATOMIC_RELEASE))
+		__atomic_store_n(&file_gen, 1, __ATOMIC_RELAXED);
+}
+
+void sm_fd_written(int fd)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	int kind = fi ? __atomic_load_n(&fi->kind, __ATOMIC_RELAXED) :
+		   SM_FD_UNKNOWN;
+
+	if (kind != SM_FD_TCP && kind != SM_FD_UNIX)
+		sm_fd_files_changed();
+}
+
+void sm_fd_stat_seen(int fd, const struct stat *st)
+{
+	struct sm_fdinfo *fi = sm_fd_get(fd);
+
+	if (!fi || fi->kind == SM_FD_OWNED || !S_ISREG(st->st_mode))
+		return;
+	__atomic_store_n(&fi->st_gen, 0, __ATOMIC_RELEASE);
+	fi->st_mode = st->st_mode;
+	fi->st_size = st->st_size;
+	fi->st_ino = st->st_ino;
+	fi->st_dev = st->st_dev;
+	fi->st_mtime_ns = st->st_mtim.tv_sec * 1000000000ULL +
+			  st->st_mtim.tv_nsec;
+	__atomic_store_n(&fi->st_gen, __atomic_load_n(&file_gen,
+						      __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELEASE);
+}
+
+int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct stat *st)
+{
+	uint32_t gen = fi ? __atomic_load_n(&fi->st_gen, __ATOMIC_ACQUIRE) : 0;
+
+	if (gen && gen == __atomic_load_n(&file_gen, __ATOMIC_ACQUIRE)) {
+		memset(st, 0, sizeof(*st));
+		st->st_mode = fi->st_mode;
+		st->st_size = fi->st_size;
+		st->st_ino = fi->st_ino;
+		st->st_dev = fi->st_dev;
+		st->st_mtim.tv_sec = fi->st_mtime_ns / 1000000000ULL;
+		st->st_mtim.tv_nsec = fi->st_mtime_ns % 1000000000ULL;
+		/* torn by a concurrent fstat of the same fd: ask the kernel */
+		if (__atomic_load_n(&fi->st_gen, __ATOMIC_ACQUIRE) == gen)
+			return 0;
+	}
+	return sm_real.fstat(fd, st) < 0 ? -errno : 0;
+}
+
+void sm_fd_stat_path(int dir, const char *path, const struct stat *st)
+{
+	/* the kernel read @path: it is there */
+	if (path && !path[0])
+		sm_fd_stat_seen(dir, st);
 }

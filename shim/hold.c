@@ -24,15 +24,17 @@
  * would have, MSG_MORE while corked -- at uncork, close, shutdown, any write
  * the shim does not hold, a blocking wait (poll, select, epoll), fork and
  * exec, exit, and after 200 ms, the kernel's own cork ceiling.  A write is
- * only held when poll() says the kernel would have taken it at once
- * (writable, no error, no hangup), so it returns what the native call
- * would have returned; an error met by a flush the application did not ask
- * for is reported by its next write on that socket, as the kernel would.
+ * only held when the kernel would have taken it at once (room_for()), so
+ * it returns what the native call could have returned; an error met by a
+ * flush the application did not ask for is reported by its next write on
+ * that socket, as the kernel would.
  * The application's memory is only read through sm_copy_in(): a bad
  * pointer gets the kernel's own answer, never a SIGSEGV here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -40,6 +42,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -66,9 +69,11 @@ struct sm_hold {
 	bool kern_cork;		/* ... and as the kernel has it */
 	bool more_sent;		/* MSG_MORE bytes wait for the uncork push */
 	bool shut;		/* shutdown(SHUT_WR) seen: hold nothing */
+	bool dead;		/* an error was reported: hold nothing */
 	bool body_done;		/* a body went while corked ... */
 	bool tail_seen;		/* ... and bytes followed it before uncork */
 	int err;		/* error of a flush, for the next write */
+	size_t budget;		/* bytes the kernel would still take at once */
 	size_t len, cap;	/* held bytes */
 	char *buf;
 	uint64_t deadline;	/* CLOCK_MONOTONIC ns: flush by then */
@@ -123,7 +128,9 @@ static void reset_locked(struct sm_hold *h, uint64_t ino)
 	h->body_done = false;
 	h->tail_seen = false;
 	h->shut = false;
+	h->dead = false;
 	h->err = 0;
+	h->budget = 0;
 }
 
 /* ---- the registry: one hold per socket, found by its inode ------------ */
@@ -479,12 +486,14 @@ static int flush_locked(struct sm_hold *h, int fd, bool nonblock, bool push)
 			return -EAGAIN;
 		if (n < 0) {
 			h->err = errno;
+			h->dead = true;
 			consume(h, h->len);
 			return -h->err;
 		}
 		if (flags & MSG_MORE)
 			h->more_sent = true;
 		sm_count(&sm_stats->hold_flushed, n);
+		sm_hold_spent(h, n);
 		consume(h, n);
 	}
 	return 0;
@@ -542,22 +551,69 @@ static void settle_locked(struct sm_hold *h)
 		kernel_cork(h, h->fd);
 }
 
+void sm_hold_failed(int fd, int err)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h;
+
+	/* the caller's mistakes and the socket's pace are not its death */
+	if (!fi || err == EAGAIN || err == EINTR || err == EFAULT ||
+	    err == EINVAL || err == EBADF || err == EMSGSIZE || err == ENOBUFS ||
+	    err == ENOMEM)
+		return;
+	h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
+	if (h)
+		__atomic_store_n(&h->dead, true, __ATOMIC_RELAXED);
+}
+
+void sm_hold_spent(struct sm_hold *h, size_t n)
+{
+	h->budget = h->budget > n ? h->budget - n : 0;
+}
+
+/*
+ * Would the kernel take @need bytes at once, as the native write would
+ * have?  A blocking socket always does: its write waits until they are
+ * queued, and so does the shim's flush.  A non-blocking one (or
+ * MSG_DONTWAIT, or SO_SNDTIMEO) only within its free send buffer: measured
+ * (SIOCOUTQ, SO_SNDBUF; half of the free bytes, for the kernel's overhead
+ * per buffer) when the budget left from the last measure runs out, and
+ * spent by every byte that leaves through the socket, so a healthy
+ * keep-alive connection measures rarely.  A reset that arrives after the
+ * shim took a write is reported by the socket's next call, as the kernel
+ * reports an error that comes after a successful write.
+ */
+static bool room_for(struct sm_hold *h, int fd, size_t need, int flags)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	int fl = sm_fd_flags(fd, fi), outq, sndbuf;
+	socklen_t len = sizeof(sndbuf);
+
+	if (fl >= 0 && !(fl & O_NONBLOCK) && !(flags & MSG_DONTWAIT) &&
+	    !sm_fd_sndtimeo(fd, fi))
+		return true;
+	if (h->budget >= need)
+		return true;
+	if (sm_real.ioctl(fd, SIOCOUTQ, &outq) < 0 ||
+	    sm_real.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) < 0)
+		return false;
+	h->budget = sndbuf > outq ? (size_t)(sndbuf - outq) / 2 : 0;
+	return h->budget >= need;
+}
+
 /*
  * Should this write be held?  The socket is corked (or the call says
- * MSG_MORE), the bytes fit, and the kernel would take them at once.
+ * MSG_MORE), only this process writes to it, the bytes fit, and the kernel
+ * would take them at once.
  */
 static bool holdable(struct sm_hold *h, int fd, size_t n, int flags)
 {
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-
 	if (!(h->app_cork || (flags & MSG_MORE)) || h->shut || h->err ||
-	    h->shared || (flags & ~SM_HOLD_FLAGS))
+	    h->dead || h->shared || (flags & ~SM_HOLD_FLAGS))
 		return false;
 	if (!n || h->len + n > SM_HOLD_MAX)
 		return false;
-	if (sm_real.poll(&p, 1, 0) != 1 || p.revents != POLLOUT)
-		return false;
-	return true;
+	return room_for(h, fd, h->len + n, flags);
 }
 
 static size_t iov_total(const struct iovec *iov, int cnt, bool *ok)
@@ -594,6 +650,8 @@ static bool send_with_held(struct sm_hold *h, int fd, const struct iovec *v,
 	k = sm_real.sendmsg(fd, &m, flags | msg_flags(h));
 	if (k < 0 && errno == EFAULT)
 		return false;
+	if (k > 0)
+		sm_hold_spent(h, k);
 	if (k >= 0 && msg_flags(h))
 		h->more_sent = true;
 	if (k < 0) {
@@ -617,6 +675,8 @@ static bool pass_on(struct sm_hold *h, int fd, int flags, ssize_t *res)
 {
 	ssize_t k = drain_report(h, fd, flags);
 
+	/* the real call's bytes are not counted: measure again next time */
+	h->budget = 0;
 	if (k < 0) {
 		*res = k;
 		return true;
@@ -665,16 +725,20 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 	struct sm_hold *h;
 	bool done;
 
+	sm_fd_written(fd);
 	/* The send family: MSG_MORE may start a hold, as TCP_CORK does. */
 	h = hold_for(fd, flags & MSG_MORE, true);
 	if (!h)
 		return false;
-	/* The common case, unlocked: nothing held, nothing corked. */
+	/* The common case, unlocked: nothing held, nothing corked (and the
+	 * real call's bytes are not counted: measure again next time). */
 	if (!__atomic_load_n(&h->len, __ATOMIC_RELAXED) &&
 	    !__atomic_load_n(&h->app_cork, __ATOMIC_RELAXED) &&
 	    !__atomic_load_n(&h->err, __ATOMIC_RELAXED) &&
-	    !(flags & MSG_MORE))
+	    !(flags & MSG_MORE)) {
+		__atomic_store_n(&h->budget, 0, __ATOMIC_RELAXED);
 		return false;
+	}
 	fi = sm_fd_peek(fd);
 	h = lock_checked(h, fi->ino);
 	if (!h)
@@ -686,9 +750,11 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 
 int sm_hold_before_write(int fd, int flags)
 {
-	struct sm_hold *h = hold_for(fd, false, false);
+	struct sm_hold *h;
 	ssize_t res = 0;
 
+	sm_fd_written(fd);
+	h = hold_for(fd, false, false);
 	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
 		return 0;
 	pass_on(h, fd, flags, &res);
@@ -825,6 +891,7 @@ bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 	} else {
 		/* TCP_NODELAY and the like act on queued bytes: queue ours */
 		drain_defer(h);
+		h->budget = 0;	/* SO_SNDBUF, maybe */
 		*res = sm_real.setsockopt(fd, level, name, val, len) < 0 ?
 		       -errno : 0;
 	}

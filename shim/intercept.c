@@ -50,6 +50,14 @@ static inline ssize_t sm_ret(ssize_t res, int errno_before)
 	return res;
 }
 
+/* A write the real function made: its error may be the socket's death. */
+static inline ssize_t sm_wrote(int fd, ssize_t res)
+{
+	if (sm_unlikely(res < 0))
+		sm_hold_failed(fd, errno);
+	return res;
+}
+
 /* ---- sendfile --------------------------------------------------------- */
 
 SM_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset,
@@ -84,7 +92,7 @@ SM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	resolve();
 	if (sm_hold_write(fd, &v, 1, 0, &res))
 		return sm_ret(res, e);
-	return sm_real.write(fd, buf, n);
+	return sm_wrote(fd, sm_real.write(fd, buf, n));
 }
 
 SM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
@@ -95,7 +103,7 @@ SM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	resolve();
 	if (sm_hold_write(fd, iov, cnt, 0, &res))
 		return sm_ret(res, e);
-	return sm_real.writev(fd, iov, cnt);
+	return sm_wrote(fd, sm_real.writev(fd, iov, cnt));
 }
 
 SM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
@@ -107,7 +115,7 @@ SM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	resolve();
 	if (sm_hold_write(fd, &v, 1, flags, &res))
 		return sm_ret(res, e);
-	return sm_real.send(fd, buf, n, flags);
+	return sm_wrote(fd, sm_real.send(fd, buf, n, flags));
 }
 
 SM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -119,7 +127,7 @@ SM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	resolve();
 	if (sm_hold_sendto(fd, buf, n, flags, to, &res))
 		return sm_ret(res, e);
-	return sm_real.sendto(fd, buf, n, flags, to, tolen);
+	return sm_wrote(fd, sm_real.sendto(fd, buf, n, flags, to, tolen));
 }
 
 SM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
@@ -130,7 +138,7 @@ SM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	resolve();
 	if (sm_hold_sendmsg(fd, m, flags, &res))
 		return sm_ret(res, e);
-	return sm_real.sendmsg(fd, m, flags);
+	return sm_wrote(fd, sm_real.sendmsg(fd, m, flags));
 }
 
 SM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n,
@@ -333,6 +341,9 @@ SM_EXPORT int dup(int fd)
 
 /* ---- where descriptors are born (fdstate.c) --------------------------- */
 
+/* A new socket's F_GETFL: read-write, and non-blocking if asked. */
+#define SM_SOCK_FL(type) (O_RDWR | ((type) & SOCK_NONBLOCK ? O_NONBLOCK : 0))
+
 SM_EXPORT int socket(int domain, int type, int proto)
 {
 	int ret;
@@ -340,7 +351,7 @@ SM_EXPORT int socket(int domain, int type, int proto)
 	resolve();
 	ret = sm_real.socket(domain, type, proto);
 	if (ret >= 0)
-		sm_fd_born(ret);
+		sm_fd_born(ret, SM_SOCK_FL(type));
 	return ret;
 }
 
@@ -351,8 +362,8 @@ SM_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 	resolve();
 	ret = sm_real.socketpair(domain, type, proto, sv);
 	if (!ret) {
-		sm_fd_born(sv[0]);
-		sm_fd_born(sv[1]);
+		sm_fd_born(sv[0], SM_SOCK_FL(type));
+		sm_fd_born(sv[1], SM_SOCK_FL(type));
 	}
 	return ret;
 }
@@ -364,7 +375,7 @@ SM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 	resolve();
 	ret = sm_real.accept(fd, addr, len);
 	if (ret >= 0)
-		sm_fd_born(ret);
+		sm_fd_born(ret, SM_SOCK_FL(0));
 	return ret;
 }
 
@@ -376,7 +387,7 @@ SM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
 	resolve();
 	ret = sm_real.accept4(fd, addr, len, flags);
 	if (ret >= 0)
-		sm_fd_born(ret);
+		sm_fd_born(ret, SM_SOCK_FL(flags));
 	return ret;
 }
 
@@ -652,4 +663,202 @@ SM_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
 SM_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
 {
 	return SM_SIGNAL(__sysv_signal, SA_RESETHAND | SA_NODEFER);
+}
+
+/* ---- opens and fstats: the answers the shim would ask for ------------- */
+
+/* open's mode argument is there only with O_CREAT or O_TMPFILE. */
+#define SM_OPEN(call, flags, ...)					\
+	({								\
+		int r_;							\
+		resolve();						\
+		r_ = sm_real.call(__VA_ARGS__);				\
+		if (r_ >= 0)						\
+			sm_fd_opened(r_, (flags));			\
+		r_;							\
+	})
+#define SM_MODE(flags)							\
+	({								\
+		mode_t m_ = 0;						\
+		if ((flags) & (O_CREAT | __O_TMPFILE)) {		\
+			va_list ap_;					\
+			va_start(ap_, flags);				\
+			m_ = va_arg(ap_, mode_t);			\
+			va_end(ap_);					\
+		}							\
+		m_;							\
+	})
+
+SM_EXPORT int open(const char *path, int flags, ...)
+{
+	mode_t mode = SM_MODE(flags);
+
+	return SM_OPEN(open, flags, path, flags, mode);
+}
+
+SM_EXPORT int open64(const char *path, int flags, ...)
+{
+	mode_t mode = SM_MODE(flags);
+
+	return SM_OPEN(open64, flags, path, flags, mode);
+}
+
+SM_EXPORT int openat(int dir, const char *path, int flags, ...)
+{
+	mode_t mode = SM_MODE(flags);
+
+	return SM_OPEN(openat, flags, dir, path, flags, mode);
+}
+
+SM_EXPORT int openat64(int dir, const char *path, int flags, ...)
+{
+	mode_t mode = SM_MODE(flags);
+
+	return SM_OPEN(openat64, flags, dir, path, flags, mode);
+}
+
+SM_EXPORT int __open_2(const char *path, int flags)
+{
+	return SM_OPEN(__open_2, flags, path, flags);
+}
+
+SM_EXPORT int __open64_2(const char *path, int flags)
+{
+	return SM_OPEN(__open64_2, flags, path, flags);
+}
+
+SM_EXPORT int __openat_2(int dir, const char *path, int flags)
+{
+	return SM_OPEN(__openat_2, flags, dir, path, flags);
+}
+
+SM_EXPORT int __openat64_2(int dir, const char *path, int flags)
+{
+	return SM_OPEN(__openat64_2, flags, dir, path, flags);
+}
+
+SM_EXPORT int creat(const char *path, mode_t mode)
+{
+	return SM_OPEN(creat, O_CREAT | O_WRONLY | O_TRUNC, path, mode);
+}
+
+SM_EXPORT int creat64(const char *path, mode_t mode)
+{
+	return SM_OPEN(creat64, O_CREAT | O_WRONLY | O_TRUNC, path, mode);
+}
+
+/* The kernel filled *st, so it is there to be read. */
+#define SM_STAT(call, fd, st, ...)					\
+	({								\
+		int r_;							\
+		resolve();						\
+		r_ = sm_real.call(__VA_ARGS__);				\
+		if (!r_)						\
+			sm_fd_stat_seen((fd), (const struct stat *)(st)); \
+		r_;							\
+	})
+
+SM_EXPORT int fstat(int fd, struct stat *st)
+{
+	return SM_STAT(fstat, fd, st, fd, st);
+}
+
+SM_EXPORT int fstat64(int fd, struct stat64 *st)
+{
+	return SM_STAT(fstat64, fd, st, fd, st);
+}
+
+SM_EXPORT int __fxstat(int ver, int fd, struct stat *st)
+{
+	return SM_STAT(__fxstat, fd, st, ver, fd, st);
+}
+
+SM_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
+{
+	return SM_STAT(__fxstat64, fd, st, ver, fd, st);
+}
+
+/* fstatat(fd, "", st, AT_EMPTY_PATH) is how glibc itself does fstat. */
+SM_EXPORT int fstatat(int dir, const char *path, struct stat *st, int flags)
+{
+	int ret;
+
+	resolve();
+	ret = sm_real.fstatat(dir, path, st, flags);
+	if (!ret && (flags & AT_EMPTY_PATH))
+		sm_fd_stat_path(dir, path, st);
+	return ret;
+}
+
+SM_EXPORT int fstatat64(int dir, const char *path, struct stat64 *st,
+			int flags)
+{
+	int ret;
+
+	resolve();
+	ret = sm_real.fstatat64(dir, path, st, flags);
+	if (!ret && (flags & AT_EMPTY_PATH))
+		sm_fd_stat_path(dir, path, (const struct stat *)st);
+	return ret;
+}
+
+/* ---- every other way this process changes a file's size --------------- */
+
+#define SM_CHANGES(fd, call, ...)					\
+	({								\
+		resolve();						\
+		sm_fd_written(fd);					\
+		sm_real.call(__VA_ARGS__);				\
+	})
+
+SM_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return SM_CHANGES(fd, pwrite, fd, buf, n, off);
+}
+
+SM_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
+{
+	return SM_CHANGES(fd, pwrite64, fd, buf, n, off);
+}
+
+SM_EXPORT int ftruncate(int fd, off_t len)
+{
+	return SM_CHANGES(fd, ftruncate, fd, len);
+}
+
+SM_EXPORT int ftruncate64(int fd, off64_t len)
+{
+	return SM_CHANGES(fd, ftruncate64, fd, len);
+}
+
+SM_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	return SM_CHANGES(fd, fallocate, fd, mode, off, len);
+}
+
+SM_EXPORT int fallocate64(int fd, int mode, off64_t off, off64_t len)
+{
+	return SM_CHANGES(fd, fallocate64, fd, mode, off, len);
+}
+
+SM_EXPORT ssize_t copy_file_range(int in, off64_t *in_off, int out,
+				  off64_t *out_off, size_t len,
+				  unsigned int flags)
+{
+	return SM_CHANGES(out, copy_file_range, in, in_off, out, out_off, len,
+			  flags);
+}
+
+SM_EXPORT int truncate(const char *path, off_t len)
+{
+	resolve();
+	sm_fd_files_changed();
+	return sm_real.truncate(path, len);
+}
+
+SM_EXPORT int truncate64(const char *path, off64_t len)
+{
+	resolve();
+	sm_fd_files_changed();
+	return sm_real.truncate64(path, len);
 }

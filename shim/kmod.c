@@ -26,7 +26,7 @@ static bool kmod_offptr;	/* it takes sendfile(2)'s offset argument */
 static void kmod_open(void)
 {
 	struct splicemsg_version v = { .size = sizeof(v) };
-	int fd = open(SPLICEMSG_DEVICE, O_RDWR | O_CLOEXEC);
+	int fd = sm_real.open(SPLICEMSG_DEVICE, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0) {
 		kmod_err = -errno;

@@ -23,7 +23,8 @@ void sm_log_open(void)
 		return;
 	if (sm_expand_path(path, sizeof(path), sm_opt.LOG_FILE, getpid()))
 		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	fd = sm_real.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			  0644);
 	if (fd < 0)
 		return;
 	/* Keep it out of the application's fd numbers and close loops. */

@@ -59,6 +59,8 @@ static ssize_t native(struct sm_hold *h, int out_fd, int in_fd,
 			return ret;
 	}
 	ret = real_sendfile(out_fd, in_fd, offset, count);
+	if (h && ret > 0)
+		sm_hold_spent(h, ret);
 	/* Its last chunk went without MSG_MORE (a short one, at end of
 	 * file, may not have): everything queued is pushed. */
 	if (push && ret > 0 && (size_t)ret == count)
@@ -75,27 +77,11 @@ static void raise_sigpipe(void)
 	sm_raise(SIGPIPE);
 }
 
-/* Cached per socket; the setsockopt wrapper forgets it on a change. */
-static bool socket_has_sndtimeo(int fd, struct sm_fdinfo *fi)
-{
-	struct timeval tv = { 0 };
-	socklen_t len = sizeof(tv);
-	int v = __atomic_load_n(&fi->sndtimeo, __ATOMIC_RELAXED);
-
-	if (v != SM_TRI_UNKNOWN)
-		return v == SM_TRI_YES;
-	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0)
-		return false;
-	v = tv.tv_sec || tv.tv_usec ? SM_TRI_YES : SM_TRI_NO;
-	__atomic_store_n(&fi->sndtimeo, v, __ATOMIC_RELAXED);
-	return v == SM_TRI_YES;
-}
-
 static bool same_inode(int fd, const struct sm_fdinfo *fi)
 {
 	struct stat st;
 
-	return fstat(fd, &st) < 0 || (uint64_t)st.st_ino == fi->ino;
+	return sm_real.fstat(fd, &st) < 0 || (uint64_t)st.st_ino == fi->ino;
 }
 
 struct sm_xfer {
@@ -176,6 +162,7 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 	if (ret > 0 && x->h) {
 		size_t pre = (size_t)ret < s.pre_len ? (size_t)ret : s.pre_len;
 
+		sm_hold_spent(x->h, ret);
 		sm_hold_coalesced(x->h, pre, x->more);
 		if (s.pre_len) {
 			ret -= pre;
@@ -342,6 +329,8 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 		sm_count_fallback(x->fallback);
 		n = finish_native(x->out_fd, x->in_fd, x->pos + x->done,
 				  x->len - x->done);
+		if (n > 0 && x->h)
+			sm_hold_spent(x->h, n);
 		if (n > 0)
 			x->done += n;
 		else if (n < 0 && !x->done)
@@ -408,6 +397,8 @@ static ssize_t kmod_send(struct sm_hold *h, int out_fd, int in_fd,
 				      SM_FB_ineligible);
 		}
 	}
+	if (h && sent)
+		sm_hold_spent(h, sent);
 	if (pre && sent) {
 		/* the module sent headers first: they leave the hold */
 		sm_hold_coalesced(h, sent < pre ? sent : pre,
@@ -442,6 +433,8 @@ static ssize_t kmod_send(struct sm_hold *h, int out_fd, int in_fd,
 			n = finish_native(out_fd, in_fd, pos + file_sent,
 					  want - file_sent);
 		}
+		if (n > 0 && h)
+			sm_hold_spent(h, n);
 		if (n > 0) {
 			file_sent += n;
 			ret += n;
@@ -476,6 +469,7 @@ ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count)
 		return native(NULL, out_fd, in_fd, offset, count,
 			      SM_FB_ineligible);
 	kind = sm_fd_classify(out_fd, fi);
+	sm_fd_written(out_fd);	/* into a file: it changed */
 	sm_count(&sm_stats->calls_by_socket[kind == SM_FD_TCP ? SM_SOCK_TCP :
 					    kind == SM_FD_UNIX ? SM_SOCK_UNIX :
 					    SM_SOCK_OTHER], 1);
@@ -489,6 +483,8 @@ ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count)
 		ret = sendfile_path(h, fi, kind, out_fd, in_fd, offset,
 				    count);
 	sm_hold_unlock(h);
+	if (ret < 0)
+		sm_hold_failed(out_fd, -ret);
 	return ret;
 }
 
@@ -543,7 +539,8 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 		return kmod_send(h, out_fd, in_fd, offset, count);
 
 	/* The call may leave sendfile(2): now check everything. */
-	if (fstat(in_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	if (sm_fd_stat(in_fd, sm_fd_get(in_fd), &st) < 0 ||
+	    !S_ISREG(st.st_mode) ||
 	    st.st_size <= 0)	/* procfs-like files report size 0 */
 		return native(h, out_fd, in_fd, offset, count, SM_FB_ineligible);
 	x.ino = fi->ino;
@@ -561,7 +558,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 		return native(h, out_fd, in_fd, offset, count, ch.fallback);
 	if (ch.fallback >= 0)	/* a copy where zero-copy was asked for */
 		sm_count_fallback(ch.fallback);
-	if (socket_has_sndtimeo(out_fd, fi))
+	if (sm_fd_sndtimeo(out_fd, fi))
 		return native(h, out_fd, in_fd, offset, count, SM_FB_sndtimeo);
 
 	if (!start_pos(out_fd, in_fd, offset, count, &st, &x.pos, &why))

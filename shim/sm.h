@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #pragma GCC visibility push(hidden)
@@ -171,6 +172,14 @@ struct sm_fdinfo {
 	 * since the last fork, and never passed to another process, is
 	 * this process's alone to hold bytes for. */
 	uint32_t born;
+	/* The application's own last fstat() of it, while st_gen is the
+	 * current file generation (fdstate.c): its answer is reused. */
+	uint32_t st_gen;
+	uint32_t st_mode;
+	uint64_t st_size;
+	uint64_t st_ino;
+	uint64_t st_dev;
+	uint64_t st_mtime_ns;
 };
 
 /* Entry for @fd, created on demand; NULL if @fd is out of range or OOM. */
@@ -195,8 +204,23 @@ void sm_fd_disown(int fd);
 void sm_fd_relocate(int fd);
 int sm_fd_owned_above(int fd);
 void sm_fd_after_fork(void);
-/* @fd was just made by this process (socket, socketpair, accept). */
-void sm_fd_born(int fd);
+/* @fd was just made by this process (socket, socketpair, accept), with
+ * file status flags @fl (F_GETFL's answer, as far as the shim uses it). */
+void sm_fd_born(int fd, int fl);
+/* @fd was opened with open(2) @flags. */
+void sm_fd_opened(int fd, int flags);
+/* The application's fstat() of @fd answered @st. */
+void sm_fd_stat_seen(int fd, const struct stat *st);
+/* The same for fstatat(@dir, @path, ..., AT_EMPTY_PATH). */
+void sm_fd_stat_path(int dir, const char *path, const struct stat *st);
+/* fstat(@fd), from the application's own answer while no file has been
+ * written in this process since; 0 or -errno. */
+int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct stat *st);
+/* A write-like call on @fd (any descriptor): a file it may have changed
+ * makes every remembered fstat() answer stale. */
+void sm_fd_written(int fd);
+/* The same, for a call that names a file by path (truncate). */
+void sm_fd_files_changed(void);
 /* @newfd is now a duplicate of @oldfd: it shares its facts and hold. */
 void sm_fd_dup(int oldfd, int newfd);
 /* Another process may now write to @fd's socket (SCM_RIGHTS, a fork). */
@@ -207,6 +231,8 @@ bool sm_fd_own(const struct sm_fdinfo *fi);
 void sm_fd_forked(void);
 /* Any descriptor of the same socket as @h other than @fd, or -1. */
 int sm_fd_other_of(const struct sm_hold *h, int fd);
+/* Does the socket have SO_SNDTIMEO?  Asked once, cached. */
+bool sm_fd_sndtimeo(int fd, struct sm_fdinfo *fi);
 /* setsockopt(@level, @name) on @fd: forget what it may have changed. */
 void sm_fd_sockopt_set(int fd, int level, int name);
 
@@ -293,6 +319,11 @@ size_t sm_hold_pending(const struct sm_hold *h, const void **buf);
 int sm_hold_body_flags(const struct sm_hold *h);
 /* One send carried the first @pre held bytes, then body bytes (@flags). */
 void sm_hold_coalesced(struct sm_hold *h, size_t pre, int flags);
+/* A call on @fd failed with @err: a socket that reported its death (a reset,
+ * EPIPE) holds nothing again, whatever the application tries next. */
+void sm_hold_failed(int fd, int err);
+/* @n bytes left through the socket (of its free buffer, as far as known). */
+void sm_hold_spent(struct sm_hold *h, size_t n);
 /* Held bytes to the kernel: 0, -EAGAIN (some still held), or the error. */
 int sm_hold_drain(struct sm_hold *h, int fd, int flags);
 /* The same before a native send, which then goes under the kernel's cork

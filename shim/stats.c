@@ -47,6 +47,8 @@ static void counters_reset(struct sm_counters *c)
 }
 
 /* Map the live counters file; on any failure keep the private struct. */
+#define SM_LIVE_FLAGS (O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC)
+
 static void live_open(void)
 {
 	struct sm_counters *c;
@@ -58,14 +60,12 @@ static void live_open(void)
 	 * /dev/shm is world-writable: never follow or reuse what is there.
 	 * A file of a dead process that had our pid is removed first.
 	 */
-	fd = open(live_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-		  O_CLOEXEC, 0644);
+	fd = sm_real.open(live_path, SM_LIVE_FLAGS, 0644);
 	if (fd < 0 && errno == EEXIST && !unlink(live_path))
-		fd = open(live_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-			  O_CLOEXEC, 0644);
+		fd = sm_real.open(live_path, SM_LIVE_FLAGS, 0644);
 	if (fd < 0)
 		goto fail;
-	if (ftruncate(fd, sizeof(*c)) < 0) {
+	if (sm_real.ftruncate(fd, sizeof(*c)) < 0) {
 		sm_real.close(fd);
 		unlink(live_path);
 		goto fail;
@@ -240,8 +240,9 @@ void sm_stats_write(void)
 		}
 		/* Write a temp file and rename: a reader never sees half. */
 		strcat(path, ".tmp");
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			  0644);
+		fd = sm_real.open(path,
+				  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				  0644);
 		if (fd < 0) {
 			sm_warn("cannot write stats to %s: %s", path,
 				strerror(errno));

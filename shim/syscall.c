@@ -54,6 +54,12 @@ long sm_syscall_before(long nr, const long *a)
 	case SYS_shutdown:
 		sm_hold_shutdown(a[0], a[1]);
 		return 0;
+	case SYS_truncate:
+	case SYS_ftruncate:
+	case SYS_fallocate:
+	case SYS_copy_file_range:
+		sm_fd_files_changed();
+		return 0;
 	case SYS_close_range:
 		sm_hold_flush_all();
 		sm_fd_forget_range(a[0], a[1]);
@@ -89,9 +95,12 @@ void sm_syscall_after(long nr, const long *a, long ret)
 			sm_fd_dup(a[0], ret);
 		break;
 	case SYS_socket:
-	case SYS_accept:
 	case SYS_accept4:
-		sm_fd_born(ret);
+		sm_fd_born(ret, O_RDWR | (a[nr == SYS_socket ? 1 : 3] &
+					  SOCK_NONBLOCK ? O_NONBLOCK : 0));
+		break;
+	case SYS_accept:
+		sm_fd_born(ret, O_RDWR);
 		break;
 	case SYS_setsockopt:
 		if (a[1] == IPPROTO_TCP && a[2] == TCP_CORK && a[4] >= 4 &&
@@ -100,8 +109,11 @@ void sm_syscall_after(long nr, const long *a, long ret)
 		break;
 	case SYS_socketpair:
 		if (!sm_copy_in(sv, (const void *)a[3], sizeof(sv))) {
-			sm_fd_born(sv[0]);
-			sm_fd_born(sv[1]);
+			int fl = O_RDWR |
+				 (a[1] & SOCK_NONBLOCK ? O_NONBLOCK : 0);
+
+			sm_fd_born(sv[0], fl);
+			sm_fd_born(sv[1], fl);
 		}
 		break;
 	default:

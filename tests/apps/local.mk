@@ -6,7 +6,8 @@
 # LD_PRELOAD there is not fork-safe in this toolchain (see
 # tests/stream/lib.sh); the byte-stream suites cover the sanitized shim.
 if !SANITIZERS
-TESTS += tests/apps/nginx.sh
+TESTS += tests/apps/nginx.sh tests/apps/syscalls.sh
 endif
-EXTRA_DIST += tests/apps/nginx.sh tests/apps/nginx-lib.sh
+EXTRA_DIST += tests/apps/nginx.sh tests/apps/nginx-lib.sh \
+	tests/apps/syscalls.sh
 include $(srcdir)/tests/apps/rsync.mk

@@ -15,7 +15,8 @@
 #   nginx_workers DIR	the worker pids
 #
 # Environment: SM_WRAPPER (the splicemsg command), SM_WRAPPER_ARGS (extra
-# wrapper options), NGINX_WORKERS (default 1).
+# wrapper options), NGINX_WORKERS (default 1), NGINX_ACCESS_LOG (default
+# DIR/logs/access.log; "off" for none).
 
 NGINX_STARTED=()
 
@@ -37,7 +38,7 @@ pid $dir/nginx.pid;
 error_log $dir/logs/error.log info;
 events { worker_connections 1024; }
 http {
-	access_log $dir/logs/access.log;
+	access_log ${NGINX_ACCESS_LOG:-$dir/logs/access.log};
 	sendfile on;
 	tcp_nopush on;
 	keepalive_requests 100000;

@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -480,4 +481,53 @@ void sc_seccomp(const struct scenario *sc)
 	seccomp_case("seccomp-tsync", &f, true);
 	seccomp_case("seccomp-prctl", &f, false);
 	t_file_close(&f);
+}
+
+/* ---- file-changes: the application's own fstat, and its own changes --- */
+
+/* One corked response whose body file this process changes after fstat. */
+static void changed_case(struct conn *t, const char *label, int how)
+{
+	char path[4200], buf[9000];
+	struct stat st;
+	off_t off = 0;
+	ssize_t ret;
+	int fd, wfd;
+
+	snprintf(path, sizeof(path), "%s/%s", t_tmpdir(), label);
+	t_fill((unsigned char *)buf, sizeof(buf), how + 17);
+	wfd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0644);
+	t_check(wfd >= 0 && write(wfd, buf, 3000) == 3000);
+	fd = open(path, O_RDONLY);
+	t_check(fd >= 0 && fstat(fd, &st) == 0);
+	hold_some(t, label);
+	switch (how) {
+	case 0:	/* grows: the next sendfile sends the new bytes too */
+		t_check(write(wfd, buf + 3000, 4000) == 4000);
+		break;
+	case 1:	/* shrinks */
+		t_check(ftruncate(wfd, 1000) == 0);
+		break;
+	default: /* grows through pwrite */
+		t_check(pwrite(wfd, buf + 3000, 5000, 3000) == 5000);
+	}
+	ret = sendfile(t->fd, fd, &off, sizeof(buf));
+	fprintf(OUT, "%s: sendfile -> %zd off=%lld\n", label, ret,
+		(long long)off);
+	if (ret > 0)
+		t_digest_add(&t->want, buf, ret);
+	cork(t, label, 0);
+	close(fd);
+	close(wfd);
+}
+
+void sc_file_changes(const struct scenario *sc)
+{
+	struct conn t;
+
+	conn_open_tcp(&t, AF_INET);
+	changed_case(&t, "grown", 0);
+	changed_case(&t, "shrunk", 1);
+	changed_case(&t, "pwritten", 2);
+	conn_finish(&t, "file-changes stream");
 }

@@ -91,5 +91,6 @@ SM_SCENARIO(sc_write_paths);
 SM_SCENARIO(sc_shutdown);
 SM_SCENARIO(sc_cork_state);
 SM_SCENARIO(sc_seccomp);
+SM_SCENARIO(sc_file_changes);
 
 #endif

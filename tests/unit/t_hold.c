@@ -29,7 +29,7 @@ static void setup_unix(void)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	a = sv[0];
 	b = sv[1];
-	sm_fd_born(a);	/* as the interposed socketpair() records it */
+	sm_fd_born(a, O_RDWR);	/* as the interposed socketpair() records it */
 }
 
 static void setup_tcp(void)
@@ -38,7 +38,7 @@ static void setup_tcp(void)
 	sm_opt.ENGINE = SM_ENGINE_AUTO;
 	a = t_tcp_pair(AF_INET, &b);
 	ck_assert_int_ge(a, 0);
-	sm_fd_born(a);
+	sm_fd_born(a, O_RDWR);
 }
 
 static void teardown(void)
