@@ -16,6 +16,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -24,6 +25,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -91,6 +93,38 @@ static void efault_app_handler(void)
 	t_check(sigaction(SIGSEGV, &sa, NULL) == 0);
 }
 
+/* Every other interposed call with a pointer, on a socket with held bytes. */
+static void efault_more_calls(struct conn *t)
+{
+	struct iovec iv = { bad_ptr(), 10 };
+	socklen_t len = sizeof(int);
+	struct sockaddr_in a;
+	int v;
+
+	print_ret("efault", "sendto(bad, NULL)",
+		  sendto(t->fd, bad_ptr(), 10, MSG_MORE, NULL, 0));
+	print_ret("efault", "sendto(buf, bad address)",
+		  sendto(t->fd, "x", 1, 0, bad_ptr(), sizeof(a)));
+	print_ret("efault", "sendmmsg(bad vector)",
+		  sendmmsg(t->fd, bad_ptr(), 1, 0));
+	print_ret("efault", "pwritev2(bad base)",
+		  pwritev2(t->fd, &iv, 1, -1, 0));
+	print_ret("efault", "pwritev2(bad array)",
+		  pwritev2(t->fd, bad_ptr(), 1, -1, 0));
+	print_ret("efault", "getsockopt(TCP_CORK, bad value)",
+		  getsockopt(t->fd, IPPROTO_TCP, TCP_CORK, bad_ptr(), &len));
+	print_ret("efault", "getsockopt(TCP_CORK, bad length)",
+		  getsockopt(t->fd, IPPROTO_TCP, TCP_CORK, &v, bad_ptr()));
+	print_ret("efault", "ioctl(SIOCOUTQ, bad)",
+		  ioctl(t->fd, SIOCOUTQ, bad_ptr()));
+	print_ret("efault", "fstat(bad)", fstat(t->fd, bad_ptr()));
+	print_ret("efault", "socketpair(bad)",
+		  socketpair(AF_UNIX, SOCK_STREAM, 0, bad_ptr()));
+	/* (glibc's sigaction reads a bad act itself: a SIGSEGV natively) */
+	print_ret("efault", "splice(bad offsets)",
+		  splice(0, bad_ptr(), t->fd, bad_ptr(), 10, 0));
+}
+
 static void efault_calls(struct conn *t)
 {
 	struct iovec good_bad[2] = { { "abc", 3 }, { bad_ptr(), 10 } };
@@ -111,6 +145,7 @@ static void efault_calls(struct conn *t)
 	print_ret("efault", "sendmsg(bad msg_iov)", sendmsg(t->fd, &m, 0));
 	print_ret("efault", "setsockopt(TCP_CORK, bad)",
 		  setsockopt(t->fd, IPPROTO_TCP, TCP_CORK, bad_ptr(), 4));
+	efault_more_calls(t);
 	/* (a bad ppoll/select timeout is glibc's own SIGSEGV: not here) */
 	/* a socket that is not corked: the same answers */
 	cork(t, "efault", 0);
