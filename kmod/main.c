@@ -15,6 +15,7 @@
 
 #include "compat.h"
 #include "splicemsg.h"
+#include "version.h"
 
 struct sm_counters sm_counters;
 
@@ -56,6 +57,13 @@ static long ioc_version(void __user *arg)
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+/* The ABI struct lists the counters in counters.def's order, from calls. */
+enum {
+#define SM_KCOUNTER(f) SM_KC_##f,
+#include "counters.def"
+#undef SM_KCOUNTER
+};
+
 static long ioc_stats(void __user *arg)
 {
 	struct splicemsg_stats st;
@@ -65,19 +73,13 @@ static long ioc_stats(void __user *arg)
 		return ret;
 	memset(&st, 0, sizeof(st));
 	st.size = sizeof(st);
-#define SM_STAT(f) st.f = atomic64_read(&sm_counters.f)
-	SM_STAT(calls);
-	SM_STAT(bytes);
-	SM_STAT(file_bytes);
-	SM_STAT(pages_attached);
-	SM_STAT(frags_allocated);
-	SM_STAT(err_inval);
-	SM_STAT(err_fault);
-	SM_STAT(err_again);
-	SM_STAT(err_intr);
-	SM_STAT(err_other);
-	SM_STAT(stage_pages);
-#undef SM_STAT
+#define SM_KCOUNTER(f)							\
+	BUILD_BUG_ON(offsetof(struct splicemsg_stats, f) !=		\
+		     offsetof(struct splicemsg_stats, calls) +		\
+		     sizeof(__u64) * SM_KC_##f);				\
+	st.f = atomic64_read(&sm_counters.f);
+#include "counters.def"
+#undef SM_KCOUNTER
 	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
@@ -150,30 +152,14 @@ static ssize_t f##_show(struct device *dev,				\
 			  (long long)atomic64_read(&sm_counters.f));	\
 }									\
 static DEVICE_ATTR_RO(f)
-SM_ATTR(calls);
-SM_ATTR(bytes);
-SM_ATTR(file_bytes);
-SM_ATTR(pages_attached);
-SM_ATTR(frags_allocated);
-SM_ATTR(err_inval);
-SM_ATTR(err_fault);
-SM_ATTR(err_again);
-SM_ATTR(err_intr);
-SM_ATTR(err_other);
-SM_ATTR(stage_pages);
+#define SM_KCOUNTER(f) SM_ATTR(f);
+#include "counters.def"
+#undef SM_KCOUNTER
 
 static struct attribute *sm_attrs[] = {
-	&dev_attr_calls.attr,
-	&dev_attr_bytes.attr,
-	&dev_attr_file_bytes.attr,
-	&dev_attr_pages_attached.attr,
-	&dev_attr_frags_allocated.attr,
-	&dev_attr_err_inval.attr,
-	&dev_attr_err_fault.attr,
-	&dev_attr_err_again.attr,
-	&dev_attr_err_intr.attr,
-	&dev_attr_err_other.attr,
-	&dev_attr_stage_pages.attr,
+#define SM_KCOUNTER(f) &dev_attr_##f.attr,
+#include "counters.def"
+#undef SM_KCOUNTER
 	NULL,
 };
 ATTRIBUTE_GROUPS(sm);
@@ -206,4 +192,4 @@ module_init(sm_init);
 module_exit(sm_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("header + file + trailer in one sendmsg(MSG_SPLICE_PAGES)");
-MODULE_VERSION("0.1.0");
+MODULE_VERSION(SPLICEMSG_VERSION);

@@ -21,17 +21,9 @@ struct vm_area_struct;
 #define SM_MAX_COUNT ((u64)MAX_RW_COUNT - SM_MAX_HDTR)
 
 struct sm_counters {
-	atomic64_t calls;
-	atomic64_t bytes;
-	atomic64_t file_bytes;
-	atomic64_t pages_attached;
-	atomic64_t frags_allocated;
-	atomic64_t err_inval;
-	atomic64_t err_fault;
-	atomic64_t err_again;
-	atomic64_t err_intr;
-	atomic64_t err_other;
-	atomic64_t stage_pages;
+#define SM_KCOUNTER(name) atomic64_t name;
+#include "counters.def"
+#undef SM_KCOUNTER
 };
 
 extern struct sm_counters sm_counters;

@@ -417,10 +417,15 @@ vm_module() {
 	VM_KBUILD=$VM_KBASE/kmod
 	dir=$(vm_path "$VM_KBASE")
 	VM_KO=$dir/kmod/splicemsg.ko
+	[ -f "$SM_BUILD/kmod/version.h" ] ||
+		sm_die "$SM_BUILD/kmod/version.h missing: configure the build" \
+			"first (./scripts/test does)"
 	vm_lock
 	stage=$(mktemp -d "$SM_VM_DIR/kmod.XXXXXX")
 	find "$SM_TOP/kmod" -maxdepth 1 -type f \( -name Kbuild \
-		-o -name Makefile -o -name '*.[ch]' \) -exec cp -t "$stage" {} +
+		-o -name Makefile -o -name '*.[ch]' -o -name '*.def' \) \
+		-exec cp -t "$stage" {} +
+	cp "$SM_BUILD/kmod/version.h" "$stage/"
 	sum=$({ echo "$KVER"; cd "$stage" && sha256sum -- *; cd "$SM_TOP" &&
 		find include -type f -print0 | LC_ALL=C sort -z |
 		xargs -0 sha256sum; } | sha256sum)
@@ -448,18 +453,17 @@ vm_module() {
 }
 
 # vm_dkms [KERNEL-VERSION]: the operator's install path (the README's) for
-# $KVER, or for another version: `dkms add` and `dkms build` of kmod/ and
-# include/ laid out as in /usr/src/splicemsg-VERSION, in a scratch tree
-# where the kernel is built.  Output on stdout; succeeds when dkms built
-# splicemsg.ko.
+# $KVER, or for another version: `make install-dkms` into a scratch tree
+# where the kernel is built, then `dkms add` and `dkms build` there.
+# Output on stdout; succeeds when dkms built splicemsg.ko.
 vm_dkms() {
 	local k=${1:-$KVER} base=/var/tmp/splicemsg-dkms dir v
-	v=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$SM_TOP/kmod/dkms.conf")
+	v=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$SM_BUILD/kmod/dkms.conf")
 	dir=$(vm_path "$base")
 	rm -rf "$dir"
-	mkdir -p "$dir/src/splicemsg-$v" "$dir/tree"
-	cp "$SM_TOP"/kmod/* "$dir/src/splicemsg-$v/"
-	cp -r "$SM_TOP/include" "$dir/src/splicemsg-$v/"
+	mkdir -p "$dir/tree"
+	make -s -C "$SM_BUILD" install-dkms DESTDIR="$dir/root" || return
+	mv "$dir/root/usr/src" "$dir/src"
 	vm_run dkms add --sourcetree "$base/src" --dkmstree "$base/tree" \
 		"splicemsg/$v" &&
 	vm_run dkms build --sourcetree "$base/src" --dkmstree "$base/tree" \

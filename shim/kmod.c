@@ -21,6 +21,7 @@ static pthread_once_t kmod_once = PTHREAD_ONCE_INIT;
 static int kmod_fd = -1;
 static int kmod_err = -ENODEV;
 static size_t kmod_max;		/* file bytes per send, from the module */
+static size_t kmod_max_hdtr;	/* header + trailer bytes per send */
 static bool kmod_offptr;	/* it takes sendfile(2)'s offset argument */
 
 static void kmod_open(void)
@@ -43,6 +44,7 @@ static void kmod_open(void)
 	}
 	sm_fd_adopt(fd, &kmod_fd, NULL);
 	kmod_max = v.max_count;
+	kmod_max_hdtr = v.max_hdtr;
 	kmod_offptr = v.features & SPLICEMSG_FEAT_OFFPTR;
 	kmod_err = 0;
 	sm_info("using %s (api %u)", SPLICEMSG_DEVICE, v.api_version);
@@ -57,6 +59,11 @@ bool sm_kmod_available(void)
 size_t sm_kmod_max_count(void)
 {
 	return kmod_max;
+}
+
+size_t sm_kmod_max_hdtr(void)
+{
+	return kmod_max_hdtr;
 }
 
 bool sm_kmod_offptr(void)

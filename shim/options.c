@@ -15,51 +15,41 @@
 
 struct sm_options sm_opt;
 
-struct sm_word {
+/* Every accepted word of every enumerated type (options.def). */
+static const struct sm_word {
+	const char *type;
 	const char *word;
 	int value;
+} words[] = {
+#define SM_OPT(n, type, def, doc)
+#define SM_WORD(type, word, value) { #type, word, value },
+#include "options.def"
+#undef SM_WORD
+#undef SM_OPT
 };
 
-static const struct sm_word engine_words[] = {
-	{ "auto", SM_ENGINE_AUTO },
-	{ "uring", SM_ENGINE_URING },
-	{ "native", SM_ENGINE_NATIVE },
-	{ "off", SM_ENGINE_NATIVE },
-	{ "kmod", SM_ENGINE_KMOD },
-	{ NULL, 0 },
-};
-
-static const struct sm_word zc_words[] = {
-	{ "auto", SM_ZC_AUTO },
-	{ "report", SM_ZC_REPORT },
-	{ "always", SM_ZC_ALWAYS },
-	{ "never", SM_ZC_NEVER },
-	{ NULL, 0 },
-};
-
-static const struct sm_word level_words[] = {
-	{ "error", SM_LOG_ERROR }, { "0", SM_LOG_ERROR },
-	{ "warn", SM_LOG_WARN }, { "1", SM_LOG_WARN },
-	{ "info", SM_LOG_INFO }, { "2", SM_LOG_INFO },
-	{ "debug", SM_LOG_DEBUG }, { "3", SM_LOG_DEBUG },
-	{ NULL, 0 },
-};
-
-static const struct sm_word bool_words[] = {
-	{ "1", 1 }, { "yes", 1 }, { "on", 1 }, { "true", 1 },
-	{ "0", 0 }, { "no", 0 }, { "off", 0 }, { "false", 0 },
-	{ NULL, 0 },
-};
-
-static int parse_word(const struct sm_word *w, const char *s, int *out)
+static int parse_word(const char *type, const char *s, int *out)
 {
-	for (; w->word; w++) {
-		if (!strcasecmp(w->word, s)) {
-			*out = w->value;
+	size_t i;
+
+	for (i = 0; i < SM_ARRAY_SIZE(words); i++) {
+		if (!strcmp(words[i].type, type) &&
+		    !strcasecmp(words[i].word, s)) {
+			*out = words[i].value;
 			return 0;
 		}
 	}
 	return -EINVAL;
+}
+
+const char *sm_options_word(const char *type, int value)
+{
+	size_t i;
+
+	for (i = 0; i < SM_ARRAY_SIZE(words); i++)
+		if (!strcmp(words[i].type, type) && words[i].value == value)
+			return words[i].word;
+	return "?";
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -85,10 +75,10 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-#define SM_PARSE_BOOL(p, s) parse_word(bool_words, s, p)
-#define SM_PARSE_ENGINE(p, s) parse_word(engine_words, s, p)
-#define SM_PARSE_ZC(p, s) parse_word(zc_words, s, p)
-#define SM_PARSE_LEVEL(p, s) parse_word(level_words, s, p)
+#define SM_PARSE_BOOL(p, s) parse_word("BOOL", s, p)
+#define SM_PARSE_ENGINE(p, s) parse_word("ENGINE", s, p)
+#define SM_PARSE_ZC(p, s) parse_word("ZC", s, p)
+#define SM_PARSE_LEVEL(p, s) parse_word("LEVEL", s, p)
 #define SM_PARSE_SIZE(p, s) parse_size(s, p)
 static int parse_str(char **p, const char *s)
 {

@@ -363,6 +363,9 @@ static ssize_t kmod_send(struct sm_hold *h, int out_fd, int in_fd,
 	int why;
 
 	pre = sm_hold_pending(h, &hdr);
+	/* more held than the module takes (a larger SM_HOLD_MAX): native */
+	if (pre > sm_kmod_max_hdtr())
+		return native(h, out_fd, in_fd, offset, count, SM_FB_kmod_hdtr);
 	if (offptr) {
 		/*
 		 * The module reads and writes sendfile(2)'s offset itself

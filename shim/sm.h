@@ -60,6 +60,8 @@ struct sm_options {
 };
 extern struct sm_options sm_opt;
 
+/* The name of an enumerated option's @value (options.def), e.g. "auto". */
+const char *sm_options_word(const char *type, int value);
 /* Parse one value; returns 0 or -EINVAL (value left at its default). */
 int sm_options_parse(struct sm_options *o, const char *name,
 		     const char *value);
@@ -84,44 +86,9 @@ void sm_log(int level, const char *fmt, ...)
 			sm_log(SM_LOG_DEBUG, __VA_ARGS__);		\
 	} while (0)
 
-/* ---- stats.c ---------------------------------------------------------- */
-enum sm_path {
-	SM_PATH_NATIVE,
-	SM_PATH_URING_ZC,
-	SM_PATH_URING_COPY,
-	SM_PATH_KMOD,
-	SM_PATH_SENDMSG,	/* held headers + mapped body, one sendmsg(2) */
-	SM_PATH_MAX
-};
-enum sm_fallback {
-#define SM_FB(key, doc) SM_FB_##key,
-#include "stats.def"
-#undef SM_FB
-	SM_FB_MAX
-};
-/* What out_fd of a sendfile call was, for calls_by_socket. */
-enum sm_sock { SM_SOCK_TCP, SM_SOCK_UNIX, SM_SOCK_OTHER, SM_SOCK_MAX };
-extern const char *const sm_sock_names[SM_SOCK_MAX];
-extern const char *const sm_path_names[SM_PATH_MAX];
-extern const char *const sm_fallback_names[SM_FB_MAX];
+/* ---- stats.c (the layout: counters.h) -------------------------------- */
+#include "counters.h"
 
-#define SM_STATS_MAGIC 0x74617473534d5053ULL /* "SPMSstat" */
-#define SM_STATS_VERSION 3
-/* Laid out for a reader in another process (the live stats file). */
-struct sm_counters {
-	uint64_t magic;
-	uint64_t version;
-	uint64_t pid;
-	uint64_t calls[SM_PATH_MAX];
-	uint64_t bytes[SM_PATH_MAX];
-	uint64_t fallbacks[SM_FB_MAX];
-	uint64_t zc_notifications;
-	uint64_t zc_copied;
-	uint64_t coalesced;	/* responses: held headers + body, one send */
-	uint64_t hold_writes;	/* writes held while corked */
-	uint64_t hold_flushed;	/* held bytes that went without a body */
-	uint64_t calls_by_socket[SM_SOCK_MAX];	/* sendfile calls, by out_fd */
-};
 extern struct sm_counters *sm_stats;
 
 static inline void sm_count(uint64_t *c, uint64_t n)
@@ -429,6 +396,8 @@ void sm_rings_exit(void);
 /* ---- kmod.c: the kernel helper, /dev/splicemsg ----------------------- */
 bool sm_kmod_available(void);
 size_t sm_kmod_max_count(void);
+/* Header + trailer bytes the module takes in one send (its max_hdtr). */
+size_t sm_kmod_max_hdtr(void);
 /* Send @hdr_len bytes of @hdr, then @len file bytes from @offset (a
  * position, or with SPLICEMSG_SEND_OFFPTR sendfile(2)'s offset pointer),
  * with SPLICEMSG_SEND_* @flags; returns bytes sent or -errno, and what

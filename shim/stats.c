@@ -17,22 +17,6 @@
 
 #include "sm.h"
 
-const char *const sm_sock_names[SM_SOCK_MAX] = { "tcp", "unix", "other" };
-
-const char *const sm_path_names[SM_PATH_MAX] = {
-	[SM_PATH_NATIVE] = "native",
-	[SM_PATH_URING_ZC] = "uring_zc",
-	[SM_PATH_URING_COPY] = "uring_copy",
-	[SM_PATH_KMOD] = "kmod",
-	[SM_PATH_SENDMSG] = "sendmsg",
-};
-
-const char *const sm_fallback_names[SM_FB_MAX] = {
-#define SM_FB(key, doc) [SM_FB_##key] = #key,
-#include "stats.def"
-#undef SM_FB
-};
-
 static struct sm_counters private_counters;
 struct sm_counters *sm_stats = &private_counters;
 static char live_path[64];
@@ -133,82 +117,12 @@ void sm_stats_after_fork(void)
 	sm_stats_init();
 }
 
-static int put(char *buf, size_t len, size_t *off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int put(char *buf, size_t len, size_t *off, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf + (*off < len ? *off : len),
-		      *off < len ? len - *off : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		*off += n;
-	return n;
-}
-
-static void put_map(char *buf, size_t len, size_t *off, const char *name,
-		    const char *const *keys, const uint64_t *vals, int n)
-{
-	int i;
-
-	put(buf, len, off, "\"%s\":{", name);
-	for (i = 0; i < n; i++)
-		put(buf, len, off, "%s\"%s\":%llu", i ? "," : "", keys[i],
-		    (unsigned long long)__atomic_load_n(&vals[i],
-							__ATOMIC_RELAXED));
-	put(buf, len, off, "}");
-}
-
-/* A JSON string's contents: a program may be called anything. */
-static void put_escaped(char *buf, size_t len, size_t *off, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			put(buf, len, off, "\\%c", ch);
-		else if (ch < 0x20)
-			put(buf, len, off, "\\u%04x", ch);
-		else
-			put(buf, len, off, "%c", ch);
-	}
-}
-
 /* Returns the length the JSON needs (like snprintf). */
 int sm_stats_json(char *buf, size_t len)
 {
-	static const char *const engines[] = { "auto", "uring", "native",
-					       "kmod" };
-	const struct sm_counters *c = sm_stats;
-	size_t off = 0;
-
-	put(buf, len, &off, "{\"version\":%d,\"pid\":%ld,\"program\":\"",
-	    SM_STATS_VERSION, (long)getpid());
-	put_escaped(buf, len, &off, program_invocation_short_name);
-	put(buf, len, &off, "\",\"engine\":\"%s\",", engines[sm_opt.ENGINE]);
-	put_map(buf, len, &off, "calls_by_path", sm_path_names, c->calls,
-		SM_PATH_MAX);
-	put(buf, len, &off, ",");
-	put_map(buf, len, &off, "bytes_by_path", sm_path_names, c->bytes,
-		SM_PATH_MAX);
-	put(buf, len, &off, ",");
-	put_map(buf, len, &off, "fallbacks", sm_fallback_names, c->fallbacks,
-		SM_FB_MAX);
-	put(buf, len, &off, ",");
-	put_map(buf, len, &off, "calls_by_socket", sm_sock_names,
-		c->calls_by_socket, SM_SOCK_MAX);
-	put(buf, len, &off, ",\"zc_notifications\":%llu,\"zc_copied\":%llu,"
-	    "\"coalesced\":%llu,\"hold_writes\":%llu,"
-	    "\"hold_flushed\":%llu}\n",
-	    (unsigned long long)c->zc_notifications,
-	    (unsigned long long)c->zc_copied,
-	    (unsigned long long)c->coalesced,
-	    (unsigned long long)c->hold_writes,
-	    (unsigned long long)c->hold_flushed);
-	return (int)off;
+	return sm_counters_json(buf, len, sm_stats, (long)getpid(),
+				program_invocation_short_name,
+				sm_options_word("ENGINE", sm_opt.ENGINE), NULL);
 }
 
 static void live_close(void)

@@ -5,9 +5,10 @@
  * A process with SPLICEMSG_STATS set counts into a shared mapping of
  * /dev/shm/splicemsg-PID (shim/stats.c).  This tool maps those files
  * read-only and prints one line per process, once or every interval.  Only
- * the layout comes from sm.h: nothing of the library is linked in, so the
- * tool works where the library is not installed, and reading never
- * disturbs the process being watched.
+ * the layout (counters.h) and its JSON (counters.c) come from the
+ * library's sources: nothing else of it is linked in, so the tool works
+ * where the library is not installed, and reading never disturbs the
+ * process being watched.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sm.h"
+#include "counters.h"
 
 #define SHM_DIR "/dev/shm"
 #define SHM_PREFIX "splicemsg-"
@@ -37,29 +38,6 @@
 #define COMM_MAX 15
 
 typedef unsigned long long ull;
-
-/* The library's tables are hidden symbols: the names are repeated here. */
-_Static_assert(SM_PATH_MAX == 5, "a new path needs its name here too");
-static const char *const path_names[SM_PATH_MAX] = {
-	[SM_PATH_NATIVE] = "native",
-	[SM_PATH_URING_ZC] = "uring_zc",
-	[SM_PATH_URING_COPY] = "uring_copy",
-	[SM_PATH_KMOD] = "kmod",
-	[SM_PATH_SENDMSG] = "sendmsg",
-};
-
-_Static_assert(SM_SOCK_MAX == 3, "a new socket kind needs its name here too");
-static const char *const sock_names[SM_SOCK_MAX] = {
-	[SM_SOCK_TCP] = "tcp",
-	[SM_SOCK_UNIX] = "unix",
-	[SM_SOCK_OTHER] = "other",
-};
-
-static const char *const fallback_names[SM_FB_MAX] = {
-#define SM_FB(key, doc) [SM_FB_##key] = #key,
-#include "stats.def"
-#undef SM_FB
-};
 
 static struct {
 	pid_t pid;		/* -p, or 0 */
@@ -477,7 +455,7 @@ static void print_text(pid_t pid, const char *comm,
 		putchar((unsigned char)*c <= ' ' || *c == 0x7f ? '?' : *c);
 	for (i = 0; i < SM_PATH_MAX; i++) {
 		human(b, sizeof(b), s->bytes[i], 1024);
-		printf(" %s=%llu/%s", path_names[i], (ull)s->calls[i], b);
+		printf(" %s=%llu/%s", sm_path_names[i], (ull)s->calls[i], b);
 		if (!prev)
 			continue;
 		human(rc, sizeof(rc), (s->calls[i] - prev->calls[i]) / secs,
@@ -496,81 +474,23 @@ static void print_text(pid_t pid, const char *comm,
 		if (!s->fallbacks[i])
 			continue;
 		printf("%s %s=%llu", any ? "" : " fallbacks:",
-		       fallback_names[i], (ull)s->fallbacks[i]);
+		       sm_fallback_names[i], (ull)s->fallbacks[i]);
 		any = true;
 	}
 	putchar('\n');
 }
 
-/* comm is any bytes but NUL, cut at COMM_MAX maybe inside a character. */
-static void json_string(const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	int n, k;
-
-	putchar('"');
-	while (*u) {
-		if (*u == '"' || *u == '\\') {
-			printf("\\%c", *u++);
-			continue;
-		}
-		if (*u < 0x20 || *u == 0x7f) {
-			printf("\\u%04x", *u++);
-			continue;
-		}
-		if (*u < 0x80) {
-			putchar(*u++);
-			continue;
-		}
-		/* Keep whole UTF-8 sequences, replace broken ones. */
-		n = *u >= 0xf0 && *u < 0xf5 ? 4 :
-		    *u >= 0xe0 ? 3 : *u >= 0xc2 && *u < 0xe0 ? 2 : 0;
-		for (k = 1; k < n && (u[k] & 0xc0) == 0x80; k++)
-			;
-		if (!n || k < n) {
-			fputs("\\ufffd", stdout);
-			u += n ? k : 1;
-			continue;
-		}
-		fwrite(u, 1, n, stdout);
-		u += n;
-	}
-	putchar('"');
-}
-
-static void json_map(const char *name, const char *const *keys,
-		     const uint64_t *vals, int n)
-{
-	int i;
-
-	printf("\"%s\":{", name);
-	for (i = 0; i < n; i++)
-		printf("%s\"%s\":%llu", i ? "," : "", keys[i], (ull)vals[i]);
-	putchar('}');
-}
-
-/* The keys of sm_stats_json() in shim/stats.c, with the sample's time. */
+/* The exit file's keys (shim/counters.c), with the sample's time. */
 static void print_json(pid_t pid, const char *comm,
 		       const struct sm_counters *s, const struct timespec *now)
 {
-	printf("{\"time\":%lld.%06ld,\"version\":%llu,\"pid\":%ld,\"program\":",
-	       (long long)now->tv_sec, now->tv_nsec / 1000, (ull)s->version,
-	       (long)pid);
-	json_string(comm);
-	putchar(',');
-	json_map("calls_by_path", path_names, s->calls, SM_PATH_MAX);
-	putchar(',');
-	json_map("bytes_by_path", path_names, s->bytes, SM_PATH_MAX);
-	putchar(',');
-	json_map("fallbacks", fallback_names, s->fallbacks, SM_FB_MAX);
-	putchar(',');
-	json_map("calls_by_socket", sock_names, s->calls_by_socket,
-		 SM_SOCK_MAX);
-	printf(",\"zc_notifications\":%llu,\"zc_copied\":%llu,"
-	       "\"coalesced\":%llu,\"hold_writes\":%llu,"
-	       "\"hold_flushed\":%llu}\n",
-	       (ull)s->zc_notifications, (ull)s->zc_copied,
-	       (ull)s->coalesced, (ull)s->hold_writes, (ull)s->hold_flushed);
+	char buf[8192], extra[64];
+
+	snprintf(extra, sizeof(extra), ",\"time\":%lld.%06ld",
+		 (long long)now->tv_sec, now->tv_nsec / 1000);
+	if (sm_counters_json(buf, sizeof(buf), s, pid, comm, NULL, extra) <
+	    (int)sizeof(buf))
+		fputs(buf, stdout);
 }
 
 /* A process may start again from zero (exec, then a new first call). */

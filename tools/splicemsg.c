@@ -47,28 +47,29 @@ enum {
 	SM_EXIT_NOTFOUND = 127,
 };
 
-/*
- * Accepted words of the enumerated types, as options.c parses them
- * (case-insensitively).  A type added to options.def without a list here
- * fails to compile, which is the point.  t_wrapper.sh compares these lists,
- * as --help prints them, with options.c.
- */
-static const char *const sm_words_ENGINE[] = {
-	"auto", "uring", "native", "off", "kmod", NULL,
+/* Accepted words of the enumerated types: options.def's, as parsed. */
+static const struct {
+	const char *type;
+	const char *word;
+} sm_words[] = {
+#define SM_OPT(n, type, def, doc)
+#define SM_WORD(type, word, value) { #type, word },
+#include "options.def"
+#undef SM_WORD
+#undef SM_OPT
 };
+#define SM_WORDS (sizeof(sm_words) / sizeof(sm_words[0]))
 
-static const char *const sm_words_ZC[] = {
-	"auto", "report", "always", "never", NULL,
-};
+/* A type with words is checked here; the others are the library's. */
+static bool has_words(const char *type)
+{
+	size_t i;
 
-static const char *const sm_words_LEVEL[] = {
-	"error", "warn", "info", "debug", "0", "1", "2", "3", NULL,
-};
-
-/* Free-form to the wrapper; the library checks them and warns. */
-#define sm_words_BOOL NULL
-#define sm_words_SIZE NULL
-#define sm_words_STR NULL
+	for (i = 0; i < SM_WORDS; i++)
+		if (!strcmp(sm_words[i].type, type))
+			return true;
+	return false;
+}
 
 enum sm_var_id {
 #define SM_OPT(n, type, def, doc) SM_VAR_##n,
@@ -81,12 +82,12 @@ struct sm_var {
 	const char *name;		/* without "SPLICEMSG_" */
 	const char *def;
 	const char *doc;
-	const char *const *words;	/* accepted values, or NULL: any */
+	const char *type;		/* its words: sm_words[] */
 };
 
 static const struct sm_var sm_vars[SM_VAR_COUNT] = {
 #define SM_OPT(n, type, def, doc) \
-	[SM_VAR_##n] = { #n, def, doc, sm_words_##type },
+	[SM_VAR_##n] = { #n, def, doc, #type },
 #include "options.def"
 #undef SM_OPT
 };
@@ -125,7 +126,7 @@ static void print_usage(FILE *f)
 
 	fprintf(f,
 		"usage: splicemsg [options] [--] COMMAND [ARGS...]\n"
-		"       splicemsg doc\n"
+		"       splicemsg doc [stats]\n"
 		"\n"
 		"Run COMMAND with libsplicemsg prepended to LD_PRELOAD.  An\n"
 		"option sets its variable; without it, a value already in the\n"
@@ -133,17 +134,19 @@ static void print_usage(FILE *f)
 		"\n");
 	for (o = sm_longopts; o->name; o++) {
 		const struct sm_var *v;
-		const char *const *w;
 		char flag[32];
+		size_t i, n = 0;
 
 		if (o->val < SM_OPT_VAR)
 			continue;
 		v = &sm_vars[o->val - SM_OPT_VAR];
 		snprintf(flag, sizeof(flag), "--%s=%s", o->name,
-			 v->words ? "WORD" : "VALUE");
+			 has_words(v->type) ? "WORD" : "VALUE");
 		fprintf(f, "  %-18s SPLICEMSG_%s", flag, v->name);
-		for (w = v->words; w && *w; w++)
-			fprintf(f, "%s%s", w == v->words ? ": " : "|", *w);
+		for (i = 0; i < SM_WORDS; i++)
+			if (!strcmp(sm_words[i].type, v->type))
+				fprintf(f, "%s%s", n++ ? "|" : ": ",
+					sm_words[i].word);
 		fputc('\n', f);
 	}
 	fprintf(f,
@@ -152,7 +155,8 @@ static void print_usage(FILE *f)
 		"  -h, --help         this text\n"
 		"  --version          the version, and the kernel module's\n"
 		"\n"
-		"`splicemsg doc` describes every SPLICEMSG_* variable; a\n"
+		"`splicemsg doc` describes every SPLICEMSG_* variable, and\n"
+		"`splicemsg doc stats` every key of the statistics; a\n"
 		"program called doc runs as `splicemsg -- doc`.\n"
 		"\n"
 		"The library preloaded is the first found of:\n"
@@ -209,6 +213,37 @@ static int cmd_doc(void)
 		else
 			printf("SPLICEMSG_%s (default: \"\")\n", v->name);
 		print_wrapped(v->doc, 4, 76);
+	}
+	return fflush(stdout) ? SM_EXIT_ERROR : 0;
+}
+
+/*
+ * `splicemsg doc stats`: the keys of the statistics (SPLICEMSG_STATS, the
+ * live files, splicemsg-stat), from the library's own tables.
+ */
+static int cmd_doc_stats(void)
+{
+	static const struct {
+		const char *group, *key, *doc;
+	} keys[] = {
+#define SM_PATH(key, name, doc) { "calls_by_path, bytes_by_path", #key, doc },
+#include "paths.def"
+#undef SM_PATH
+#define SM_FB(key, doc) { "fallbacks", #key, doc },
+#include "stats.def"
+#undef SM_FB
+#define SM_COUNTER(key, doc) { "counters", #key, doc },
+#include "counters.def"
+#undef SM_COUNTER
+	};
+	const char *group = "";
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (strcmp(keys[i].group, group))
+			printf("%s:\n", group = keys[i].group);
+		printf("  %s\n", keys[i].key);
+		print_wrapped(keys[i].doc, 6, 76);
 	}
 	return fflush(stdout) ? SM_EXIT_ERROR : 0;
 }
@@ -391,10 +426,13 @@ static int preload_add(const char *lib)
 	return ret;
 }
 
-static bool word_ok(const char *const *words, const char *s)
+static bool word_ok(const char *type, const char *s)
 {
-	for (; *words; words++)
-		if (!strcasecmp(*words, s))
+	size_t i;
+
+	for (i = 0; i < SM_WORDS; i++)
+		if (!strcmp(sm_words[i].type, type) &&
+		    !strcasecmp(sm_words[i].word, s))
 			return true;
 	return false;
 }
@@ -404,7 +442,7 @@ static int opt_set(const char **values, enum sm_var_id id, const char *arg)
 {
 	const struct sm_var *v = &sm_vars[id];
 
-	if (v->words && !word_ok(v->words, arg)) {
+	if (has_words(v->type) && !word_ok(v->type, arg)) {
 		fprintf(stderr, "splicemsg: %s is not a valid SPLICEMSG_%s\n",
 			arg, v->name);
 		return -EINVAL;
@@ -499,7 +537,9 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "doc")) {
 		if (argc == 2)
 			return cmd_doc();
-		fprintf(stderr, "splicemsg: doc takes no arguments\n");
+		if (argc == 3 && !strcmp(argv[2], "stats"))
+			return cmd_doc_stats();
+		fprintf(stderr, "splicemsg: doc takes no argument but stats\n");
 		return try_help();
 	}
 

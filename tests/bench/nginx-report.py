@@ -10,6 +10,8 @@
 """
 
 import json
+import os
+import re
 import statistics
 import sys
 
@@ -111,13 +113,19 @@ def table(tsv, ratios_path):
             print(f"- {line}")
 
 
-PATH_DOC = {
-    "native": "the real libc call",
-    "uring_zc": "io_uring zero-copy send",
-    "uring_copy": "io_uring copy send",
-    "kmod": "/dev/splicemsg",
-    "sendmsg": "held headers and a small body in one sendmsg(2)",
-}
+def path_docs():
+    """Each path's meaning, from the library's own list (shim/paths.def)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "shim", "paths.def")) as f:
+        text = f.read()
+    docs = {}
+    for key, body in re.findall(r"^SM_PATH\((\w+), *\w+,(.*?)\)$", text,
+                                re.M | re.S):
+        docs[key] = "".join(re.findall(r'"([^"]*)"', body))
+    return docs
+
+
+PATH_DOC = path_docs()
 
 
 def paths(files):

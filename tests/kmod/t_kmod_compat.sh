@@ -48,7 +48,7 @@ cpp_compat sqe-cmd-typed 7.3 1 'SQE: io_uring_sqe_cmd(s, u64)'
 # dkms.conf's range, as Debian 12's dkms tests it ([[ =~ ]]); dkms sources
 # the file with its own variables (unset here) in scope.
 # shellcheck disable=SC1091
-excl=$(set +u && . "$top_srcdir/kmod/dkms.conf" && echo "$BUILD_EXCLUSIVE_KERNEL")
+excl=$(set +u && . "$top_builddir/kmod/dkms.conf" && echo "$BUILD_EXCLUSIVE_KERNEL")
 [ -n "$excl" ] || t_error dkms.conf "no BUILD_EXCLUSIVE_KERNEL"
 for k in 6.5.0 6.12.118+deb12-amd64 6.19.1 7.3.4+deb13-amd64 8.0.0 10.1.2; do
 	if [[ $k =~ $excl ]]; then

@@ -64,10 +64,9 @@ def_list() {
 		"$OPTIONS_DEF"
 }
 
-# The accepted words of an options.c table, sorted, one per line.
+# The words options.def gives type $1, as the library parses them, sorted.
 words_lib() {
-	sed -n "/ $1\[\] = {/,/};/p" "$OPTIONS_C" |
-		grep -o '{ "[^"]*"' | cut -d'"' -f2 | sort
+	sed -n "s/^SM_WORD($1, *\"\([^\"]*\)\".*/\1/p" "$OPTIONS_DEF" | sort
 }
 
 # ...and as the wrapper's --help lists them for SPLICEMSG_$1.
@@ -238,12 +237,12 @@ do
 done
 
 # The wrapper's lists of accepted words against the library's own.
-for pair in ENGINE:engine_words ZC:zc_words LOG:level_words; do
+for pair in ENGINE:ENGINE ZC:ZC LOG:LEVEL; do
 	var=${pair%%:*}
 	lib_words=$(words_lib "${pair#*:}")
 	if [ -z "$lib_words" ]; then
 		t_error "words of SPLICEMSG_$var" \
-			"no ${pair#*:} table found in $OPTIONS_C"
+			"no SM_WORD(${pair#*:}, ...) in $OPTIONS_DEF"
 		continue
 	fi
 	wrapper_words=$(words_wrapper "$var")
