@@ -25,6 +25,18 @@ t_fail() { echo "FAIL $1: ${*:2}"; T_FAIL=$((T_FAIL + 1)); }
 t_skip() { echo "SKIP $1: $2"; T_SKIP=$((T_SKIP + 1)); }
 t_error() { echo "ERROR $1: $2"; T_ERROR=$((T_ERROR + 1)); }
 
+# t_verdict STATUS NAME WHY [FILE]: PASS NAME if STATUS (of the condition
+# just tested) is 0, else FAIL NAME: WHY, with FILE's first lines.
+t_verdict() {
+	if [ "$1" = 0 ]; then
+		t_pass "$2"
+	else
+		t_fail "$2" "$3"
+		[ -z "${4:-}" ] || t_show "$4"
+	fi
+	return 0
+}
+
 # Indent the first lines (10, or $2) of a file under a FAIL line.
 t_show() {
 	sed -n "1,${2:-10}p" "$1" | sed 's/^/    /'

@@ -24,12 +24,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/apps/nginx-lib.sh
 . "$here/nginx-lib.sh"
 
-failed=0
-pass() { echo "PASS $1"; }
-fail() {
-	echo "FAIL $1: $2"
-	failed=1
-}
+# shellcheck source=tests/t_lib.sh
+. "$(cd "$(dirname "$0")/.." && pwd)/t_lib.sh"
 
 command -v nginx >/dev/null || { echo "SKIP nginx: not installed"; exit 77; }
 command -v curl >/dev/null || { echo "SKIP nginx: no curl"; exit 77; }
@@ -73,9 +69,9 @@ check_server() {
 	if curl -sf --no-progress-meter "${urls[@]}" &&
 	   (cd "$out" && sha256sum -- "${files[@]}" | sort -k2) |
 	   cmp -s - "$tmp/want.sha"; then
-		pass "$name/bodies"
+		t_pass "$name/bodies"
 	else
-		fail "$name/bodies" "a body differs from its file"
+		t_fail "$name/bodies" "a body differs from its file"
 	fi
 	n=0
 	for r in "${ranges[@]}"; do
@@ -86,8 +82,8 @@ check_server() {
 			head -c $((last - first + 1)) | cmp -s - "$out/range" ||
 			n=$((n + 1))
 	done
-	[ $n = 0 ] && pass "$name/ranges" ||
-		fail "$name/ranges" "$n of ${#ranges[@]} differ"
+	[ $n = 0 ] && t_pass "$name/ranges" ||
+		t_fail "$name/ranges" "$n of ${#ranges[@]} differ"
 	# HEAD: the length and no body
 	n=0
 	for f in m1p1 k4 empty; do
@@ -95,7 +91,7 @@ check_server() {
 			grep -qi "^content-length: ${size[$f]}"$'\r'"\$" \
 				"$out/head" || n=$((n + 1))
 	done
-	[ $n = 0 ] && pass "$name/head" || fail "$name/head" "$n wrong"
+	[ $n = 0 ] && t_pass "$name/head" || t_fail "$name/head" "$n wrong"
 	# 50 concurrent clients, 200 requests
 	urls=()
 	for n in $(seq 200); do
@@ -114,8 +110,8 @@ check_server() {
 	else
 		n=-1
 	fi
-	[ $n = 0 ] && pass "$name/50-clients" ||
-		fail "$name/50-clients" "$n bodies differ (-1: curl failed)"
+	[ $n = 0 ] && t_pass "$name/50-clients" ||
+		t_fail "$name/50-clients" "$n bodies differ (-1: curl failed)"
 	rm -f "$out"/c*
 }
 
@@ -130,16 +126,16 @@ check_uid() {
 		[ "$u" = nobody ] && break
 		sleep 0.05
 	done
-	[ "$u" = nobody ] && pass "$name/worker-is-nobody" ||
-		fail "$name/worker-is-nobody" "worker $w runs as '$u'"
+	[ "$u" = nobody ] && t_pass "$name/worker-is-nobody" ||
+		t_fail "$name/worker-is-nobody" "worker $w runs as '$u'"
 }
 
 # No [error] or worse in the error log (client aborts are [info]).
 check_log() {
 	local name=$1 dir=$2 bad
 	bad=$(grep -E '\[(error|crit|alert|emerg)\]' "$dir/logs/error.log")
-	[ -z "$bad" ] && pass "$name/error-log-clean" ||
-		fail "$name/error-log-clean" "$(head -3 <<<"$bad")"
+	[ -z "$bad" ] && t_pass "$name/error-log-clean" ||
+		t_fail "$name/error-log-clean" "$(head -3 <<<"$bad")"
 }
 
 # What the stats say carried the bodies, summed over every process.
@@ -171,9 +167,9 @@ check_stats() {
 		# tcp_nopush is held and coalesced
 		if [ $ur -gt $((64 << 20)) ] && [ $na -lt $((ur / 10)) ] &&
 		   [ "$(get coalesced)" -gt 0 ] 2>/dev/null; then
-			pass "$name/stats-io_uring"
+			t_pass "$name/stats-io_uring"
 		else
-			fail "$name/stats-io_uring" "$s"
+			t_fail "$name/stats-io_uring" "$s"
 		fi
 		;;
 	auto)
@@ -183,9 +179,9 @@ check_stats() {
 		   [ $(($(get fallbacks.local_peer) + $(get fallbacks.small) + 0)) -gt 0 ] &&
 		   [ "$(get coalesced)" -gt 0 ] 2>/dev/null &&
 		   [ "$(get bytes_by_path.sendmsg)" -gt 0 ] 2>/dev/null; then
-			pass "$name/stats-native-and-sendmsg"
+			t_pass "$name/stats-native-and-sendmsg"
 		else
-			fail "$name/stats-native-and-sendmsg" "$s"
+			t_fail "$name/stats-native-and-sendmsg" "$s"
 		fi
 		;;
 	esac
@@ -205,7 +201,7 @@ for variant in base aio-threads small-chunk; do
 		port=$(free_port)
 		if ! nginx_start "$dir" "$port" "$www" "$mode" \
 			"${variants[$variant]}"; then
-			fail "$name/start" "$(tail -3 "$dir/logs/error.log")"
+			t_fail "$name/start" "$(tail -3 "$dir/logs/error.log")"
 			continue
 		fi
 		check_uid "$name" "$dir"
@@ -216,10 +212,10 @@ for variant in base aio-threads small-chunk; do
 			curl -sf --limit-rate 512k -o "$dir/out/slow" \
 				"http://127.0.0.1:$port/m1p1" &&
 				cmp -s "$www/m1p1" "$dir/out/slow" &&
-				pass "$name/slow-client" ||
-				fail "$name/slow-client" "body differs"
+				t_pass "$name/slow-client" ||
+				t_fail "$name/slow-client" "body differs"
 		fi
-		nginx_stop "$dir" || fail "$name/stop" "needed SIGKILL"
+		nginx_stop "$dir" || t_fail "$name/stop" "needed SIGKILL"
 		check_log "$name" "$dir"
 		check_stats "$name" "$dir" "$mode" "$variant"
 	done
@@ -231,7 +227,7 @@ for mode in native uring; do
 	dir=$tmp/interrupted-$mode
 	port=$(free_port)
 	nginx_start "$dir" "$port" "$www" "$mode" || {
-		fail "$name/start" "nginx did not start"
+		t_fail "$name/start" "nginx did not start"
 		continue
 	}
 	w=$(nginx_workers "$dir" | head -1)
@@ -246,12 +242,12 @@ for mode in native uring; do
 	wait
 	sleep 0.5
 	now=$(ls "/proc/$w/fd" | wc -l)
-	[ "$now" -le "$fds" ] && pass "$name/disconnects-leave-no-fd" ||
-		fail "$name/disconnects-leave-no-fd" "worker fds $fds -> $now"
+	[ "$now" -le "$fds" ] && t_pass "$name/disconnects-leave-no-fd" ||
+		t_fail "$name/disconnects-leave-no-fd" "worker fds $fds -> $now"
 	curl -sf -o "$dir/after" "http://127.0.0.1:$port/k16" &&
 		cmp -s "$www/k16" "$dir/after" &&
-		pass "$name/serves-after-disconnects" ||
-		fail "$name/serves-after-disconnects" "no or wrong body"
+		t_pass "$name/serves-after-disconnects" ||
+		t_fail "$name/serves-after-disconnects" "no or wrong body"
 	# the worker killed mid-transfer: the client must not hang
 	curl -s --limit-rate 2m --max-time 20 -o /dev/null \
 		"http://127.0.0.1:$port/m64" &
@@ -262,20 +258,20 @@ for mode in native uring; do
 	wait "$cpid"
 	rc=$?
 	[ $((SECONDS - start)) -lt 10 ] && [ "$rc" != 0 ] &&
-		pass "$name/worker-killed-client-returns" ||
-		fail "$name/worker-killed-client-returns" \
+		t_pass "$name/worker-killed-client-returns" ||
+		t_fail "$name/worker-killed-client-returns" \
 			"curl rc $rc after $((SECONDS - start)) s"
 	# the master starts another worker, which serves
 	sleep 0.5
 	curl -sf -o "$dir/after" "http://127.0.0.1:$port/m1p1" &&
 		cmp -s "$www/m1p1" "$dir/after" &&
-		pass "$name/new-worker-serves" ||
-		fail "$name/new-worker-serves" "no or wrong body"
-	nginx_stop "$dir" || fail "$name/stop" "needed SIGKILL"
+		t_pass "$name/new-worker-serves" ||
+		t_fail "$name/new-worker-serves" "no or wrong body"
+	nginx_stop "$dir" || t_fail "$name/stop" "needed SIGKILL"
 	# a crash would be [alert] "exited on signal 11": only our kill
 	bad=$(grep -E '\[(crit|alert|emerg)\]' "$dir/logs/error.log" |
 		grep -v "exited on signal 9")
-	[ -z "$bad" ] && pass "$name/no-crash" || fail "$name/no-crash" "$bad"
+	[ -z "$bad" ] && t_pass "$name/no-crash" || t_fail "$name/no-crash" "$bad"
 done
 
-exit $failed
+t_finish

@@ -5,3 +5,12 @@
 TESTS += tests/kmod/t_vm_kernel.sh tests/kmod/t_kmod_compat.sh
 EXTRA_DIST += tests/kmod/t_vm_kernel.sh tests/kmod/t_kmod_compat.sh \
 	scripts/vm-lib.sh scripts/vm-kernel.sh scripts/lib.sh
+
+# The module's own test, t_kmod, runs inside the VM (scripts/vm-test):
+# linked statically, so it runs under the guest's kernel whatever the root
+# has, and plain even in the sanitizer build.
+check_PROGRAMS += tests/kmod/t_kmod
+tests_kmod_t_kmod_SOURCES = tests/kmod/t_kmod.c
+tests_kmod_t_kmod_CFLAGS = $(SM_WARN_CFLAGS) -O2 $(URING_CFLAGS)
+tests_kmod_t_kmod_LDFLAGS = -all-static
+tests_kmod_t_kmod_LDADD = $(URING_LIBS) -lpthread

@@ -8,7 +8,9 @@
  * Prints "PASS name" / "FAIL name: why" / "SKIP name: why"; exits 0 or 1.
  * `t_kmod smoke` runs a quick subset (after rmmod/insmod cycles).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

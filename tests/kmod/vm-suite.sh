@@ -11,14 +11,8 @@
 set -u
 
 T_KMOD=${T_KMOD:?T_KMOD: path of t_kmod}
-failed=0
-
-pass() { echo "PASS $1"; }
-skip() { echo "SKIP $1: $2"; }
-fail() {
-	echo "FAIL $1: $2"
-	failed=1
-}
+# shellcheck source=tests/t_lib.sh
+. "$(cd "$(dirname "$0")/.." && pwd)/t_lib.sh"
 
 # run_t_kmod NAME SECONDS [ARG...]: t_kmod's result lines, renamed NAME/...;
 # an exit that its own lines do not explain is one more failure.
@@ -29,36 +23,36 @@ run_t_kmod() {
 	timeout -k 5 "$limit" "$T_KMOD" "$@" 2>&1 |
 		sed -u -E "s#^(PASS|FAIL|SKIP) #\1 $name/#" | tee "$out"
 	rc=${PIPESTATUS[0]}
-	grep -q '^FAIL ' "$out" && failed=1
+	T_FAIL=$((T_FAIL + $(grep -c '^FAIL ' "$out")))
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-		fail "$name" "timed out after ${limit}s"
+		t_fail "$name" "timed out after ${limit}s"
 	elif [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
-		fail "$name" "exit status $rc without a FAIL line"
+		t_fail "$name" "exit status $rc without a FAIL line"
 	elif ! grep -qE '^(PASS|FAIL|SKIP) ' "$out"; then
-		fail "$name" "no results"
+		t_fail "$name" "no results"
 	fi
 	rm -f "$out"
 }
 
 # The module must be loaded; its status comes from vm-init.sh.
 if [ "${SM_VM_INSMOD:-}" = 0 ] && [ -e /dev/splicemsg ]; then
-	pass insmod
+	t_pass insmod
 	run_t_kmod t_kmod 900
 
 	for i in $(seq "${SM_VM_CYCLES:-3}"); do
 		if ! rmmod splicemsg; then
-			fail "cycle$i/reload" "rmmod failed"
+			t_fail "cycle$i/reload" "rmmod failed"
 			break
 		fi
 		if [ -e /sys/module/splicemsg ] || ! insmod "$SM_VM_KO"; then
-			fail "cycle$i/reload" "module did not unload or reload"
+			t_fail "cycle$i/reload" "module did not unload or reload"
 			break
 		fi
-		pass "cycle$i/reload"
+		t_pass "cycle$i/reload"
 		run_t_kmod "cycle$i" 120 smoke
 	done
 else
-	fail insmod "status ${SM_VM_INSMOD:-none}; $(ls /dev/splicemsg 2>&1)"
+	t_fail insmod "status ${SM_VM_INSMOD:-none}; $(ls /dev/splicemsg 2>&1)"
 fi
 
 # An extra command's own PASS/FAIL lines are shown indented: only its exit
@@ -71,25 +65,25 @@ while IFS= read -r cmd; do
 	bash -c "$cmd" 2>&1 </dev/null | sed -u 's/^/  | /'
 	rc=${PIPESTATUS[0]}
 	case $rc in
-	0) pass "extra$n" ;;
-	77) skip "extra$n" "exit status 77" ;;
-	*) fail "extra$n" "exit status $rc" ;;
+	0) t_pass "extra$n" ;;
+	77) t_skip "extra$n" "exit status 77" ;;
+	*) t_fail "extra$n" "exit status $rc" ;;
 	esac
 done <<<"${SM_VM_EXTRA:-}"
 
 if [ -e /sys/module/splicemsg ]; then
 	if rmmod splicemsg; then
-		pass rmmod
+		t_pass rmmod
 	else
-		fail rmmod "rmmod failed"
+		t_fail rmmod "rmmod failed"
 	fi
 fi
 
 bad=$(dmesg | grep -E "${SM_VM_KMSG_BAD:?}")
 if [ -n "$bad" ]; then
-	fail kernel-log "$(printf '%s\n' "$bad" | wc -l) suspicious lines"
+	t_fail kernel-log "$(printf '%s\n' "$bad" | wc -l) suspicious lines"
 	printf '%s\n' "$bad" | sed 's/^/  | /'
 else
-	pass kernel-log
+	t_pass kernel-log
 fi
-exit $failed
+t_finish

@@ -7,12 +7,8 @@
 # exits 0, 1 or 99.
 set -u
 builddir=${top_builddir:?top_builddir}
-failed=0
-pass() { echo "PASS $1"; }
-fail() {
-	echo "FAIL $1: $2"
-	failed=1
-}
+# shellcheck source=tests/t_lib.sh
+. "$(cd "$(dirname "$0")/.." && pwd)/t_lib.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -35,17 +31,17 @@ for f in "$libdir/libsplicemsg.so" "$bindir/splicemsg" \
 	 "$bindir/splicemsg-stat" "$includedir/splicemsg/splicemsg.h" \
 	 "$includedir/linux/splicemsg.h" "$libdir/pkgconfig/libsplicemsg.pc"; do
 	if [ -e "$dest$f" ]; then
-		pass "installed $f"
+		t_pass "installed $f"
 	else
-		fail "installed $f" missing
+		t_fail "installed $f" missing
 	fi
 done
 
 export PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$dest$libdir/pkgconfig
 flags=$(pkg-config --cflags --libs libsplicemsg 2>&1)
 case $flags in
-*-lsplicemsg*) pass "pkg-config: $flags" ;;
-*) fail "pkg-config" "$flags" ;;
+*-lsplicemsg*) t_pass "pkg-config: $flags" ;;
+*) t_fail "pkg-config" "$flags" ;;
 esac
 cat >"$tmp/use.c" <<'C'
 #include <stdio.h>
@@ -66,14 +62,14 @@ san=
 # shellcheck disable=SC2086 # pkg-config's words
 if cc $san -o "$tmp/use" "$tmp/use.c" $flags 2>"$tmp/cc" &&
    out=$(LD_LIBRARY_PATH=$dest$libdir "$tmp/use"); then
-	pass "a program built with pkg-config runs: $out"
+	t_pass "a program built with pkg-config runs: $out"
 else
-	fail "build with pkg-config" "$(head -3 "$tmp/cc")"
+	t_fail "build with pkg-config" "$(head -3 "$tmp/cc")"
 fi
 out=$(SPLICEMSG_LIB=$dest$libdir/libsplicemsg.so "$dest$bindir/splicemsg" \
 	--version 2>&1)
 case $out in
-splicemsg\ *) pass "installed splicemsg --version" ;;
-*) fail "installed splicemsg --version" "$out" ;;
+splicemsg\ *) t_pass "installed splicemsg --version" ;;
+*) t_fail "installed splicemsg --version" "$out" ;;
 esac
-exit $failed
+t_finish

@@ -21,21 +21,6 @@ CALLS=5
 SIZE=12345
 t_clean_env
 
-pass() { t_pass "$1"; }
-fail() {
-	t_fail "$1" "$2"
-	[ -n "${3:-}" ] && t_show "$3"
-	return 0
-}
-# verdict STATUS NAME WHY-IF-FAILED [FILE-TO-SHOW]: after a condition.
-verdict() {
-	if [ "$1" = 0 ]; then
-		pass "$2"
-	else
-		fail "$2" "$3" "${4:-}"
-	fi
-}
-finish() { t_finish; }
 
 [ -x "$SM_STAT" ] || { echo "ERROR: $SM_STAT not built"; exit 99; }
 [ -f "$SM_LIB" ] || { echo "SKIP: $SM_LIB not built"; exit 77; }
@@ -156,71 +141,71 @@ main_dir=$S_DIR
 calls=$S_CALLS
 bytes=$S_BYTES
 [ -f "$SHM/splicemsg-$pid" ]
-verdict $? "live counters file" "$SHM/splicemsg-$pid missing" "$main_dir/err"
-[ "$T_FAIL" = 0 ] || finish
+t_verdict $? "live counters file" "$SHM/splicemsg-$pid missing" "$main_dir/err"
+[ "$T_FAIL" = 0 ] || t_finish
 
 run pjson -p "$pid" --json
 [ "$(rc pjson)" = 0 ] && [ "$(lines pjson)" = 1 ]
-verdict $? "-p --json: one line" "exit $(rc pjson), $(lines pjson) lines" \
+t_verdict $? "-p --json: one line" "exit $(rc pjson), $(lines pjson) lines" \
 	"$(err pjson)"
 got=$(json pjson 'L[0]["pid"]')
 [ "$got" = "$pid" ]
-verdict $? "-p --json: pid" "$got"
+t_verdict $? "-p --json: pid" "$got"
 got=$(json pjson 'L[0]["program"]')
 [ "$got" = python3 ]
-verdict $? "-p --json: program" "$got"
+t_verdict $? "-p --json: program" "$got"
 # AF_UNIX sends without held headers go native, whatever the engine.
 got=$(json pjson 'L[0]["calls_by_path"]["native"]')
 [ "$got" -ge "$calls" ] 2>/dev/null
-verdict $? "-p --json: native calls" "$got, the sender made $calls"
+t_verdict $? "-p --json: native calls" "$got, the sender made $calls"
 got=$(json pjson 'sum(L[0]["bytes_by_path"].values())')
 [ "$got" = "$bytes" ]
-verdict $? "-p --json: bytes" "$got, the sender sent $bytes"
+t_verdict $? "-p --json: bytes" "$got, the sender sent $bytes"
 want=$(sed -n 's/^SM_FB(\([a-z0-9_]*\),.*/\1/p' \
 	"$top_srcdir/shim/stats.def" | paste -sd,)
 got=$(json pjson '",".join(L[0]["fallbacks"])')
 [ "$got" = "$want" ]
-verdict $? "-p --json: every fallback" "$got, stats.def has $want"
+t_verdict $? "-p --json: every fallback" "$got, stats.def has $want"
 got=$(json pjson 'abs(L[0]["time"] - __import__("time").time()) < 60')
 [ "$got" = True ]
-verdict $? "-p --json: time" "$got"
+t_verdict $? "-p --json: time" "$got"
 
 run ptext -p "$pid"
 [ "$(rc ptext)" = 0 ] && [ "$(lines ptext)" = 1 ] &&
 	grep -q "^$pid python3 native=$calls/" "$(out ptext)"
-verdict $? "-p text: one line" "exit $(rc ptext)" "$(out ptext)"
+t_verdict $? "-p text: one line" "exit $(rc ptext)" "$(out ptext)"
 
 run all
 grep -q "^$pid python3 " "$(out all)"
-verdict $? "no -p: lists the sender" "exit $(rc all)" "$(out all)"
+t_verdict $? "no -p: lists the sender" "exit $(rc all)" "$(out all)"
 run name -n python3 --json
 grep -q "\"pid\":$pid," "$(out name)"
-verdict $? "-n python3: finds the sender" "exit $(rc name)" "$(err name)"
+t_verdict $? "-n python3: finds the sender" "exit $(rc name)" "$(err name)"
 run noname -n no-such-program
 [ "$(rc noname)" = 1 ] && [ "$(lines noname)" = 0 ]
-verdict $? "-n of no process: exit 1" "exit $(rc noname)" "$(out noname)"
+t_verdict $? "-n of no process: exit 1" "exit $(rc noname)" "$(out noname)"
 
 t0=$(date +%s.%N)
 run rate -p "$pid" -i 0.5 -c 2
 t1=$(date +%s.%N)
 [ "$(rc rate)" = 0 ] && [ "$(lines rate)" = 2 ]
-verdict $? "-i 0.5 -c 2: two lines" "exit $(rc rate), $(lines rate) lines" \
+t_verdict $? "-i 0.5 -c 2: two lines" "exit $(rc rate), $(lines rate) lines" \
 	"$(out rate)"
 ! sed -n 1p "$(out rate)" | grep -q /s &&
 	sed -n 2p "$(out rate)" | grep -q " native=$calls/[^ ]*(0/s,0/s) "
-verdict $? "-i 0.5 -c 2: rates after the first" "not as due" "$(out rate)"
+t_verdict $? "-i 0.5 -c 2: rates after the first" "not as due" "$(out rate)"
 python3 -c "import sys; sys.exit(not 0.45 < $t1 - $t0 < 5)"
-verdict $? "-i 0.5 -c 2: waits" "took $t0..$t1"
+t_verdict $? "-i 0.5 -c 2: waits" "took $t0..$t1"
 run jrate -p "$pid" -i 0.2 -c 3 --json
 got=$(json jrate 'len(L) == 3 and L[0]["time"] < L[1]["time"] < L[2]["time"]')
 [ "$got" = True ]
-verdict $? "--json -i 0.2 -c 3: three samples" "$got" "$(out jrate)"
+t_verdict $? "--json -i 0.2 -c 3: three samples" "$got" "$(out jrate)"
 
 # pid_max itself is never a process's pid.
 nopid=$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo 4194304)
 run nopid -p "$nopid"
 [ "$(rc nopid)" = 1 ] && [ -s "$(err nopid)" ] && [ "$(lines nopid)" = 0 ]
-verdict $? "-p of no process: exit 1" "exit $(rc nopid)" "$(err nopid)"
+t_verdict $? "-p of no process: exit 1" "exit $(rc nopid)" "$(err nopid)"
 
 bad=
 for args in "-i 0" "-i -1" "-i x" "-i nan" "-c 2" "-c 0 -i 1" "-p 0" \
@@ -230,7 +215,7 @@ for args in "-i 0" "-i -1" "-i x" "-i nan" "-c 2" "-c 0 -i 1" "-p 0" \
 	[ "$(rc usage)" = 2 ] || bad="$bad [$args]: exit $(rc usage)"
 done
 [ -z "$bad" ]
-verdict $? "usage errors: exit 2" "$bad"
+t_verdict $? "usage errors: exit 2" "$bad"
 
 # A file of another layout, named after a live process (this shell):
 # skipped, with one warning however many intervals.
@@ -241,14 +226,14 @@ sys.stdout.buffer.write(struct.pack("<QQQ", 0x74617473534d5053, 99,
 	>"$SHM/splicemsg-$$"
 run planted -i 0.2 -c 3 --json
 [ "$(grep -c "splicemsg-$$" "$(err planted)")" = 1 ]
-verdict $? "another version: one warning" "not once" "$(err planted)"
+t_verdict $? "another version: one warning" "not once" "$(err planted)"
 ! grep -q "\"pid\":$$," "$(out planted)" &&
 	[ "$(grep -c "\"pid\":$pid," "$(out planted)")" = 3 ]
-verdict $? "another version: skipped, the others shown" "no" \
+t_verdict $? "another version: skipped, the others shown" "no" \
 	"$(out planted)"
 run plantedp -p $$
 [ "$(rc plantedp)" = 1 ]
-verdict $? "another version: -p exits 1" "exit $(rc plantedp)" \
+t_verdict $? "another version: -p exits 1" "exit $(rc plantedp)" \
 	"$(out plantedp)"
 rm -f "$SHM/splicemsg-$$"
 
@@ -265,10 +250,10 @@ reaped "$kpid"
 if [ -f "$SHM/splicemsg-$kpid" ]; then
 	run stale --json
 	! grep -q "\"pid\":$kpid," "$(out stale)"
-	verdict $? "stale file: skipped" "listed" "$(out stale)"
+	t_verdict $? "stale file: skipped" "listed" "$(out stale)"
 	run stalep -p "$kpid"
 	[ "$(rc stalep)" = 1 ]
-	verdict $? "stale file: -p exits 1" "exit $(rc stalep)" \
+	t_verdict $? "stale file: -p exits 1" "exit $(rc stalep)" \
 		"$(out stalep)"
 	rm -f "$SHM/splicemsg-$kpid"
 else
@@ -279,16 +264,16 @@ fi
 
 exec {main_fd}>&-
 wait "$pid"
-verdict $? "sender: exit 0" "it failed" "$main_dir/err"
+t_verdict $? "sender: exit 0" "it failed" "$main_dir/err"
 reaped "$pid"
 [ ! -e "$SHM/splicemsg-$pid" ]
-verdict $? "live file removed at exit" "$SHM/splicemsg-$pid remains"
+t_verdict $? "live file removed at exit" "$SHM/splicemsg-$pid remains"
 run gone --json
 ! grep -q "\"pid\":$pid," "$(out gone)"
-verdict $? "exited process: not listed" "listed" "$(out gone)"
+t_verdict $? "exited process: not listed" "listed" "$(out gone)"
 run gonep -p "$pid"
 [ "$(rc gonep)" = 1 ]
-verdict $? "exited process: -p exits 1" "exit $(rc gonep)" "$(out gonep)"
+t_verdict $? "exited process: -p exits 1" "exit $(rc gonep)" "$(out gonep)"
 
 # An idle process's live counters are its final ones, key for key.
 got=$(python3 -c '
@@ -304,6 +289,6 @@ for k in ("time", "version", "engine"):
 print("same" if live == end else "live %s, exit %s" % (live, end))' \
 	"$(out pjson)" "$main_dir/stats.$pid.json" 2>&1)
 [ "$got" = same ]
-verdict $? "live counters = exit stats" "$got"
+t_verdict $? "live counters = exit stats" "$got"
 
-finish
+t_finish
