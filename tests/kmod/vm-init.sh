@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # /init of the test VM (scripts/vm-lib.sh builds the initramfs): mounts the
 # host's root (9p, read-only) under a tmpfs overlay, inserts splicemsg.ko,
