@@ -452,7 +452,7 @@ vm_module() {
 	return $rc
 }
 
-# vm_dkms [KERNEL-VERSION]: the operator's install path (the README's) for
+# vm_dkms [KERNEL-VERSION]: the operator's install path (docs/kmod.md) for
 # $KVER, or for another version: `make install-dkms` into a scratch tree
 # where the kernel is built, then `dkms add` and `dkms build` there.
 # Output on stdout; succeeds when dkms built splicemsg.ko.

@@ -15,7 +15,7 @@
  * and a fault outside our copies goes to it exactly as the kernel would
  * have delivered it -- its handler with its mask and flags, or the default
  * action (a core dump), or, for a fault, the kernel's refusal to ignore it.
- * Actions set through raw syscalls are not seen (README, Known
+ * Actions set through raw syscalls are not seen (docs/semantics.md, Known
  * differences).
  */
 #include <errno.h>

@@ -5,7 +5,7 @@
  * held bytes, a close or dup2 keeps the descriptor table honest, a new
  * descriptor is recorded -- and a seccomp filter's arrival ends everything
  * the shim does on its own (init.c: sm_sandbox).  A system call made with
- * an instruction of the application's own is not seen (README, Known
+ * an instruction of the application's own is not seen (docs/semantics.md, Known
  * differences).
  */
 #include <errno.h>

@@ -61,7 +61,7 @@ static void *shrink_main(void *arg)
  * send stops at the new EOF.  When the stall was far below the new size,
  * the return must therefore be the new size.  The shim reads through a
  * mapping, which may also read the zeroes up to the end of the page that
- * holds the new EOF (README: known differences); never a byte more.
+ * holds the new EOF (docs/semantics.md: known differences); never a byte more.
  */
 static void truncate_case(const char *label, bool use_ptr, off_t new_size)
 {

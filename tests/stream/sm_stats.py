@@ -145,7 +145,7 @@ class Checker:
                       "ineligible calls made, calls_by_path.native = 0")
             # The shim names the first reason it finds: under ENGINE=uring
             # the descriptors; under auto or without a ring the policy or
-            # the ring setup may come first (README: Statistics).
+            # the ring setup may come first (docs/semantics.md: Statistics).
             if self.engine == "uring" and not self.mode.startswith("noring"):
                 self.want(self.fb("ineligible") > 0,
                           "ineligible calls made, fallbacks.ineligible = 0")
