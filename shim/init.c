@@ -90,6 +90,19 @@ __attribute__((constructor)) static void sm_constructor(void)
 	sm_active();
 }
 
+/*
+ * _exit and _Exit skip the destructor: what is held still goes (the kernel
+ * would send a corked socket's bytes at close) and the counters are written,
+ * so a program that leaves this way (rsync's children) keeps neither bytes
+ * nor a live file behind.
+ */
+void sm_exit_fast(void)
+{
+	sm_hold_flush_all();
+	if (active && !sm_sandboxed())
+		sm_stats_write();
+}
+
 __attribute__((destructor)) static void sm_destructor(void)
 {
 	if (!active || sm_sandboxed())

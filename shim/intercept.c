@@ -569,7 +569,7 @@ SM_EXPORT int execle(const char *path, const char *arg, ...)
 SM_EXPORT void _exit(int status)
 {
 	resolve();
-	sm_hold_flush_all();
+	sm_exit_fast();
 	sm_real._exit(status);
 	__builtin_unreachable();
 }
@@ -577,7 +577,7 @@ SM_EXPORT void _exit(int status)
 SM_EXPORT void _Exit(int status)
 {
 	resolve();
-	sm_hold_flush_all();
+	sm_exit_fast();
 	sm_real._exit(status);
 	__builtin_unreachable();
 }

@@ -447,6 +447,8 @@ bool sm_active(void);
  */
 void sm_sandbox(void);
 bool sm_sandboxed(void);
+/* _exit, _Exit: the destructor's work that must not be skipped. */
+void sm_exit_fast(void);
 
 #pragma GCC visibility pop
 #endif

@@ -76,9 +76,9 @@ void sm_stats_init(void)
 }
 
 /*
- * Called by each interposed call: the live file appears with the first
- * one, so the many processes that inherit LD_PRELOAD and never send a file
- * (shells, helpers) leave no trace.
+ * Called by sm_sendfile: the live file appears with the first sendfile, so
+ * the many processes that inherit LD_PRELOAD and never send a file (shells,
+ * helpers) leave no trace.
  */
 void sm_stats_go_live(void)
 {
@@ -138,6 +138,9 @@ void sm_stats_write(void)
 	char path[4096], json[4096];
 	int fd, n;
 
+	/* A vfork child shares these counters: they are not its to write. */
+	if (sm_stats->pid != (uint64_t)getpid())
+		return;
 	live_close();
 	if (!sm_opt.STATS || !*sm_opt.STATS || counters_empty(sm_stats))
 		return;

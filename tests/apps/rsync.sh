@@ -452,7 +452,7 @@ daemon_client() {
 }
 
 run_daemon() {
-	local engine=$1 tag=daemon-$1 dst=$T_TMP/dst-daemon-$1 st
+	local engine=$1 tag=daemon-$1 dst=$T_TMP/dst-daemon-$1 st live
 	local push=$T_TMP/daemon-$1/push dlog=$T_TMP/log/daemon-$1
 	local dstats=$T_TMP/stats/daemon-$1
 
@@ -477,8 +477,10 @@ run_daemon() {
 	check_copy "$tag-push" "$push" push
 	rm -rf "$push"
 
-	# Counters appear in /dev/shm with a process's first sendfile.
-	if [ -e "/dev/shm/splicemsg-$DAEMON_PID" ]; then
+	# Counters appear in /dev/shm with a process's first sendfile.  A
+	# file older than the daemon is a killed process's that had its pid.
+	live=/dev/shm/splicemsg-$DAEMON_PID
+	if [ "$live" -nt "$T_TMP/daemon-$engine/rsyncd.conf" ]; then
 		t_fail "$tag live" "the daemon has live counters: it called sendfile"
 	else
 		t_pass "$tag live (no live counters in the daemon)"

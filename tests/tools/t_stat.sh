@@ -58,7 +58,8 @@ trap 'exit 99' INT TERM
 export TMPDIR=$T_TMP
 
 # Sends argv[1] files of argv[2] bytes, prints "PID CALLS BYTES", then
-# waits until its stdin closes.  The alarm ends it if the test dies.
+# waits until its stdin closes; with argv[3] it leaves by _exit(2) then.
+# The alarm ends it if the test dies.
 SENDER='
 import os, signal, socket, sys, tempfile, threading
 signal.alarm(60)
@@ -79,9 +80,11 @@ with tempfile.TemporaryFile() as f:
         made += 1
 print(os.getpid(), made, sent, flush=True)
 sys.stdin.read()
+if len(sys.argv) > 3:
+    os._exit(0)
 '
 
-# start_sender NAME: sets S_PID, S_CALLS, S_BYTES, S_FD (its stdin), S_DIR.
+# start_sender NAME [_exit]: sets S_PID, S_CALLS, S_BYTES, S_FD (its stdin), S_DIR.
 start_sender() {
 	local got=
 	S_DIR=$T_TMP/$1
@@ -90,7 +93,7 @@ start_sender() {
 	# Python leaks by design: a sanitizer's leak report is not ours.
 	SPLICEMSG_STATS="$S_DIR/stats.%p.json" LD_PRELOAD="$SM_PRELOAD" \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		python3 -c "$SENDER" "$CALLS" "$SIZE" \
+		python3 -c "$SENDER" "$CALLS" "$SIZE" ${2:+"$2"} \
 		<"$S_DIR/in" >"$S_DIR/out" 2>"$S_DIR/err" &
 	S_PID=$!
 	T_PIDS+=("$S_PID")
@@ -290,5 +293,23 @@ print("same" if live == end else "live %s, exit %s" % (live, end))' \
 	"$(out pjson)" "$main_dir/stats.$pid.json" 2>&1)
 [ "$got" = same ]
 t_verdict $? "live counters = exit stats" "$got"
+
+# ---- after _exit(2), which runs no destructor ----------------------------
+
+start_sender fast _exit
+exec {S_FD}>&-
+wait "$S_PID"
+t_verdict $? "_exit sender: exit 0" "it failed" "$S_DIR/err"
+reaped "$S_PID"
+[ ! -e "$SHM/splicemsg-$S_PID" ]
+t_verdict $? "_exit: live file removed" "$SHM/splicemsg-$S_PID remains"
+got=$(python3 -c '
+import json, sys
+try:
+    print(sum(json.load(open(sys.argv[1]))["bytes_by_path"].values()))
+except Exception as e:
+    print("%s: %r" % (type(e).__name__, e))' "$S_DIR/stats.$S_PID.json")
+[ "$got" = "$S_BYTES" ]
+t_verdict $? "_exit: stats written" "$got, the sender sent $S_BYTES"
 
 t_finish
