@@ -93,6 +93,7 @@ static pthread_t timer;
 static bool timer_running;
 static bool timer_idle;			/* waiting with no deadline */
 static bool timer_quit;			/* sandboxed: the timer must go */
+static bool timer_failed;		/* no thread for it: hold nothing */
 static bool passthrough;		/* sandboxed: hold nothing, ever */
 
 static uint64_t now_ns(void)
@@ -334,8 +335,9 @@ static void start_timer_locked(void)
 {
 	pthread_condattr_t ca;
 	sigset_t all, old;
+	int err;
 
-	if (timer_running || timer_quit)
+	if (timer_running || timer_quit || timer_failed)
 		return;
 	/* Deadlines are CLOCK_MONOTONIC; no waiter exists before the timer. */
 	pthread_condattr_init(&ca);
@@ -347,10 +349,30 @@ static void start_timer_locked(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	/* joinable: only a sandbox ends it, and must see it gone */
-	__atomic_store_n(&timer_running,
-			 pthread_create(&timer, NULL, timer_main, NULL) == 0,
-			 __ATOMIC_RELEASE);
+	err = pthread_create(&timer, NULL, timer_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		__atomic_store_n(&timer_failed, true, __ATOMIC_RELAXED);
+		sm_info("no timer thread (%s): nothing is held", strerror(err));
+		return;
+	}
+	__atomic_store_n(&timer_running, true, __ATOMIC_RELEASE);
+}
+
+/*
+ * Held bytes need the timer that sends them at the cork's ceiling: where
+ * no thread can be made (a thread limit, a pids cgroup) nothing is held.
+ */
+static bool timer_ready(void)
+{
+	if (__atomic_load_n(&timer_running, __ATOMIC_ACQUIRE))
+		return true;
+	if (__atomic_load_n(&timer_failed, __ATOMIC_RELAXED))
+		return false;
+	pthread_mutex_lock(&list_lock);
+	start_timer_locked();
+	pthread_mutex_unlock(&list_lock);
+	return __atomic_load_n(&timer_running, __ATOMIC_ACQUIRE);
 }
 
 /* A hold just got its first bytes: the timer must know their deadline. */
@@ -611,7 +633,7 @@ static bool holdable(struct sm_hold *h, int fd, size_t n, int flags)
 	if (!(h->app_cork || (flags & MSG_MORE)) || h->shut || h->err ||
 	    h->dead || h->shared || (flags & ~SM_HOLD_FLAGS))
 		return false;
-	if (!n || h->len + n > SM_HOLD_MAX)
+	if (!n || h->len + n > SM_HOLD_MAX || !timer_ready())
 		return false;
 	return room_for(h, fd, h->len + n, flags);
 }
@@ -886,6 +908,9 @@ bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 	h = hold_for(fd, cork, false);
 	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
 		return false;
+	/* an AF_UNIX socket holding MSG_MORE bytes has no cork to set */
+	if (sm_fd_peek(fd)->kind != SM_FD_TCP)
+		cork = false;
 	if (cork) {
 		*res = set_cork(h, fd, on != 0);
 	} else {
@@ -1194,6 +1219,7 @@ void sm_hold_after_fork(void)
 	pthread_cond_init(&list_cond, NULL);
 	timer_running = false;
 	timer_idle = false;
+	timer_failed = false;
 	nheld = 0;
 	for (h = all_holds; h; h = h->next_all) {
 		pthread_mutex_init(&h->lock, NULL);

@@ -32,34 +32,35 @@ void sm_sandbox(void)
 
 /*
  * A fork: what is held goes first (both processes would send it), and
- * every socket that exists now may be written by both (hold.c).
+ * every socket that exists now may be written by both (hold.c).  Also
+ * called around a raw clone(2) that copies the address space (syscall.c),
+ * which runs no pthread_atfork handler.
  */
-static void atfork_prepare(void)
+void sm_fork_prepare(void)
 {
-	if (sm_sandboxed())
+	if (!active || sm_sandboxed())
 		return;
 	sm_hold_flush_all();
 	sm_rings_prepare_fork();
 }
 
-static void atfork_parent(void)
+void sm_fork_parent(void)
 {
-	if (sm_sandboxed())
+	if (!active || sm_sandboxed())
 		return;
 	sm_rings_parent_fork();
 	sm_fd_forked();
 }
 
-static void atfork_child(void)
+void sm_fork_child(void)
 {
-	if (sm_sandboxed())
+	if (!active || sm_sandboxed())
 		return;
 	sm_fd_after_fork();
 	sm_hold_after_fork();
 	sm_fd_forked();
 	sm_rings_after_fork();
-	if (active)
-		sm_stats_after_fork();
+	sm_stats_after_fork();
 }
 
 static void sm_init(void)
@@ -71,7 +72,8 @@ static void sm_init(void)
 	active = sm_options_selects(&sm_opt, program_invocation_short_name);
 	if (active) {
 		sm_stats_init();
-		pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+		pthread_atfork(sm_fork_prepare, sm_fork_parent,
+			       sm_fork_child);
 		sm_debug("active in %s: engine %d, zc %d, zc_min %llu",
 			 program_invocation_short_name, sm_opt.ENGINE,
 			 sm_opt.ZC, (unsigned long long)sm_opt.ZC_MIN);

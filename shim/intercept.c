@@ -604,6 +604,22 @@ SM_EXPORT long syscall(long nr, ...)
 	return ret;
 }
 
+/* glibc reads the three optional words whatever the flags: so do we. */
+SM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	int e = errno;
+	void *opt[3];
+	va_list ap;
+	int i;
+
+	va_start(ap, arg);
+	for (i = 0; i < 3; i++)
+		opt[i] = va_arg(ap, void *);
+	va_end(ap);
+	resolve();
+	return sm_ret(sm_clone(fn, stack, flags, arg, opt), e);
+}
+
 SM_EXPORT int prctl(int option, ...)
 {
 	unsigned long a[4];

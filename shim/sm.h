@@ -436,6 +436,9 @@ ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count);
 long sm_syscall_before(long nr, const long *a);
 /* After it returned @ret. */
 void sm_syscall_after(long nr, const long *a, long ret);
+/* glibc's clone(): @opt the ptid, tls and ctid words; pid or -errno. */
+int sm_clone(int (*fn)(void *), void *stack, int flags, void *arg,
+	     void *const opt[3]);
 
 /* ---- init.c ----------------------------------------------------------- */
 /* 1 when the shim is active in this process; runs init on first use. */
@@ -447,6 +450,13 @@ bool sm_active(void);
  */
 void sm_sandbox(void);
 bool sm_sandboxed(void);
+/*
+ * Around a fork, or a clone(2) without CLONE_VM however it is made: the
+ * parent's held bytes go before, the child forgets what it inherited.
+ */
+void sm_fork_prepare(void);
+void sm_fork_parent(void);
+void sm_fork_child(void);
 /* _exit, _Exit: the destructor's work that must not be skipped. */
 void sm_exit_fast(void);
 

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,6 +19,10 @@
 #include <sys/syscall.h>
 
 #include "sm.h"
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
 
 /* The descriptor a write-like call writes to, or -1. */
 static long written_fd(long nr, const long *a)
@@ -39,12 +44,39 @@ static long written_fd(long nr, const long *a)
 	}
 }
 
+/*
+ * A new process with a copy of ours, which glibc's fork handlers never see:
+ * it would send the held bytes a second time (init.c: sm_fork_prepare).
+ * With CLONE_VM it shares our memory, and what is held is held once.
+ */
+static bool copies_process(long nr, const long *a)
+{
+	uint64_t flags;
+
+	switch (nr) {
+	case SYS_fork:
+		return true;
+	case SYS_clone:
+		return !(a[0] & CLONE_VM);
+	case SYS_clone3:
+		return (unsigned long)a[1] >= sizeof(flags) &&
+		       !sm_copy_in(&flags, (const void *)a[0], sizeof(flags)) &&
+		       !(flags & CLONE_VM);
+	default:
+		return false;
+	}
+}
+
 long sm_syscall_before(long nr, const long *a)
 {
 	long fd = written_fd(nr, a);
 
 	if (fd >= 0)
 		return sm_hold_before_write(fd, 0);
+	if (copies_process(nr, a)) {
+		sm_fork_prepare();
+		return 0;
+	}
 	switch (nr) {
 	case SYS_close:
 		return sm_fd_close(a[0]);
@@ -82,6 +114,13 @@ void sm_syscall_after(long nr, const long *a, long ret)
 {
 	int sv[2];
 
+	if (copies_process(nr, a)) {
+		if (ret)	/* the parent's, failed or not */
+			sm_fork_parent();
+		else
+			sm_fork_child();
+		return;
+	}
 	if (ret < 0)
 		return;
 	switch (nr) {
@@ -119,4 +158,43 @@ void sm_syscall_after(long nr, const long *a, long ret)
 	default:
 		break;
 	}
+}
+
+struct clone_call {
+	int (*fn)(void *);
+	void *arg;
+};
+
+/* The child's first steps: it runs on a copy of the parent's memory. */
+static int clone_child(void *p)
+{
+	struct clone_call *c = p;
+
+	sm_fork_child();
+	return c->fn(c->arg);
+}
+
+/*
+ * glibc's clone(), returning -errno: without CLONE_VM the child is a process of its own, so
+ * it gets a fork's care.  The call struct is on the parent's stack, which
+ * the child's copy of memory still holds when it starts.
+ */
+int sm_clone(int (*fn)(void *), void *stack, int flags, void *arg,
+	     void *const opt[3])
+{
+	struct clone_call c = { fn, arg };
+	int ret;
+
+	if (flags & CLONE_VM) {
+		ret = sm_real.clone(fn, stack, flags, arg, opt[0], opt[1],
+				    opt[2]);
+		return ret < 0 ? -errno : ret;
+	}
+	sm_fork_prepare();
+	ret = sm_real.clone(clone_child, stack, flags, &c, opt[0], opt[1],
+			    opt[2]);
+	if (ret < 0)
+		ret = -errno;
+	sm_fork_parent();
+	return ret;
 }

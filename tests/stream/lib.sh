@@ -15,7 +15,7 @@ SM_HERE=$T_HERE
 # SM_PRELOAD="$(gcc -print-file-name=libasan.so) $SM_LIB"
 SM_PRELOAD=${SM_PRELOAD:-$SM_LIB}
 SM_SENDER=$top_builddir/tests/stream/sm_sender
-SM_DENY=$top_builddir/tests/stream/t_deny_uring
+SM_DENY=$top_builddir/tests/stream/t_deny
 SM_STATS_PY=$SM_HERE/sm_stats.py
 # One run may take this long; sm_sender's own alarm is 60 s.
 SM_RUN_TIMEOUT=${SM_RUN_TIMEOUT:-120}

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stddef.h>
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "sm_sender.h"
+#include "../t_seccomp.h"
 
 #define SM_ARRAY(a) (sizeof(a) / sizeof((a)[0]))
 #define SM_NALLOW 8
@@ -198,29 +200,58 @@ static void dup_case(struct conn *t, const char *label, int fd2,
 	close(fd2);
 }
 
-/* A child that inherited the socket writes after the parent held bytes. */
-static void dup_fork(struct conn *t)
+/* The child's part: wait for the parent's go, then write. */
+struct fork_child {
+	int go, fd;
+};
+
+static int fork_child_run(void *p)
 {
+	struct fork_child *c = p;
+	char ch;
+
+	t_after_fork_child();
+	if (read(c->go, &ch, 1) == 1 && write(c->fd, "CHILD-", 6) == 6)
+		_exit(0);
+	_exit(1);
+}
+
+enum fork_how { BY_FORK, BY_CLONE, BY_RAW_CLONE };
+static const char *const fork_names[] = { "fork", "clone", "raw-clone" };
+
+/*
+ * A child that inherited the socket writes after the parent held bytes: a
+ * glibc fork, glibc's clone() without CLONE_VM and a raw clone(2), which
+ * run no fork handler, are each a copy of the process that must not send
+ * the parent's held bytes again, nor let its own overtake them.
+ */
+static void dup_fork(struct conn *t, enum fork_how how)
+{
+	const char *label = fork_names[how];
+	static char stack[64 * 1024] __attribute__((aligned(16)));
+	struct fork_child c;
 	int go[2], status;
-	char c;
 	pid_t pid;
 
 	t_check(pipe(go) == 0);
-	cork(t, "fork", 1);
-	pid = fork();
+	c.go = go[0];
+	c.fd = t->fd;
+	cork(t, label, 1);
+	if (how == BY_FORK)
+		pid = fork();
+	else if (how == BY_CLONE)
+		pid = clone(fork_child_run, stack + sizeof(stack), SIGCHLD, &c);
+	else
+		pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 	t_check(pid >= 0);
-	if (!pid) {
-		t_after_fork_child();
-		if (read(go[0], &c, 1) == 1 && write(t->fd, "CHILD-", 6) == 6)
-			_exit(0);
-		_exit(1);
-	}
-	put_hdr(t, "fork", 0, "PARENT-", 7);
+	if (!pid)
+		fork_child_run(&c);
+	put_hdr(t, label, 0, "PARENT-", 7);
 	t_check(write(go[1], "g", 1) == 1);
 	t_check(waitpid(pid, &status, 0) == pid);
-	fprintf(OUT, "fork: child exit %d\n", WEXITSTATUS(status));
+	fprintf(OUT, "%s: child exit %d\n", label, WEXITSTATUS(status));
 	t_digest_add(&t->want, "CHILD-", 6);
-	cork(t, "fork", 0);
+	cork(t, label, 0);
 	close(go[0]);
 	close(go[1]);
 }
@@ -241,16 +272,19 @@ void sc_dup_order(const struct scenario *sc)
 
 void sc_fork_order(const struct scenario *sc)
 {
+	enum fork_how how;
 	struct conn t;
 
-	conn_open_tcp(&t, AF_INET);
-	hold_some(&t, "before");
-	cork(&t, "before", 0);
-	dup_fork(&t);
-	/* the parent's own socket: shared since the fork, never held */
-	hold_some(&t, "after");
-	cork(&t, "after", 0);
-	conn_finish(&t, "fork-order stream");
+	for (how = BY_FORK; how <= BY_RAW_CLONE; how++) {
+		conn_open_tcp(&t, AF_INET);
+		hold_some(&t, "before");
+		cork(&t, "before", 0);
+		dup_fork(&t, how);
+		/* the parent's own socket: shared since the fork, never held */
+		hold_some(&t, "after");
+		cork(&t, "after", 0);
+		conn_finish(&t, "fork-order stream");
+	}
 }
 
 /* ---- write-paths: every entry that writes keeps the order ------------- */
@@ -419,7 +453,7 @@ static void install_filter(bool tsync)
 	struct sock_filter f[5 + 2 * SM_NALLOW] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, T_AUDIT_ARCH, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 	};
 	struct sock_fprog prog = { .len = SM_ARRAY(f), .filter = f };

@@ -25,7 +25,7 @@ for e in EPERM ENOSYS; do
 		sm_skip_rest "$probe"
 		;;
 	*)
-		t_error "t_deny_uring --errno $e" "io_uring_setup gave: $probe"
+		t_error "t_deny --errno $e" "io_uring_setup gave: $probe"
 		sm_finish
 		;;
 	esac

@@ -12,10 +12,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sm.h"
 #include "t_check.h"
+#include "../t_seccomp.h"
 
 static int a, b;		/* a: ours; b: the peer */
 
@@ -204,6 +206,50 @@ START_TEST(the_cork_ceiling_flushes_a_quiet_socket)
 }
 END_TEST
 
+/*
+ * Where no thread can be made, nothing would send held bytes at the
+ * ceiling: nothing is held, and the kernel's cork does the work.  In a
+ * child, whose filter stays its own and whose timer is not started yet,
+ * on a socket of its own; the exit status names the step that failed.
+ */
+static int no_timer_child(void)
+{
+	uint64_t before = sm_stats->hold_writes;
+
+	/* the fixture's pair is shared with the parent now: never held */
+	a = t_tcp_pair(AF_INET, &b);
+	if (a < 0)
+		return 7;
+	sm_fd_born(a, O_RDWR);
+	if (t_seccomp_deny(0, true))
+		return 1;
+	if (cork(1))
+		return 2;
+	if (hwrite("quiet", 0) != 5 || sm_hold_queued(a))
+		return 3;
+	if (hwrite("-more", MSG_MORE) != 5 || sm_hold_queued(a))
+		return 4;
+	if (sm_stats->hold_writes != before)
+		return 5;
+	if (strcmp(peer(3000), "quiet-more"))
+		return 6;
+	return 0;
+}
+
+START_TEST(without_a_timer_thread_nothing_is_held)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid)
+		_exit(no_timer_child());
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(status, 0);
+}
+END_TEST
+
 START_TEST(sendfile_side_sees_and_consumes_the_held_bytes)
 {
 	struct sm_hold *h;
@@ -249,6 +295,7 @@ int main(void)
 	tcase_add_test(tcp, close_flushes);
 	tcase_add_test(tcp, the_cork_ceiling_flushes_a_quiet_socket);
 	tcase_add_test(tcp, sendfile_side_sees_and_consumes_the_held_bytes);
+	tcase_add_test(tcp, without_a_timer_thread_nothing_is_held);
 	suite_add_tcase(s, tcp);
 	return t_run(s, true);
 }
