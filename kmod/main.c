@@ -24,25 +24,36 @@ struct sm_counters sm_counters;
 		     SPLICEMSG_FEAT_HDTR | SPLICEMSG_FEAT_STAGE |	\
 		     SPLICEMSG_FEAT_OFFPTR)
 
-/* The caller's struct: its size first, then copy_struct_from_user(). */
+/*
+ * The caller's struct: its size first, then copy_struct_from_user().
+ * *@usize is the caller's size, which is all an answer may write back.
+ */
 static int get_struct(void *dst, size_t ksize, const void __user *src,
-		      size_t min)
+		      size_t min, u32 *usize)
 {
-	u32 usize;
 	int ret;
 
-	if (get_user(usize, (const u32 __user *)src))
+	if (get_user(*usize, (const u32 __user *)src))
 		return -EFAULT;
-	if (usize < min || usize > PAGE_SIZE)
+	if (*usize < min || *usize > PAGE_SIZE)
 		return -EINVAL;
-	ret = copy_struct_from_user(dst, ksize, src, usize);
+	ret = copy_struct_from_user(dst, ksize, src, *usize);
 	return ret == -E2BIG ? -EINVAL : ret;
+}
+
+/* Our answer, cut to the caller's struct: what it does not know stays. */
+static long put_struct(void __user *dst, const void *src, size_t ksize,
+		       u32 usize)
+{
+	return copy_to_user(dst, src, min_t(size_t, ksize, usize)) ?
+	       -EFAULT : 0;
 }
 
 static long ioc_version(void __user *arg)
 {
 	struct splicemsg_version v;
-	int ret = get_struct(&v, sizeof(v), arg, sizeof(u32));
+	u32 usize;
+	int ret = get_struct(&v, sizeof(v), arg, sizeof(u32), &usize);
 
 	if (ret)
 		return ret;
@@ -54,7 +65,7 @@ static long ioc_version(void __user *arg)
 	v.max_hdtr = SM_MAX_HDTR;
 	v.max_count = SM_MAX_COUNT;
 	v.max_stage = SM_MAX_STAGE;
-	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
+	return put_struct(arg, &v, sizeof(v), usize);
 }
 
 /* The ABI struct lists the counters in counters.def's order, from calls. */
@@ -67,7 +78,8 @@ enum {
 static long ioc_stats(void __user *arg)
 {
 	struct splicemsg_stats st;
-	int ret = get_struct(&st, sizeof(st), arg, sizeof(u32));
+	u32 usize;
+	int ret = get_struct(&st, sizeof(st), arg, sizeof(u32), &usize);
 
 	if (ret)
 		return ret;
@@ -80,20 +92,37 @@ static long ioc_stats(void __user *arg)
 	st.f = atomic64_read(&sm_counters.f);
 #include "counters.def"
 #undef SM_KCOUNTER
-	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
+	return put_struct(arg, &st, sizeof(st), usize);
 }
 
-/* Results go back into the caller's struct, even for a partial send. */
+/*
+ * Results go back into the caller's struct unless nothing went and the
+ * answer is an error, which leaves it as it was (bytes that went and an
+ * OFFPTR write-back that failed: EFAULT, and the counts are still told).
+ * With SPLICEMSG_SEND_OFFPTR the
+ * offset field is the caller's pointer (or 0) and stays so: a call the
+ * kernel restarts after a signal must read the same pointer again.
+ */
 static long do_send(void __user *arg, bool from_uring)
 {
 	struct splicemsg_send __user *u = arg;
 	struct splicemsg_send req;
+	u64 uoffset;
+	u32 usize;
 	long ret;
 
-	ret = get_struct(&req, sizeof(req), arg, sizeof(req));
+	BUILD_BUG_ON(sizeof(req) < SM_SEND_SIZE_V1);
+	ret = get_struct(&req, sizeof(req), arg, SM_SEND_SIZE_V1, &usize);
 	if (ret)
 		return ret;
+	uoffset = req.offset;
+	req.sent = 0;		/* out fields: what the caller put there is not ours */
+	req.file_sent = 0;
 	ret = sm_send(&req, from_uring);
+	if (ret < 0 && !req.sent)
+		return ret;
+	if (req.flags & SPLICEMSG_SEND_OFFPTR)
+		req.offset = uoffset;
 	if (put_user(req.offset, &u->offset) ||
 	    put_user(req.sent, &u->sent) ||
 	    put_user(req.file_sent, &u->file_sent))
@@ -118,9 +147,13 @@ static long sm_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 }
 
 /*
- * IORING_OP_URING_CMD: the send may block, so the inline non-blocking issue
- * is refused; io_uring re-issues it from an io-wq worker, which shares the
- * submitter's mm and file table, and the return value becomes cqe->res.
+ * IORING_OP_URING_CMD: the send may block, so it must come with IOSQE_ASYNC
+ * and run in an io-wq worker, which shares the submitter's mm and file
+ * table; the return value becomes cqe->res.  An inline non-blocking issue
+ * is refused rather than punted with -EAGAIN: Debian's 6.12 then issues
+ * the command again from io-wq with ->sqe still pointing into the SQ ring,
+ * whose slot the application may have reused by then (a command carried
+ * out with another one's pointer); IOSQE_ASYNC copies the SQE at prep.
  */
 static int sm_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
@@ -129,7 +162,7 @@ static int sm_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 	if (ioucmd->cmd_op != SPLICEMSG_IOC_SEND)
 		return -ENOTTY;
 	if (issue_flags & IO_URING_F_NONBLOCK)
-		return -EAGAIN;
+		return -EINVAL;
 	uptr = READ_ONCE(*sm_sqe_cmd(ioucmd->sqe, u64));
 	return do_send(u64_to_user_ptr(uptr), true);
 }

@@ -464,8 +464,11 @@ static int check_file(struct file *file, struct splicemsg_send *req)
 		return -EINVAL;
 	if (req->offset > (u64)LLONG_MAX - req->count)
 		return -EINVAL;
+	/* a stream-like file: sendfile(2) takes no offset for it either */
 	if (!(req->flags & SPLICEMSG_SEND_OFFPTR))
-		return 0;
+		return file->f_mode & FMODE_PREAD ? 0 : -ESPIPE;
+	if (!(file->f_mode & FMODE_PREAD))
+		return -EOPNOTSUPP;
 	/* sendfile(2)'s rules the module does not reproduce: refused */
 	if (file->f_flags & O_DIRECT)
 		return -EOPNOTSUPP;

@@ -19,6 +19,8 @@ struct vm_area_struct;
 #define SM_MAX_STAGE_TOTAL (64UL * SZ_1M)	/* ... and in all open files */
 /* sendfile's cap, less room for header and trailer: fits a long */
 #define SM_MAX_COUNT ((u64)MAX_RW_COUNT - SM_MAX_HDTR)
+/* struct splicemsg_send as API version 1 had it: older callers send this */
+#define SM_SEND_SIZE_V1 88
 
 struct sm_counters {
 #define SM_KCOUNTER(name) atomic64_t name;

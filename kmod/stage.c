@@ -8,7 +8,9 @@
  * Each page is a page-aligned PAGE_SIZE fragment of one of the allocator's
  * (usually order-3 compound) pages, inserted with vm_insert_pages() the way
  * TCP's zero-copy receive maps skb fragments: the mapping takes its own
- * folio references, so it is neither VM_PFNMAP nor VM_IO, and
+ * folio references, so it is neither VM_PFNMAP nor VM_IO (it is
+ * VM_MIXEDMAP, which is why fork copies its PTEs and mlock, KSM and
+ * khugepaged leave it alone), and
  * pin_user_pages(FOLL_LONGTERM) -- what IORING_REGISTER_BUFFERS does --
  * accepts it (a VM_PFNMAP remap_pfn_range() mapping would be refused with
  * EFAULT).  The file keeps the allocator's reference until release; every

@@ -7,7 +7,8 @@
 #
 # Environment: SM_VM_KVER (the kernel(s): a series such as 6.12, a version,
 # or "newest"; see scripts/vm-kernel.sh), SM_VM_TIMEOUT (seconds per boot,
-# default 600), SM_VM_DIR (cache, default build/vm).
+# default 600), SM_VM_DIR (cache, default build/vm), SM_VM_APPEND (more
+# kernel command line, e.g. slub_debug=FZPU page_poison=1).
 # shellcheck shell=bash
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -147,7 +148,7 @@ vm_boot() {
 	local -a qemu=(qemu-system-x86_64 -m 2048 -smp 2
 		-accel tcg,thread=single -nographic -no-reboot
 		-kernel "$VM_KDIR/vmlinuz" -initrd "$VM_RUN/initrd"
-		-append 'console=ttyS0 panic=-1 quiet loglevel=4'
+		-append "console=ttyS0 panic=-1 quiet loglevel=4${SM_VM_APPEND:+ $SM_VM_APPEND}"
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 		-nic none)
 	if [ "$net2" = 1 ]; then

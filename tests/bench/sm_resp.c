@@ -130,6 +130,7 @@ static void stage_send(size_t i, int dev, int s, int f, const char *hdr,
 	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, dev, NULL, 0, 0);
 	sqe->cmd_op = SPLICEMSG_IOC_SEND;
 	*(uint64_t *)sqe->cmd = (uintptr_t)&r;
+	sqe->flags |= IOSQE_ASYNC;	/* required: the send may block */
 	sqe->user_data = 2ULL << 32;
 	io_uring_submit(&ring);
 	stage_reap(-1, hlen, blen);

@@ -183,6 +183,7 @@ static long sm_uring_send(struct splicemsg_send *req)
 	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, dev, NULL, 0, 0);
 	sqe->cmd_op = SPLICEMSG_IOC_SEND;
 	*(uint64_t *)sqe->cmd = (uintptr_t)req;
+	sqe->flags |= IOSQE_ASYNC;	/* required: the send may block */
 	io_uring_submit(&ring);
 	if (io_uring_wait_cqe(&ring, &cqe))
 		return -EIO;
@@ -204,6 +205,9 @@ static void req_init(struct splicemsg_send *r, int sock, int file,
 
 /* ---- OFFPTR: sendfile(2)'s offset argument ------------------------------- */
 
+/* The struct's offset field after the last offptr_send(). */
+static uint64_t offptr_field;
+
 /* Send @count bytes of @f with OFFPTR at @off (0: the file position). */
 static long offptr_send(int f, uint64_t off, size_t count, size_t *got,
 			uint64_t *sent, int *first_bad)
@@ -223,6 +227,7 @@ static long offptr_send(int f, uint64_t off, size_t count, size_t *got,
 	rx_finish(&rx);
 	*got = rx.len;
 	*sent = r.sent;
+	offptr_field = r.offset;
 	*first_bad = -1;
 	for (i = 0; i < rx.len; i++)
 		if (rx.buf[i] != pattern(i + 100)) {
@@ -256,6 +261,9 @@ static void test_offptr(void)
 	       lseek(f, 0, SEEK_CUR) == 9000, "offptr_pointer",
 	       "ret %ld got %zu bad %d pos %lld", ret, got, bad,
 	       (long long)pos);
+	result(offptr_field == (uintptr_t)&pos, "offptr_field_kept",
+	       "offset field %#llx after the send, the pointer was %p",
+	       (unsigned long long)offptr_field, (void *)&pos);
 	lseek(f, 100, SEEK_SET);
 	ret = offptr_send(f, 0, 20000, &got, &sent, &bad);
 	result(ret == 8900 && got == 8900 && bad < 0 &&
@@ -438,6 +446,74 @@ static void expect_err(const char *name, struct splicemsg_send *r, int err)
 
 	result(ret == -err, name, "got %ld (%s), want -%d", ret,
 	       ret < 0 ? strerror(-ret) : "ok", err);
+}
+
+/* What the module writes back: only what the caller's size covers. */
+static bool tail_untouched(const uint8_t *buf, size_t from, size_t to)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		if (buf[i] != 0xa5)
+			return false;
+	return true;
+}
+
+static void test_abi(void)
+{
+	union {
+		struct splicemsg_version v;
+		struct splicemsg_stats st;
+		uint8_t b[256];
+	} u;
+	struct splicemsg_send r;
+	int s, peer;
+
+	memset(&u, 0xa5, sizeof(u));
+	u.v.size = 8;
+	result(ioctl(dev, SPLICEMSG_IOC_VERSION, &u) == 0 &&
+	       u.v.api_version == SPLICEMSG_API_VERSION &&
+	       tail_untouched(u.b, 8, sizeof(u.b)), "version_cut_to_size",
+	       "api %u, bytes past the caller's 8 changed: %d",
+	       u.v.api_version, !tail_untouched(u.b, 8, sizeof(u.b)));
+	memset(&u, 0xa5, sizeof(u));
+	u.st.size = 16;
+	result(ioctl(dev, SPLICEMSG_IOC_STATS, &u) == 0 &&
+	       tail_untouched(u.b, 16, sizeof(u.b)), "stats_cut_to_size",
+	       "bytes past the caller's 16 changed");
+
+	/* an error with nothing sent leaves the struct as it was */
+	s = sock_pair(AF_INET, SOCK_STREAM, &peer);
+	req_init(&r, s, -1, 0, 0);
+	r.file_fd = 99999;
+	r.count = 10;
+	r.sent = 0x1234;
+	r.file_sent = 0x5678;
+	expect_err("error_bad_file", &r, EBADF);
+	result(r.sent == 0x1234 && r.file_sent == 0x5678 && r.offset == 0,
+	       "error_leaves_struct", "sent %#llx file_sent %#llx",
+	       (unsigned long long)r.sent, (unsigned long long)r.file_sent);
+
+	/* URING_CMD: IOSQE_ASYNC or EINVAL (docs in the uapi header) */
+	if (ring_ok) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+		struct io_uring_cqe *cqe;
+		long ret = -EIO;
+
+		req_init(&r, s, -1, 0, 0);
+		io_uring_prep_rw(IORING_OP_URING_CMD, sqe, dev, NULL, 0, 0);
+		sqe->cmd_op = SPLICEMSG_IOC_SEND;
+		*(uint64_t *)sqe->cmd = (uintptr_t)&r;
+		io_uring_submit(&ring);
+		if (!io_uring_wait_cqe(&ring, &cqe)) {
+			ret = cqe->res;
+			io_uring_cqe_seen(&ring, cqe);
+		}
+		result(ret == -EINVAL, "uring_cmd_needs_async",
+		       "without IOSQE_ASYNC: %ld", ret);
+	}
+	close(s);
+	close(peer);
 }
 
 static void test_validation(void)
@@ -946,6 +1022,7 @@ int main(int argc, char **argv)
 		printf("SKIP uring_cmd: io_uring unavailable\n");
 	if (!smoke) {
 		test_validation();
+		test_abi();
 		test_nonblocking();
 		test_signals();
 		test_concurrency();

@@ -6,6 +6,7 @@
  * that must be zero, and a leading size field so structs can grow: the
  * kernel accepts a smaller struct from older user space (missing fields are
  * zero) and a larger one only if the bytes it does not know are zero.
+ * An answer is written back only as far as the caller's size.
  */
 #ifndef _UAPI_LINUX_SPLICEMSG_H
 #define _UAPI_LINUX_SPLICEMSG_H
@@ -51,10 +52,12 @@ struct splicemsg_iovec {
  * sendfile(2)'s offset argument: @offset is a user pointer to a loff_t,
  * read before anything is sent (EFAULT) and written back after (EFAULT
  * even though bytes went, as sendfile(2)), or 0 for the file's own
- * position, used and advanced.  In this mode the module refuses, before
- * sending a byte, what it does not do exactly as sendfile(2) would
- * (O_DIRECT files: EOPNOTSUPP; ranges beyond the filesystem's maximum
- * file size: EOVERFLOW), so a caller can leave those to sendfile(2).
+ * position, used and advanced; the field itself is left as it was, so a
+ * call restarted after a signal reads the same pointer.  In this mode the
+ * module refuses, before sending a byte, what it does not do exactly as
+ * sendfile(2) would (O_DIRECT or stream-like files: EOPNOTSUPP; ranges
+ * beyond the filesystem's maximum file size: EOVERFLOW), so a caller can
+ * leave those to sendfile(2).
  */
 #define SPLICEMSG_SEND_OFFPTR	(1U << 3)
 #define SPLICEMSG_SEND_FLAGS	(SPLICEMSG_SEND_MORE |			\
@@ -67,7 +70,8 @@ struct splicemsg_iovec {
  * trailer iovecs, as one stream of MSG_SPLICE_PAGES sends (one datagram on
  * UDP).  Returns the total bytes sent (header + file + trailer) or -errno;
  * a partial send returns its count like sendfile(2), with @offset advanced
- * by the file bytes sent and @sent / @file_sent filled in.
+ * by the file bytes sent (without OFFPTR) and @sent / @file_sent filled
+ * in.  An error with nothing sent leaves the struct as it was.
  */
 struct splicemsg_send {
 	__u32 size;		/* in: sizeof as known to the caller */
@@ -114,7 +118,11 @@ struct splicemsg_stats {
  * IORING_OP_URING_CMD on an open /dev/splicemsg: sqe->cmd_op =
  * SPLICEMSG_IOC_SEND and the first 8 bytes of sqe->cmd hold a user pointer
  * to struct splicemsg_send, which must stay valid until the CQE; cqe->res
- * is the ioctl's return value.  SIGPIPE is never raised from io_uring.
+ * is the ioctl's return value.  The send may block, so the SQE must carry
+ * IOSQE_ASYNC (else cqe->res is -EINVAL): io_uring then copies the SQE
+ * before the command runs in an io-wq worker, which some kernels (Debian's
+ * 6.12) do not do for a command punted from an inline issue.  SIGPIPE is
+ * never raised from io_uring.
  */
 
 /*
@@ -126,6 +134,10 @@ struct splicemsg_stats {
  * (bvec-backed) buffers (IORING_REGISTER_BUFFERS) and send from them with
  * IORING_OP_SEND_ZC + IORING_RECVSEND_FIXED_BUF.  They live until the last
  * of the mapping, the open file, io_uring's pin and in-flight skbs lets go.
+ * The mapping has no fault handler: a range unmapped from it (munmap,
+ * MADV_DONTNEED, the old range of MREMAP_DONTUNMAP) raises SIGBUS when
+ * touched.  Every open file draws on one budget of staging pages for the
+ * whole system (ENOMEM when it is spent).
  */
 
 #endif /* _UAPI_LINUX_SPLICEMSG_H */
