@@ -454,7 +454,8 @@ static int kernel_cork(struct sm_hold *h, int fd)
 {
 	int one = 1;
 
-	if (!h->app_cork || h->kern_cork)
+	/* another process sharing the socket may have uncorked it */
+	if (!h->app_cork || (h->kern_cork && !h->shared))
 		return 0;
 	if (sm_real.setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one,
 			       sizeof(one)) < 0)
@@ -886,7 +887,8 @@ static int set_cork(struct sm_hold *h, int fd, bool on)
 	h->app_cork = false;
 	h->body_done = false;
 	flush_locked(h, fd, false, false);
-	if (h->kern_cork || h->more_sent)
+	/* a socket shared with another process may have been corked there */
+	if (h->kern_cork || h->more_sent || h->shared)
 		ret = sm_real.setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero,
 					 sizeof(zero));
 	h->kern_cork = false;
