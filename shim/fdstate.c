@@ -152,6 +152,7 @@ int sm_fd_classify(int fd, struct sm_fdinfo *fi)
 	fi->local_peer = kind == SM_FD_UNIX || peer_is_local(fd);
 	fi->zc_state = SM_ZCS_PROBING;
 	fi->sndtimeo = SM_TRI_UNKNOWN;
+	fi->paced = SM_TRI_UNKNOWN;
 	fi->fl_gen = 0;
 	fi->zc_notifs = 0;
 	fi->zc_copied = 0;
@@ -487,6 +488,26 @@ bool sm_fd_sndtimeo(int fd, struct sm_fdinfo *fi)
 	return v == SM_TRI_YES;
 }
 
+/*
+ * BBR paces its sends with a timer of the socket's own where no qdisc does
+ * (loopback): the name is all user space can ask.  Cached per socket;
+ * sm_fd_sockopt_set() forgets it when TCP_CONGESTION is set.
+ */
+bool sm_fd_paced(int fd, struct sm_fdinfo *fi)
+{
+	char cc[16] = "";
+	socklen_t len = sizeof(cc) - 1;
+	int v = __atomic_load_n(&fi->paced, __ATOMIC_RELAXED);
+
+	if (v != SM_TRI_UNKNOWN)
+		return v == SM_TRI_YES;
+	if (sm_real.getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len) < 0)
+		return false;
+	v = !strncmp(cc, "bbr", 3) ? SM_TRI_YES : SM_TRI_NO;
+	__atomic_store_n(&fi->paced, v, __ATOMIC_RELAXED);
+	return v == SM_TRI_YES;
+}
+
 void sm_fd_sockopt_set(int fd, int level, int name)
 {
 	struct sm_fdinfo *fi = sm_fd_peek(fd);
@@ -494,6 +515,9 @@ void sm_fd_sockopt_set(int fd, int level, int name)
 	if (fi && level == SOL_SOCKET &&
 	    (name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW))
 		__atomic_store_n(&fi->sndtimeo, SM_TRI_UNKNOWN,
+				 __ATOMIC_RELAXED);
+	if (fi && level == IPPROTO_TCP && name == TCP_CONGESTION)
+		__atomic_store_n(&fi->paced, SM_TRI_UNKNOWN,
 				 __ATOMIC_RELAXED);
 }
 

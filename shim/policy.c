@@ -9,7 +9,8 @@
  * only leaves sendfile(2) for zero-copy, and only while the kernel reports
  * that zero-copy really avoided the copy for that socket -- or to carry a
  * small body with the headers held for it in one sendmsg(2), which saves
- * the syscalls of the corked idiom.
+ * the syscalls of the corked idiom, or for one copy to a local peer under
+ * a pacing congestion control, where sendfile(2) loses (below).
  */
 #include <errno.h>
 
@@ -85,6 +86,17 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	if (o->ENGINE == SM_ENGINE_KMOD)
 		return c->kmod_ok ? pick(SM_PATH_KMOD, -1) :
 		       pick(SM_PATH_NATIVE, SM_FB_kmod_unavailable);
+	/*
+	 * A local peer copies what it receives, so zero-copy saves nothing
+	 * there; and where the congestion control paces (bbr: a timer of
+	 * the socket's own, as loopback has no qdisc to pace), sendfile(2)'s
+	 * page references cost the sender more than one copy of the body
+	 * (docs/bench.md, "Local peers and pacing").  Under cubic it is the
+	 * other way round, and auto stays with sendfile(2).
+	 */
+	if (o->ENGINE == SM_ENGINE_AUTO && o->ZC != SM_ZC_ALWAYS &&
+	    c->fi->local_peer && c->paced && c->count >= SM_PACED_COPY_MIN)
+		return pick(SM_PATH_SENDMSG, -1);
 	if (!c->uring_ok)
 		return pick(SM_PATH_NATIVE,
 			    sm_policy_setup_fallback(c->uring_err));

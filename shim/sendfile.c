@@ -103,8 +103,9 @@ struct sm_xfer {
 /*
  * SM_PATH_SENDMSG: the held headers and the mapped chunk in one sendmsg(2).
  * The socket's own O_NONBLOCK and signal restart rules apply, as they do to
- * sendfile(2).  A blocking send that comes back short was cut by a signal
- * (or met a hole where the file shrank): it stops there, as sendfile(2).
+ * sendfile(2).  A blocking send that comes back short was cut by a signal,
+ * or met the hole where another process shrank the file: then the real
+ * call finishes from there, to the new end of file, as sendfile(2) would.
  */
 static ssize_t direct_send(struct sm_xfer *x, const struct sm_send *s)
 {
@@ -112,13 +113,19 @@ static ssize_t direct_send(struct sm_xfer *x, const struct sm_send *s)
 			      { (void *)s->buf, s->len } };
 	struct msghdr m = { .msg_iov = s->pre_len ? v : v + 1,
 			    .msg_iovlen = s->pre_len ? 2 : 1 };
+	struct stat st;
 	ssize_t n;
 
 	n = sm_real.sendmsg(x->out_fd, &m, MSG_NOSIGNAL | x->more);
 	if (n < 0)
 		return -errno;
-	if ((size_t)n < s->pre_len + s->len && !x->nonblock)
-		x->interrupted = true;
+	if ((size_t)n < s->pre_len + s->len && !x->nonblock) {
+		if (!sm_real.fstat(x->in_fd, &st) &&
+		    (uint64_t)st.st_size < x->pos + x->done + s->len)
+			x->fallback = SM_FB_file_changed;
+		else
+			x->interrupted = true;
+	}
 	return n;
 }
 
@@ -314,6 +321,8 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 		x->done += ret;
 		if (x->interrupted)
 			break;		/* a signal: report what went */
+		if (x->fallback >= 0)
+			break;		/* the real call finishes */
 		if ((size_t)ret < chunk && x->nonblock)
 			break;		/* the socket buffer is full */
 	}
@@ -521,6 +530,8 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	}
 	c.count = count;
 	c.fi = fi;
+	c.paced = c.kind == SM_FD_TCP && fi->local_peer &&
+		  sm_fd_paced(out_fd, fi);
 	c.kmod_ok = sm_opt.ENGINE == SM_ENGINE_KMOD && sm_kmod_available();
 	/* Cheap decisions first: auto mostly stays native. */
 	ch = sm_policy_choose(&sm_opt, &c);

@@ -128,6 +128,7 @@ struct sm_fdinfo {
 	uint8_t local_peer;	/* peer address belongs to this host */
 	uint8_t zc_state;	/* enum sm_zc_state */
 	uint8_t sndtimeo;	/* enum sm_tri: SO_SNDTIMEO set? */
+	uint8_t paced;		/* enum sm_tri: its congestion control paces? */
 	uint32_t zc_notifs;	/* decayed counts of this socket's reports */
 	uint32_t zc_copied;
 	uint64_t ino;		/* sockfs inode: tells a reused fd number */
@@ -200,6 +201,8 @@ void sm_fd_forked(void);
 int sm_fd_other_of(const struct sm_hold *h, int fd);
 /* Does the socket have SO_SNDTIMEO?  Asked once, cached. */
 bool sm_fd_sndtimeo(int fd, struct sm_fdinfo *fi);
+/* Does the TCP socket's congestion control pace (bbr)?  Asked once. */
+bool sm_fd_paced(int fd, struct sm_fdinfo *fi);
 /* setsockopt(@level, @name) on @fd: forget what it may have changed. */
 void sm_fd_sockopt_set(int fd, int level, int name);
 
@@ -318,6 +321,7 @@ struct sm_call {
 	bool zc_budget;		/* the ring may own more zero-copy buffers */
 	bool kmod_ok;		/* /dev/splicemsg passed the handshake */
 	size_t held;		/* header bytes held for this socket */
+	bool paced;		/* local TCP peer, pacing congestion control */
 	int uring_err;		/* setup error (-errno) if !uring_ok */
 };
 struct sm_choice {
@@ -343,6 +347,12 @@ int sm_policy_setup_fallback(int err);
  * sendfile(2)'s page references catch up with copying the body.
  */
 #define SM_DIRECT_MAX ((size_t)16 << 10)
+/*
+ * Smallest body auto copies to a local peer whose congestion control paces
+ * (bbr): sendfile(2) there ran at 0.65x-0.75x of a copy from 64 KiB up,
+ * even with it below (docs/bench.md, "Local peers and pacing").
+ */
+#define SM_PACED_COPY_MIN ((size_t)64 << 10)
 #define SM_ZC_PROBE_MIN 4	/* notifications before a verdict */
 #define SM_ZC_DECAY_AT 64	/* halve the counts here: recent sends rule */
 

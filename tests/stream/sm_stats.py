@@ -130,9 +130,11 @@ class Checker:
                                                   self.engine))
         if self.mode != "kmod":
             self.eq("bytes_by_path.kmod", self.b["kmod"], 0)
-        # only auto's coalesced responses take sendmsg(2)
-        if (self.accounting not in ("coalesce", "held") or
-                self.mode not in ("auto", "report")):
+        # only auto's coalesced responses take sendmsg(2), and its copies
+        # to a local peer under a pacing congestion control
+        if (self.mode != "auto-paced" and
+                (self.accounting not in ("coalesce", "held") or
+                 self.mode not in ("auto", "report"))):
             self.eq("bytes_by_path.sendmsg", self.b["sendmsg"], 0)
             self.eq("calls_by_path.sendmsg", self.c["sendmsg"], 0)
         if self.accounting not in ("none", "held"):
@@ -223,6 +225,22 @@ class Checker:
             self.want(n > 0, "eligible bytes went native but "
                       "fallbacks.local_peer + small = 0")
 
+    # Scenarios whose TCP sends of 64 KiB and more must be copies under bbr.
+    PACED_COPIES = ("sizes4", "sizes6", "threads4", "fork4")
+
+    def auto_paced(self):
+        # auto with the sender's socket under bbr (SM_TEST_CC): the large
+        # bodies to this local peer are one copy each in sendmsg(2)
+        self.all_native_or_sendmsg()
+        if self.accounting != "none":
+            self.eq("bytes_by_path native + sendmsg",
+                    self.b["native"] + self.b["sendmsg"],
+                    self.E + self.I + self.O)
+        if self.scenario in self.PACED_COPIES:
+            self.want(self.b["sendmsg"] > 0 and self.c["sendmsg"] > 0,
+                      "no copy to the local peer under bbr: sendmsg %d B "
+                      "in %d calls" % (self.b["sendmsg"], self.c["sendmsg"]))
+
     def report(self):
         self.eq("bytes_by_path.uring_copy", self.b["uring_copy"], 0)
         if self.scenario != "report":
@@ -251,7 +269,7 @@ class Checker:
         # a lagging receiver can deny: the scenario says how many at least.
         co = total(self.stats, "coalesced")
         held = total(self.stats, "hold_writes")
-        if self.mode in ("auto", "report"):
+        if self.mode in ("auto", "report", "auto-paced"):
             # auto holds TCP headers only, and sends them with a small
             # body in one sendmsg(2), never through io_uring (it loses)
             self.all_native_or_sendmsg()
@@ -299,6 +317,8 @@ class Checker:
             self.kmod()
         elif self.mode == "auto":
             self.auto()
+        elif self.mode == "auto-paced":
+            self.auto_paced()
         elif self.mode == "report":
             self.report()
         elif self.mode.startswith("noring-"):

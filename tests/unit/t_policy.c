@@ -153,6 +153,35 @@ START_TEST(auto_sends_held_headers_and_a_small_body_in_one_sendmsg)
 }
 END_TEST
 
+START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
+{
+	fi.local_peer = 1;
+	c.paced = true;
+	expect(SM_PATH_SENDMSG, -1);		/* with or without headers */
+	c.held = 250;
+	expect(SM_PATH_SENDMSG, -1);
+	c.uring_ok = false;			/* it needs no ring */
+	expect(SM_PATH_SENDMSG, -1);
+	c.uring_ok = true;
+	c.held = 0;
+	c.count = SM_PACED_COPY_MIN - 1;	/* below: sendfile(2) */
+	expect(SM_PATH_NATIVE, SM_FB_small);
+	c.count = SM_PACED_COPY_MIN;
+	expect(SM_PATH_SENDMSG, -1);
+	c.paced = false;			/* cubic: sendfile(2) wins */
+	expect(SM_PATH_NATIVE, SM_FB_local_peer);
+	c.paced = true;
+	fi.local_peer = 0;			/* a remote peer: zero-copy */
+	expect(SM_PATH_URING_ZC, -1);
+	fi.local_peer = 1;
+	o.ZC = SM_ZC_ALWAYS;			/* asked for: zero-copy */
+	expect(SM_PATH_URING_ZC, -1);
+	o.ZC = SM_ZC_AUTO;
+	o.ENGINE = SM_ENGINE_URING;		/* forced: io_uring */
+	expect(SM_PATH_URING_COPY, -1);
+}
+END_TEST
+
 START_TEST(ring_setup_failures_are_named)
 {
 	c.uring_ok = false;
@@ -257,6 +286,7 @@ int main(void)
 	tcase_add_test(tc, mostly_zero_copy_keeps_zero_copy);
 	tcase_add_test(tc, recent_copies_win_over_old_successes);
 	tcase_add_test(tc, which_sockets_are_held);
+	tcase_add_test(tc, auto_copies_to_a_local_peer_under_a_pacing_cc);
 	suite_add_tcase(s, tc);
 	return t_run(s, false);
 }
