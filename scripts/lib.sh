@@ -11,7 +11,8 @@ sm_die() { printf 'error: %s\n' "$*" >&2; exit 99; }
 # Debian packages every script may need, installed only when missing.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 SM_PACKAGES=(build-essential autoconf automake libtool pkg-config
-	liburing-dev check libsubunit-dev python3 curl strace nginx rsync wrk)
+	liburing-dev check libsubunit-dev python3 curl strace nginx lighttpd
+	apache2 rsync wrk)
 
 sm_missing_packages() {
 	local p

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Real programs under the shim: nginx (nginx.sh; its system calls counted,
-# syscalls.sh) and rsync (rsync.sh).
+# Real programs under the shim: the web servers nginx, lighttpd and apache2
+# (nginx.sh, lighttpd.sh, apache2.sh, their common checks in http-lib.sh;
+# their system calls counted, syscalls.sh) and rsync (rsync.sh).
 #
 # Not in the sanitizer build: the ASan runtime must be preloaded ahead of
 # the instrumented library, but the splicemsg wrapper these run the servers
@@ -10,7 +11,10 @@
 # tests/stream/lib.sh).  A failure there would be about the sanitizer, not
 # the shim; the byte-stream suites cover the sanitized library.
 if !SANITIZERS
-TESTS += tests/apps/nginx.sh tests/apps/syscalls.sh tests/apps/rsync.sh
+TESTS += tests/apps/nginx.sh tests/apps/lighttpd.sh tests/apps/apache2.sh \
+	tests/apps/syscalls.sh tests/apps/rsync.sh
 endif
 EXTRA_DIST += tests/apps/nginx.sh tests/apps/nginx-lib.sh \
+	tests/apps/lighttpd.sh tests/apps/lighttpd-lib.sh \
+	tests/apps/apache2.sh tests/apps/apache2-lib.sh tests/apps/http-lib.sh \
 	tests/apps/syscalls.sh tests/apps/rsync.sh

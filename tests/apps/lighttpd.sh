@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# lighttpd under the shim, against the file bytes: Debian's lighttpd on
+# loopback with a generated configuration (the default network backend,
+# sendfile; keep-alive), natively and under the splicemsg wrapper (auto,
+# and every call forced onto io_uring).  Bodies of 0 B .. 64 MiB over
+# keep-alive, Range requests, HEAD, 50 concurrent clients and a
+# rate-limited client must all be the file's bytes (sha256 or cmp); the
+# error log must say nothing but that the server started and stopped; as
+# root the server runs as nobody.  Clients that disconnect mid-body leave
+# no descriptor behind.
+#
+# What lighttpd does per response is read from strace of the native
+# server, not assumed: a body under 16 KiB is read into memory and leaves
+# in its headers' writev (nothing for the shim); a larger one is corked:
+# TCP_CORK on, writev(headers), sendfile(at most 256 KiB less the headers),
+# TCP_CORK off, then sendfile(256 KiB) until the end.  The shim's counters
+# for the same requests must follow docs/cork.md: auto sends a corked
+# body of at most 16 KiB with its headers in one sendmsg(2) and the others'
+# headers ahead of sendfile(2); uring coalesces every corked response.
+#
+# Environment: top_builddir, SM_WRAPPER (default the build tree's
+# tools/splicemsg).  Prints PASS/FAIL/SKIP lines; exits 0, 1, 77 or 99.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/t_lib.sh
+. "$here/../t_lib.sh"
+# shellcheck source=tests/apps/http-lib.sh
+. "$here/http-lib.sh"
+# shellcheck source=tests/apps/lighttpd-lib.sh
+. "$here/lighttpd-lib.sh"
+t_clean_env
+SM_WRAPPER=${SM_WRAPPER:-$top_builddir/tools/splicemsg}
+SM_STAT=${SM_STAT:-$top_builddir/tools/splicemsg-stat}
+
+for c in lighttpd curl python3; do
+	command -v $c >/dev/null || { echo "SKIP $T_NAME: no $c"; exit 77; }
+done
+[ -x "$SM_WRAPPER" ] || { echo "ERROR no wrapper at $SM_WRAPPER"; exit 99; }
+[ -x "$SM_STAT" ] || { echo "ERROR no splicemsg-stat at $SM_STAT"; exit 99; }
+
+tmp=$(mktemp -d /tmp/sm-lighttpd.XXXXXX)
+chmod 755 "$tmp"
+trap 'http_trace_stop; lighttpd_stop_all; rm -rf "$tmp"' EXIT
+http_tree "$tmp"
+
+# As root lighttpd binds, then runs as nobody.
+check_uid() {
+	local name=$1 dir=$2 p u
+
+	[ "$(id -u)" = 0 ] || return 0
+	p=$(lighttpd_workers "$dir")
+	u=$(ps -o user= -p "$p" 2>/dev/null | tr -d ' ')
+	[ "$u" = nobody ]
+	t_verdict $? "$name/runs-as-nobody" "lighttpd $p runs as '$u'"
+}
+
+# lighttpd logs nothing but its start and stop unless something failed.
+check_log() {
+	local name=$1 dir=$2 bad
+
+	bad=$(grep -vE '\) server (started|stopped)' "$dir/logs/error.log")
+	[ -z "$bad" ]
+	t_verdict $? "$name/error-log-clean" "$(head -3 <<<"$bad")"
+}
+
+http_run lighttpd "$tmp" native auto uring
+t_finish
