@@ -8,8 +8,8 @@
 #	MODE native, or a SPLICEMSG_ENGINE (auto, uring, kmod) run under
 #	$SM_WRAPPER with stats in DIR/stats/%p.json.  The master runs as
 #	root and its worker switches to `nobody`, as in production.  Sets
-#	NGINX_PID.  HTTP_DIRECTIVES go into the http block (sendfile on and
-#	tcp_nopush on are always there).
+#	NGINX_PID.  HTTP_DIRECTIVES (default $NGINX_HTTP) go into the http
+#	block (sendfile on and tcp_nopush on are always there).
 #   nginx_stop DIR	graceful stop (QUIT), waiting for every process
 #   nginx_stop_all	nginx_stop for every DIR nginx_start was given
 #   nginx_workers DIR	the worker pids
@@ -21,7 +21,7 @@
 NGINX_STARTED=()
 
 nginx_start() {
-	local dir=$1 port=$2 root=$3 mode=$4 extra=${5:-}
+	local dir=$1 port=$2 root=$3 mode=$4 extra=${5-${NGINX_HTTP:-}}
 	local user
 
 	# nobody's group is nogroup on Debian
