@@ -54,6 +54,7 @@ MaxSpareThreads 64
 MaxRequestWorkers 64
 DocumentRoot "$root"
 <Directory />
+	AllowOverride None
 	Require all denied
 </Directory>
 <Directory "$root">

@@ -1,55 +1,80 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# System calls per request, counted: nginx (sendfile on; tcp_nopush on;
-# one worker, keep-alive, no access log) serving a 4 KiB file to wrk, its
-# worker traced with strace -c, natively and under the shim (auto).  The
-# corked idiom is four calls natively (setsockopt x2, writev, sendfile);
-# auto sends it as one sendmsg(2) and must not buy that back with checks of
-# its own: at most 0.65x native's calls per request (issue "nginx must pay
-# for itself").  The stats must show the responses coalesced.
+# System calls per request, counted: nginx (sendfile on; tcp_nopush on; one
+# worker, no access log), lighttpd (its default sendfile backend, one
+# process) and apache2 (mpm_event, EnableSendfile On, one child), each
+# serving a 4 KiB file to wrk -t1 -c16 over keep-alive, the serving process
+# traced with strace -f -c, natively and under the shim (auto).
 #
-# Environment: top_builddir, SM_WRAPPER, SM_SYSCALL_MAX (0.65).
+# nginx's corked idiom is four calls natively (setsockopt x2, writev,
+# sendfile); auto sends it as one sendmsg(2) and must not buy that back
+# with checks of its own: at most 0.65x native's calls per request (issue
+# "nginx must pay for itself").  apache corks the same way; lighttpd sends
+# a 4 KiB body from memory in its headers' writev, which leaves the shim
+# nothing to do.  For those two the ratio is reported, and auto must not
+# make more calls than native outside the loop that waits for and reads
+# requests (read, recv*, epoll_*, accept*): how often lighttpd's read finds
+# the next request already there (1.03 to 1.50 reads per request in runs
+# here), or apache hands a connection to its listener, is timing the shim
+# takes no part in.  The shim's calls once per connection (getpeername,
+# getsockopt: a few per ten thousand requests over keep-alive) are within
+# the 0.5% that comparison allows.  Whether the shim must have coalesced
+# responses follows from the native counts: where the server corks a
+# sendfile (a TCP_CORK pair and a sendfile per request), the stats must
+# show them coalesced; where it does not, none.
+#
+# Environment: top_builddir, SM_WRAPPER, SM_SYSCALL_MAX (nginx, 0.65),
+# SM_SYSCALL_MAX_OTHER (lighttpd and apache2, 1.0), SM_SYSCALL_SERVERS
+# (default "nginx lighttpd apache2").
 set -u
 
-builddir=${top_builddir:-.}
-SM_WRAPPER=${SM_WRAPPER:-$builddir/tools/splicemsg}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/t_lib.sh
 . "$here/../t_lib.sh"
+# shellcheck source=tests/apps/http-lib.sh
+. "$here/http-lib.sh"
 # shellcheck source=tests/apps/nginx-lib.sh
 . "$here/nginx-lib.sh"
+# shellcheck source=tests/apps/lighttpd-lib.sh
+. "$here/lighttpd-lib.sh"
+# shellcheck source=tests/apps/apache2-lib.sh
+. "$here/apache2-lib.sh"
 t_clean_env
-max=${SM_SYSCALL_MAX:-0.65}
+SM_WRAPPER=${SM_WRAPPER:-$top_builddir/tools/splicemsg}
 
-for c in nginx wrk strace python3; do
+for c in wrk strace python3; do
 	command -v $c >/dev/null || { echo "SKIP: no $c"; exit 77; }
 done
 [ -x "$SM_WRAPPER" ] || { echo "ERROR: no wrapper at $SM_WRAPPER"; exit 99; }
 
 tmp=$(mktemp -d /tmp/sm-syscalls.XXXXXX)
 chmod 755 "$tmp"
-trap 'nginx_stop_all; rm -rf "$tmp"' EXIT
+trap 'nginx_stop_all; lighttpd_stop_all; apache2_stop_all; rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/www"
 head -c 4096 /dev/urandom >"$tmp/www/f"
 chmod -R a+rX "$tmp/www"
 export NGINX_ACCESS_LOG=off
 
-# count MODE: "CALLS_PER_REQUEST REQUESTS TOP..." for one traced wrk run.
+# count SERVER MODE: "CALLS SENDING REQUESTS TOP" for one traced wrk run:
+# calls per request, the same outside the request-reading loop, and the
+# most frequent calls per request (name=count,...).
 count() {
-	local mode=$1 dir=$tmp/$1 port worker out req
-	port=$(python3 -c 'import socket; s = socket.socket()
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	nginx_start "$dir" "$port" "$tmp/www" "$mode" || return 1
-	worker=$(nginx_workers "$dir")
+	local srv=$1 mode=$2 dir=$tmp/$1-$2 port out req sp p args=()
+
+	port=$(http_free_port)
+	"${srv}_start" "$dir" "$port" "$tmp/www" "$mode" || return 1
+	for p in $("${srv}_workers" "$dir"); do
+		args+=(-p "$p")
+	done
 	# warm: connections open, the file in the page cache
 	wrk -t1 -c16 -d1s "http://127.0.0.1:$port/f" >/dev/null 2>&1
-	strace -f -c -o "$dir/strace" -p "$worker" 2>/dev/null &
-	local sp=$!
+	strace -f -c -o "$dir/strace" "${args[@]}" 2>/dev/null &
+	sp=$!
 	sleep 0.5
 	out=$(wrk -t1 -c16 -d3s "http://127.0.0.1:$port/f" 2>&1)
 	kill -INT $sp
 	wait $sp 2>/dev/null
-	nginx_stop "$dir"
+	"${srv}_stop" "$dir"
 	req=$(awk '/requests in/ { print $1 }' <<<"$out")
 	python3 - "$dir/strace" "${req:-0}" <<'PY'
 import re, sys
@@ -60,34 +85,76 @@ for line in open(sys.argv[1]):
         calls[f[-1]] = int(f[3])
 req = int(sys.argv[2])
 if req < 1000:
-    print("0 %d too few requests" % req)
+    print("0 0 %d too-few-requests" % req)
     sys.exit()
-top = sorted(calls.items(), key=lambda kv: -kv[1])[:8]
-print("%.3f %d %s" % (sum(calls.values()) / req, req,
-                      " ".join("%s=%.2f" % (k, v / req) for k, v in top)))
+loop = re.compile(r"^(read|readv|recv\w*|epoll_\w+|accept4?|restart_syscall)$")
+sending = sum(v for k, v in calls.items() if not loop.match(k))
+top = sorted(calls.items(), key=lambda kv: -kv[1])[:10]
+print("%.3f %.3f %d %s" % (sum(calls.values()) / req, sending / req, req,
+                         ",".join("%s=%.2f" % (k, v / req) for k, v in top)))
 PY
 }
 
-read -r nat nreq ntop <<<"$(count native)"
-read -r sm sreq stop <<<"$(count auto)"
-echo "# native: $nat calls/request over $nreq requests ($ntop)"
-echo "# auto:   $sm calls/request over $sreq requests ($stop)"
-if [ -z "$nat" ] || [ "$nat" = 0 ] || [ -z "$sm" ] || [ "$sm" = 0 ]; then
-	t_error calls "a run did not complete (native '$nat', auto '$sm')"
-else
-	ratio=$(python3 -c "print('%.3f' % ($sm / $nat))")
-	if python3 -c "import sys; sys.exit(not ($ratio <= $max))"; then
-		t_pass "calls per request: auto/native = $ratio (at most $max)"
-	else
-		t_fail calls "auto/native = $ratio, more than $max"
+# per_request NAME TOP: NAME's calls per request in a TOP list, or 0.
+per_request() {
+	local v
+
+	v=$(tr ',' '\n' <<<"$2" | sed -n "s/^$1=//p")
+	echo "${v:-0}"
+}
+
+ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
+at_most() { python3 -c "import sys; sys.exit(not ($1 <= $2))"; }
+
+# check SERVER MAX: one server natively and under auto.
+check() {
+	local srv=$1 max=$2 nat nsend nreq ntop sm ssend sreq stop r rs co corks
+
+	read -r nat nsend nreq ntop <<<"$(count "$srv" native)"
+	read -r sm ssend sreq stop <<<"$(count "$srv" auto)"
+	echo "# $srv native: $nat calls/request ($nsend outside the read loop) over $nreq requests: $ntop"
+	echo "# $srv auto:   $sm calls/request ($ssend outside the read loop) over $sreq requests: $stop"
+	if [ "${nsend:-0}" = 0 ] || [ "${ssend:-0}" = 0 ]; then
+		t_error "$srv/calls" \
+			"a run did not complete (native '$nat', auto '$sm')"
+		return
 	fi
-fi
-co=$(cat "$tmp"/auto/stats/*.json 2>/dev/null | python3 -c '
-import json, sys
-print(sum(json.loads(l).get("coalesced", 0) for l in sys.stdin if l.strip()))')
-if [ "${co:-0}" -gt 0 ]; then
-	t_pass "coalesced responses: $co"
-else
-	t_fail coalesced "the stats show no coalesced response"
-fi
+	r=$(ratio "$sm" "$nat")
+	rs=$(ratio "$ssend" "$nsend")
+	echo "# $srv auto/native: $r ($rs outside the read loop)"
+	if [ "$srv" = nginx ]; then
+		at_most "$r" "$max"
+		t_verdict $? "$srv/calls per request: auto/native = $r (at most $max)" \
+			"auto/native = $r, more than $max"
+	else
+		at_most "$rs" "$max * 1.005"
+		t_verdict $? "$srv/calls per request: auto/native = $r, $rs outside the read loop (at most $max)" \
+			"auto/native = $rs outside the read loop, more than $max"
+	fi
+	# the idiom natively: a cork pair and a sendfile per request
+	corks=$(python3 -c "print(int($(per_request setsockopt "$ntop") >= 1.9 and
+		$(per_request sendfile "$ntop") >= 0.9))")
+	co=$(http_get coalesced "$(http_stats "$tmp/$srv-auto"/stats/*.json)")
+	if [ "$corks" = 1 ]; then
+		[ "$co" -gt 0 ]
+		t_verdict $? "$srv/coalesced responses: $co" \
+			"$srv corks a sendfile per response, and the stats show no coalesced response"
+	else
+		[ "$co" = 0 ]
+		t_verdict $? "$srv/no corked sendfile natively, none coalesced" \
+			"$co responses coalesced"
+	fi
+}
+
+for srv in ${SM_SYSCALL_SERVERS:-nginx lighttpd apache2}; do
+	if ! command -v "$srv" >/dev/null; then
+		t_skip "$srv" "not installed"
+		continue
+	fi
+	if [ "$srv" = nginx ]; then
+		check nginx "${SM_SYSCALL_MAX:-0.65}"
+	else
+		check "$srv" "${SM_SYSCALL_MAX_OTHER:-1.0}"
+	fi
+done
 t_finish
