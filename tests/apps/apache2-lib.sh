@@ -92,31 +92,14 @@ apache2_workers() {
 }
 
 apache2_stop() {
-	local dir=$1 master pids
+	local master
 
-	master=$(cat "$dir/shell.pid" 2>/dev/null) || return 0
-	pids="$master $(apache2_workers "$dir")"
-	rm -f "$dir/shell.pid"
-	kill -TERM "$master" 2>/dev/null || return 0
-	for _ in $(seq 100); do
-		# shellcheck disable=SC2086
-		http_running $pids || break
-		sleep 0.05
-	done
-	# shellcheck disable=SC2086
-	if http_running $pids; then
-		kill -KILL $pids 2>/dev/null
-		wait "$master" 2>/dev/null
-		return 1
-	fi
-	wait "$master" 2>/dev/null
-	return 0
+	master=$(cat "$1/shell.pid" 2>/dev/null) || return 0
+	rm -f "$1/shell.pid"
+	# shellcheck disable=SC2046 # pids
+	http_stop TERM "$master" $(pgrep -P "$master")
 }
 
 apache2_stop_all() {
-	local d
-
-	for d in "${APACHE2_STARTED[@]}"; do
-		apache2_stop "$d" >/dev/null 2>&1
-	done
+	http_stop_each apache2_stop "${APACHE2_STARTED[@]}"
 }

@@ -32,19 +32,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/apps/apache2-lib.sh
 . "$here/apache2-lib.sh"
 t_clean_env
-SM_WRAPPER=${SM_WRAPPER:-$top_builddir/tools/splicemsg}
-SM_STAT=${SM_STAT:-$top_builddir/tools/splicemsg-stat}
-
-for c in apache2 curl python3; do
-	command -v $c >/dev/null || { echo "SKIP $T_NAME: no $c"; exit 77; }
-done
-[ -x "$SM_WRAPPER" ] || { echo "ERROR no wrapper at $SM_WRAPPER"; exit 99; }
-[ -x "$SM_STAT" ] || { echo "ERROR no splicemsg-stat at $SM_STAT"; exit 99; }
-
-tmp=$(mktemp -d /tmp/sm-apache2.XXXXXX)
-chmod 755 "$tmp"
-trap 'http_trace_stop; apache2_stop_all; rm -rf "$tmp"' EXIT
-http_tree "$tmp"
+http_suite_init apache2
 
 # As root the master stays root and its child runs as www-data.
 check_uid() {
@@ -59,14 +47,10 @@ check_uid() {
 }
 
 # Nothing at error or above: [module:error], crit, alert, emerg.
-check_log() {
-	local name=$1 dir=$2 bad
-
-	bad=$(grep -E '\[[a-z_0-9]*:(error|crit|alert|emerg)\]' \
-		"$dir/logs/error.log" "$dir/logs/stderr")
-	[ -z "$bad" ]
-	t_verdict $? "$name/error-log-clean" "$(head -3 <<<"$bad")"
+log_errors() {
+	grep -E '\[[a-z_0-9]*:(error|crit|alert|emerg)\]' \
+		"$1/logs/error.log" "$1/logs/stderr"
 }
 
-http_run apache2 "$tmp" native auto uring
+http_run apache2 "$HTTP_TMP" native auto uring
 t_finish

@@ -23,6 +23,9 @@
 #   http_settled_stats "PID..."	the same once they stopped moving
 #   http_get KEY STATS		one value of such a line, 0 if absent
 #   http_running PID...		is any of them running (a zombie is not)?
+#   http_stop SIGNAL PID...	stop a server that is this shell's child
+#   http_stop_each STOP DIR...	STOP DIR for each (SERVER_stop_all)
+#   http_suite_init SERVER	skip or fail early, HTTP_TMP with the tree
 #   http_trace_start OUT PID...	strace every thread of PIDs into OUT
 #   http_trace_stop [OUT]	and stop it
 #   http_idioms TRACE		what the server did per response (below)
@@ -45,6 +48,60 @@ http_running() {
 		[ "${st%% *}" != Z ] && return 0
 	done
 	return 1
+}
+
+# http_stop SIGNAL PID...: SIGNAL to the first PID (a server's master, a
+# child of this shell), then up to 5 s for every PID to end before
+# SIGKILL; 1 if it came to that.
+http_stop() {
+	local sig=$1 master=$2
+
+	shift
+	kill -"$sig" "$master" 2>/dev/null || return 0
+	for _ in $(seq 100); do
+		http_running "$@" || break
+		sleep 0.05
+	done
+	if http_running "$@"; then
+		kill -KILL "$@" 2>/dev/null
+		wait "$master" 2>/dev/null
+		return 1
+	fi
+	wait "$master" 2>/dev/null
+	return 0
+}
+
+# http_stop_each STOP DIR...: STOP DIR for each, quietly (exit traps).
+http_stop_each() {
+	local stop=$1 d
+
+	shift
+	for d in "$@"; do
+		"$stop" "$d" >/dev/null 2>&1
+	done
+}
+
+# http_suite_init SERVER: what a web server suite starts with.  SKIP
+# without SERVER, curl or python3, ERROR without the wrapper or
+# splicemsg-stat; HTTP_TMP, a private directory with the tree (http_tree),
+# removed at exit after every SERVER started is stopped (SERVER_stop_all).
+http_suite_init() {
+	local c
+
+	SM_WRAPPER=${SM_WRAPPER:-$top_builddir/tools/splicemsg}
+	SM_STAT=${SM_STAT:-$top_builddir/tools/splicemsg-stat}
+	for c in "$1" curl python3; do
+		command -v "$c" >/dev/null ||
+			{ echo "SKIP $T_NAME: no $c"; exit 77; }
+	done
+	for c in "$SM_WRAPPER" "$SM_STAT"; do
+		[ -x "$c" ] || { echo "ERROR $T_NAME: no $c"; exit 99; }
+	done
+	HTTP_TMP=$(mktemp -d "/tmp/sm-$1.XXXXXX") || exit 99
+	chmod 755 "$HTTP_TMP"
+	# shellcheck disable=SC2064 # expanded now, on purpose
+	trap "http_trace_stop; $1_stop_all; rm -rf '$HTTP_TMP'" EXIT
+	http_tree "$HTTP_TMP"
 }
 
 http_free_port() {
@@ -491,14 +548,15 @@ http_check_disconnects() {
 
 # http_run SERVER DIR MODE...: for each MODE (native first), start
 # SERVER (SERVER_start, _workers and _stop from SERVER-lib.sh) on a free
-# port and run every check; the caller defines check_uid NAME DIR and
-# check_log NAME DIR.  The native server is traced while it serves the
+# port and run every check; the caller defines check_uid NAME DIR (one
+# result line) and log_errors DIR (prints what in the server's logs says
+# something went wrong).  The native server is traced while it serves the
 # sequential requests: what it does per response is printed, and is what
 # the shim's statistics for the same requests must follow
 # (http_check_idioms).  HTTP_PREFIX goes before every check's name;
 # HTTP_CHECKS (default "slow disconnects") says which of those two run.
 http_run() {
-	local srv=$1 top=$2 mode name dir port workers idioms='' s trace=yes
+	local srv=$1 top=$2 mode name dir port workers idioms='' s bad trace=yes
 	local checks=${HTTP_CHECKS-slow disconnects}
 
 	shift 2
@@ -544,7 +602,9 @@ http_run() {
 			http_check_disconnects "$name" "$port" \
 				"${workers%%[[:space:]]*}" "$dir/out"
 		"${srv}_stop" "$dir" || t_fail "$name/stop" "needed SIGKILL"
-		check_log "$name" "$dir"
+		bad=$(log_errors "$dir")
+		[ -z "$bad" ]
+		t_verdict $? "$name/error-log-clean" "$(head -3 <<<"$bad")"
 		http_check_stats "$name" "$dir" "$mode" "$idioms"
 	done
 }

@@ -72,28 +72,13 @@ lighttpd_workers() {
 }
 
 lighttpd_stop() {
-	local dir=$1 pid
+	local pid
 
-	pid=$(cat "$dir/shell.pid" 2>/dev/null) || return 0
-	rm -f "$dir/shell.pid"
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 100); do
-		http_running "$pid" || break
-		sleep 0.05
-	done
-	if http_running "$pid"; then
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		return 1
-	fi
-	wait "$pid" 2>/dev/null
-	return 0
+	pid=$(cat "$1/shell.pid" 2>/dev/null) || return 0
+	rm -f "$1/shell.pid"
+	http_stop TERM "$pid"
 }
 
 lighttpd_stop_all() {
-	local d
-
-	for d in "${LIGHTTPD_STARTED[@]}"; do
-		lighttpd_stop "$d" >/dev/null 2>&1
-	done
+	http_stop_each lighttpd_stop "${LIGHTTPD_STARTED[@]}"
 }

@@ -31,19 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/apps/lighttpd-lib.sh
 . "$here/lighttpd-lib.sh"
 t_clean_env
-SM_WRAPPER=${SM_WRAPPER:-$top_builddir/tools/splicemsg}
-SM_STAT=${SM_STAT:-$top_builddir/tools/splicemsg-stat}
-
-for c in lighttpd curl python3; do
-	command -v $c >/dev/null || { echo "SKIP $T_NAME: no $c"; exit 77; }
-done
-[ -x "$SM_WRAPPER" ] || { echo "ERROR no wrapper at $SM_WRAPPER"; exit 99; }
-[ -x "$SM_STAT" ] || { echo "ERROR no splicemsg-stat at $SM_STAT"; exit 99; }
-
-tmp=$(mktemp -d /tmp/sm-lighttpd.XXXXXX)
-chmod 755 "$tmp"
-trap 'http_trace_stop; lighttpd_stop_all; rm -rf "$tmp"' EXIT
-http_tree "$tmp"
+http_suite_init lighttpd
 
 # As root lighttpd binds, then runs as nobody.
 check_uid() {
@@ -57,13 +45,9 @@ check_uid() {
 }
 
 # lighttpd logs nothing but its start and stop unless something failed.
-check_log() {
-	local name=$1 dir=$2 bad
-
-	bad=$(grep -vE '\) server (started|stopped)' "$dir/logs/error.log")
-	[ -z "$bad" ]
-	t_verdict $? "$name/error-log-clean" "$(head -3 <<<"$bad")"
+log_errors() {
+	grep -vE '\) server (started|stopped)' "$1/logs/error.log"
 }
 
-http_run lighttpd "$tmp" native auto uring
+http_run lighttpd "$HTTP_TMP" native auto uring
 t_finish

@@ -29,18 +29,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/apps/nginx-lib.sh
 . "$here/nginx-lib.sh"
 t_clean_env
-SM_WRAPPER=${SM_WRAPPER:-$top_builddir/tools/splicemsg}
-SM_STAT=${SM_STAT:-$top_builddir/tools/splicemsg-stat}
-
-command -v nginx >/dev/null || { echo "SKIP nginx: not installed"; exit 77; }
-command -v curl >/dev/null || { echo "SKIP nginx: no curl"; exit 77; }
-[ -x "$SM_WRAPPER" ] || { echo "ERROR no wrapper at $SM_WRAPPER"; exit 99; }
-[ -x "$SM_STAT" ] || { echo "ERROR no splicemsg-stat at $SM_STAT"; exit 99; }
-
-tmp=$(mktemp -d /tmp/sm-nginx.XXXXXX)
-chmod 755 "$tmp"
-trap 'http_trace_stop; nginx_stop_all; rm -rf "$tmp"' EXIT
-http_tree "$tmp"
+http_suite_init nginx
+tmp=$HTTP_TMP
 www=$HTTP_WWW
 
 # The worker runs as nobody when we are root: the uid switch.
@@ -59,11 +49,8 @@ check_uid() {
 }
 
 # No [error] or worse in the error log (client aborts are [info]).
-check_log() {
-	local name=$1 dir=$2 bad
-	bad=$(grep -E '\[(error|crit|alert|emerg)\]' "$dir/logs/error.log")
-	[ -z "$bad" ]
-	t_verdict $? "$name/error-log-clean" "$(head -3 <<<"$bad")"
+log_errors() {
+	grep -E '\[(error|crit|alert|emerg)\]' "$1/logs/error.log"
 }
 
 # ---- the matrix ----------------------------------------------------------------
