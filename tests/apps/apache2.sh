@@ -20,8 +20,9 @@
 # most 16 KiB with its headers in one sendmsg(2) and the others' headers
 # ahead of sendfile(2); uring coalesces every corked response.
 #
-# Environment: top_builddir, SM_WRAPPER (default the build tree's
-# tools/splicemsg).  Prints PASS/FAIL/SKIP lines; exits 0, 1, 77 or 99.
+# Environment: top_builddir, SM_WRAPPER and SM_STAT (default the build tree's
+# tools/splicemsg and splicemsg-stat).  Prints PASS/FAIL/SKIP lines; exits
+# 0, 1, 77 or 99.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -17,8 +17,9 @@
 # apache2).  Then a worker killed mid-transfer and clients that disconnect
 # mid-transfer: no hang, no crash, no descriptor left behind.
 #
-# Environment: top_builddir, SM_WRAPPER (default the build tree's
-# tools/splicemsg).  Prints PASS/FAIL/SKIP lines; exits 0, 1, 77 or 99.
+# Environment: top_builddir, SM_WRAPPER and SM_STAT (default the build tree's
+# tools/splicemsg and splicemsg-stat).  Prints PASS/FAIL/SKIP lines; exits
+# 0, 1, 77 or 99.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
