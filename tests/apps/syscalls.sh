@@ -16,12 +16,14 @@
 # requests (read, recv*, epoll_*, accept*): how often lighttpd's read finds
 # the next request already there (1.03 to 1.50 reads per request in runs
 # here), or apache hands a connection to its listener, is timing the shim
-# takes no part in.  The shim's calls once per connection (getpeername,
-# getsockopt: a few per ten thousand requests over keep-alive) are within
-# the 0.5% that comparison allows.  Whether the shim must have coalesced
-# responses follows from the native counts: where the server corks a
-# sendfile (a TCP_CORK pair and a sendfile per request), the stats must
-# show them coalesced; where it does not, none.
+# takes no part in.  That comparison allows 2%: calls once per connection,
+# the server's (close, shutdown) and the shim's (getsockopt, getpeername),
+# weigh differently when the two runs serve 20,000 and 5,000 requests (the
+# count varies that much on a busy machine), while one call of the shim's
+# per response would be +50% for lighttpd and +14% for apache2.  Whether
+# the shim must have coalesced responses follows from the native counts:
+# where the server corks a sendfile (a TCP_CORK pair and a sendfile per
+# request), the stats must show them coalesced; where it does not, none.
 #
 # Environment: top_builddir, SM_WRAPPER, SM_SYSCALL_MAX (nginx, 0.65),
 # SM_SYSCALL_MAX_OTHER (lighttpd and apache2, 1.0), SM_SYSCALL_SERVERS
@@ -127,8 +129,8 @@ check() {
 		t_verdict $? "$srv/calls per request: auto/native = $r (at most $max)" \
 			"auto/native = $r, more than $max"
 	else
-		at_most "$rs" "$max * 1.005"
-		t_verdict $? "$srv/calls per request: auto/native = $r, $rs outside the read loop (at most $max)" \
+		at_most "$rs" "$max * 1.02"
+		t_verdict $? "$srv/calls per request: auto/native = $r, $rs outside the read loop (at most $max, +2%)" \
 			"auto/native = $rs outside the read loop, more than $max"
 	fi
 	# the idiom natively: a cork pair and a sendfile per request
