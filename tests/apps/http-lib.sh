@@ -326,6 +326,10 @@ http_trace_stop() {
 #			16 KiB: what auto sends as one sendmsg(2)
 #   corked_large	the same with a larger sendfile(): held headers
 #			go ahead of it
+#   corked_paced	those of corked_large whose sendfile() asks for
+#			64 KiB or more, which auto copies with their
+#			headers where the congestion control paces (bbr);
+#			paced_held_bytes their held bytes
 #   corked_bare		corked writes that no sendfile() followed
 #   held_writes		writes while corked, before the body
 #   held_bytes, small_held_bytes, bare_held_bytes	their bytes
@@ -336,9 +340,11 @@ http_idioms() {
 import re, sys
 
 SMALL = 16 << 10    # SM_DIRECT_MAX, shim/sm.h
+PACED = 64 << 10    # SM_PACED_COPY_MIN, shim/sm.h
 call = re.compile(r"^(\w+)\((\d+)(?:<([^\[>]*\[[^\]]*\]|[^>]*)>)?(.*)"
                   r"\s+=\s+(-?\d+)")
-c = dict.fromkeys(("corked_small", "corked_large", "corked_bare",
+c = dict.fromkeys(("corked_small", "corked_large", "corked_paced",
+                   "paced_held_bytes", "corked_bare",
                    "held_writes", "held_bytes", "small_held_bytes",
                    "bare_held_bytes", "sendfile_calls", "sendfile_bytes",
                    "small_body_bytes", "plain_writes"), 0)
@@ -408,6 +414,9 @@ for line in open(sys.argv[1]):
                 c["small_body_bytes"] += max(ret, 0)
             else:
                 c["corked_large"] += 1
+                if count >= PACED:
+                    c["corked_paced"] += 1
+                    c["paced_held_bytes"] += s["held"]
             s["body"] = True
     elif name in ("write", "writev", "send", "sendto", "sendmsg"):
         if s["corked"] and not s["body"]:
@@ -427,6 +436,12 @@ for k, n in sorted(shapes.items(), key=lambda kv: -kv[1]):
 PY
 }
 
+# Do the servers' sockets pace (bbr, this network namespace's default)?
+# Then auto copies their large bodies to this local peer (policy.c).
+http_paced() {
+	[[ $(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null) == bbr* ]]
+}
+
 # http_check_idioms NAME MODE IDIOMS STATS: what the shim must have done
 # with the responses IDIOMS (http_idioms' first line, from the native
 # server) counts, given the same requests under MODE (docs/cork.md).
@@ -437,8 +452,11 @@ PY
 # checked.
 http_check_idioms() {
 	local name=$1 mode=$2 i=$3 s=$4 want got
-	local small large hw hb sb bb sfb smb
+	[ "$mode" = auto ] && http_paced && mode=auto-paced
+	local small large hw hb sb bb sfb smb paced pb
 	small=$(http_get corked_small "$i")
+	paced=$(http_get corked_paced "$i")
+	pb=$(http_get paced_held_bytes "$i")
 	large=$(http_get corked_large "$i")
 	hw=$(http_get held_writes "$i")
 	hb=$(http_get held_bytes "$i")
@@ -462,6 +480,25 @@ http_check_idioms() {
 		want="coalesced=$small hold_writes=$hw"
 		want+=" hold_flushed=$((hb - sb)) sendmsg=$small/$smb"
 		want+=" native=$((sfb - smb)) uring=0"
+		;;
+	auto-paced)
+		# the same, but 64 KiB and more is copied in sendmsg(2),
+		# with its headers when it is a response's first body call;
+		# which later calls ask for that much is timing: totals
+		want="coalesced=$((small + paced)) hold_writes=$hw"
+		want+=" hold_flushed=$((hb - sb - pb)) uring=0"
+		got="coalesced=$(http_get coalesced "$s")"
+		got+=" hold_writes=$(http_get hold_writes "$s")"
+		got+=" hold_flushed=$(http_get hold_flushed "$s") uring=0"
+		[ $(($(http_get bytes_by_path.native "$s") +
+		     $(http_get bytes_by_path.sendmsg "$s"))) = "$sfb" ] &&
+		[ "$(http_get calls_by_path.sendmsg "$s")" -ge \
+		  $((small + paced)) ] ||
+			got+=" (bytes or sendmsg calls off: $(http_get \
+				bytes_by_path.native "$s") native +" \
+				"$(http_get calls_by_path.sendmsg \
+				"$s")/$(http_get bytes_by_path.sendmsg "$s")" \
+				"sendmsg, want $sfb bytes)"
 		;;
 	uring)
 		# every corked response in one io_uring submission
@@ -500,6 +537,9 @@ http_racy_idioms() {
 		[ "${g[sendmsg]%/*}" = "${g[coalesced]}" ] &&
 		[ $((${g[native]} + ${g[sendmsg]#*/})) = \
 		  $((${w[native]} + ${w[sendmsg]#*/})) ]
+	elif [ "$1" = auto-paced ]; then
+		# the bytes' total and the sendmsg calls, checked already
+		[[ $3 != *" off: "* ]]
 	else
 		[ "${g[native]}" = 0 ] && [ "${g[sendmsg]}" = 0/0 ]
 	fi
@@ -628,6 +668,14 @@ http_check_stats() {
 		t_verdict $? "$name/stats-io_uring" "$s"
 		;;
 	auto)
+		if http_paced; then
+			# bbr: what the server asks for in 64 KiB and more is
+			# copied in sendmsg(2) (per-response-counters: how much)
+			[ "$ur" = 0 ] && [ "$(http_get bytes_by_path.sendmsg \
+				"$s")" -gt 0 ]
+			t_verdict $? "$name/stats-sendmsg-under-bbr" "$s"
+			return
+		fi
 		# loopback: sendfile(2), and the stats say why; small corked
 		# bodies leave with their headers in one sendmsg(2) if the
 		# server corks any
