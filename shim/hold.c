@@ -74,6 +74,7 @@ struct sm_hold {
 	bool tail_seen;		/* ... and bytes followed it before uncork */
 	int err;		/* error of a flush, for the next write */
 	size_t budget;		/* bytes the kernel would still take at once */
+	int sndbuf;		/* SO_SNDBUF when last asked; 0: ask */
 	size_t len, cap;	/* held bytes */
 	char *buf;
 	uint64_t deadline;	/* CLOCK_MONOTONIC ns: flush by then */
@@ -132,6 +133,7 @@ static void reset_locked(struct sm_hold *h, uint64_t ino)
 	h->dead = false;
 	h->err = 0;
 	h->budget = 0;
+	h->sndbuf = 0;
 }
 
 /* ---- the registry: one hold per socket, found by its inode ------------ */
@@ -617,10 +619,18 @@ static bool room_for(struct sm_hold *h, int fd, size_t need, int flags)
 		return true;
 	if (h->budget >= need)
 		return true;
-	if (sm_real.ioctl(fd, SIOCOUTQ, &outq) < 0 ||
-	    sm_real.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) < 0)
+	/*
+	 * SO_SNDBUF changes through the application's setsockopt (which
+	 * forgets it) or the kernel's: autotuning only grows it, and memory
+	 * pressure that shrinks it is an event outside the process, which
+	 * could as well have come after the write.
+	 */
+	if (sm_real.ioctl(fd, SIOCOUTQ, &outq) < 0)
 		return false;
-	h->budget = sndbuf > outq ? (size_t)(sndbuf - outq) / 2 : 0;
+	if (!h->sndbuf &&
+	    sm_real.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0)
+		h->sndbuf = sndbuf;
+	h->budget = h->sndbuf > outq ? (size_t)(h->sndbuf - outq) / 2 : 0;
 	return h->budget >= need;
 }
 
@@ -919,6 +929,7 @@ bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 		/* TCP_NODELAY and the like act on queued bytes: queue ours */
 		drain_defer(h);
 		h->budget = 0;	/* SO_SNDBUF, maybe */
+		h->sndbuf = 0;
 		*res = sm_real.setsockopt(fd, level, name, val, len) < 0 ?
 		       -errno : 0;
 	}
@@ -937,6 +948,17 @@ void sm_hold_cork_applied(int fd, int on)
 	h->kern_cork = on;
 	if (!on)
 		h->more_sent = false;
+	sm_hold_unlock(h);
+}
+
+void sm_hold_sockopt_applied(int fd)
+{
+	struct sm_hold *h = hold_for(fd, false, false);
+
+	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+		return;
+	h->budget = 0;		/* SO_SNDBUF, maybe */
+	h->sndbuf = 0;
 	sm_hold_unlock(h);
 }
 

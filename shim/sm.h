@@ -247,6 +247,8 @@ bool sm_hold_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 size_t sm_hold_queued(int fd);
 /* TCP_CORK was set to @on in the kernel behind the hold (raw syscall). */
 void sm_hold_cork_applied(int fd, int on);
+/* Another option was set on @fd behind the hold's back: measure again. */
+void sm_hold_sockopt_applied(int fd);
 /* After a successful real getsockopt: TCP_CORK as the application set it. */
 void sm_hold_getsockopt(int fd, int level, int name, void *val,
 			const socklen_t *len);

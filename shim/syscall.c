@@ -142,9 +142,12 @@ void sm_syscall_after(long nr, const long *a, long ret)
 		sm_fd_born(ret, O_RDWR);
 		break;
 	case SYS_setsockopt:
+		sm_fd_sockopt_set(a[0], a[1], a[2]);
 		if (a[1] == IPPROTO_TCP && a[2] == TCP_CORK && a[4] >= 4 &&
 		    !sm_copy_in(&sv[0], (const void *)a[3], sizeof(int)))
 			sm_hold_cork_applied(a[0], sv[0] != 0);
+		else
+			sm_hold_sockopt_applied(a[0]);
 		break;
 	case SYS_socketpair:
 		if (!sm_copy_in(sv, (const void *)a[3], sizeof(sv))) {
