@@ -10,9 +10,12 @@
  * EOF as EFAULT, never SIGBUS.  Zero-copy sends hold a reference until the
  * kernel's notification, so a window is unmapped only when nobody uses it.
  * The cached window keeps its file (and a deleted file's blocks) until the
- * thread sends another file or exits.
+ * thread sends another file or exits; a thread-specific key's destructor
+ * drops it at exit, whether or not the thread ever had a ring (a thread
+ * that only copies from the mapping has none).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -32,6 +35,8 @@ struct sm_map {
 };
 
 static __thread struct sm_map *tls_map;
+static pthread_key_t map_key;
+static pthread_once_t map_once = PTHREAD_ONCE_INIT;
 
 void sm_map_put(struct sm_map *m)
 {
@@ -45,6 +50,17 @@ static void drop_cached(void)
 {
 	sm_map_put(tls_map);
 	tls_map = NULL;
+}
+
+static void thread_exit(void *arg)
+{
+	(void)arg;
+	drop_cached();
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&map_key, thread_exit);
 }
 
 static bool covers(const struct sm_map *m, const struct stat *st,
@@ -96,15 +112,13 @@ struct sm_map *sm_map_get(int fd, const struct stat *st, loff_t start,
 		m->ino = st->st_ino;
 		m->refs = 1;		/* the cache's */
 		tls_map = m;
+		/* Any non-NULL value makes the destructor run at exit. */
+		pthread_once(&map_once, make_key);
+		pthread_setspecific(map_key, m);
 	}
 	__atomic_add_fetch(&m->refs, 1, __ATOMIC_ACQ_REL);
 	*ptr = (const char *)m->addr + (start - m->base);
 	return m;
-}
-
-void sm_map_thread_exit(void)
-{
-	drop_cached();
 }
 
 /* In a forked child the window is the child's copy: keep using it. */

@@ -364,7 +364,6 @@ struct sm_map;
 struct sm_map *sm_map_get(int fd, const struct stat *st, loff_t start,
 			  size_t len, const void **ptr, int *err);
 void sm_map_put(struct sm_map *m);
-void sm_map_thread_exit(void);
 
 /* ---- uring.c: per-thread rings ---------------------------------------- */
 struct sm_ring;

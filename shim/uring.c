@@ -262,7 +262,6 @@ static void thread_exit(void *arg)
 	struct sm_ring *r = arg;
 	int i;
 
-	sm_map_thread_exit();
 	flush(r);
 	/*
 	 * A deferred ring's completions run only in this thread: after it
