@@ -33,7 +33,7 @@ extern const char *const sm_fallback_docs[SM_FB_MAX];
 extern const char *const sm_sock_names[SM_SOCK_MAX];
 
 #define SM_STATS_MAGIC 0x74617473534d5053ULL /* "SPMSstat" */
-#define SM_STATS_VERSION 4
+#define SM_STATS_VERSION 5
 /* Laid out for a reader in another process (the live stats file). */
 struct sm_counters {
 	uint64_t magic;
@@ -52,8 +52,8 @@ struct sm_counters {
  * change to the struct changes its size or this list, and must come with
  * a new SM_STATS_VERSION (and this line).
  */
-_Static_assert(SM_STATS_VERSION == 4 && SM_PATH_MAX == 5 && SM_FB_MAX == 16 &&
-	       sizeof(struct sm_counters) == 8 * (3 + 2 * 5 + 16 + 5 + 3),
+_Static_assert(SM_STATS_VERSION == 5 && SM_PATH_MAX == 6 && SM_FB_MAX == 16 &&
+	       sizeof(struct sm_counters) == 8 * (3 + 2 * 6 + 16 + 7 + 3),
 	       "the counters' layout changed: bump SM_STATS_VERSION here");
 
 /*

@@ -56,6 +56,10 @@
 /* Flags a held write may carry; others (MSG_OOB...) go to the kernel. */
 #define SM_HOLD_FLAGS (MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL)
 #define SM_HOLD_BUCKETS 64
+/* Sockets whose bytes may wait for their loop's next wait, at most. */
+#define SM_BATCH_HOLDS 1024
+/* Sends per io_uring_enter of a batch (their state is on the stack). */
+#define SM_BATCH_ROUND 32
 
 /* One socket's cork state and held bytes; private to this file. */
 struct sm_hold {
@@ -70,13 +74,22 @@ struct sm_hold {
 	bool more_sent;		/* MSG_MORE bytes wait for the uncork push */
 	bool shut;		/* shutdown(SHUT_WR) seen: hold nothing */
 	bool dead;		/* an error was reported: hold nothing */
+	bool waiting;		/* uncorked: waits for the loop's next wait */
 	bool body_done;		/* a body went while corked ... */
 	bool tail_seen;		/* ... and bytes followed it before uncork */
 	int err;		/* error of a flush, for the next write */
 	size_t budget;		/* bytes the kernel would still take at once */
 	int sndbuf;		/* SO_SNDBUF when last asked; 0: ask */
-	size_t len, cap;	/* held bytes */
-	char *buf;
+	size_t len, cap;	/* held bytes, the body's included */
+	char *buf;		/* the first len - body_len of them */
+	/*
+	 * A body queued for the loop's next wait (sm_hold_take_body): the
+	 * last body_len held bytes, in a mapping of the file.  Nothing is
+	 * appended after it: every call but the uncork sends it first.
+	 */
+	struct sm_map *body_map;
+	const char *body;
+	size_t body_len;
 	uint64_t deadline;	/* CLOCK_MONOTONIC ns: flush by then */
 	struct sm_hold *next_all;
 	struct sm_hold *next_ino;	/* in its bucket, or the free list */
@@ -96,6 +109,9 @@ static bool timer_idle;			/* waiting with no deadline */
 static bool timer_quit;			/* sandboxed: the timer must go */
 static bool timer_failed;		/* no thread for it: hold nothing */
 static bool passthrough;		/* sandboxed: hold nothing, ever */
+static int nwaiting;			/* holds waiting for a loop's wait */
+/* This thread waits in epoll_wait: an event loop's. */
+static __thread bool loop_thread;
 
 static uint64_t now_ns(void)
 {
@@ -115,12 +131,24 @@ static bool sandboxed(void)
 	return __atomic_load_n(&passthrough, __ATOMIC_RELAXED);
 }
 
+/* Nothing is held any more. */
+static void emptied(struct sm_hold *h)
+{
+	h->len = 0;
+	__atomic_fetch_sub(&nheld, 1, __ATOMIC_RELAXED);
+	if (h->waiting)
+		__atomic_fetch_sub(&nwaiting, 1, __ATOMIC_RELAXED);
+	h->waiting = false;
+	sm_map_put(h->body_map);
+	h->body_map = NULL;
+	h->body_len = 0;
+}
+
 /* A fresh state for socket @ino; held bytes, if any, are dropped. */
 static void reset_locked(struct sm_hold *h, uint64_t ino)
 {
 	if (h->len)
-		__atomic_fetch_sub(&nheld, 1, __ATOMIC_RELAXED);
-	h->len = 0;
+		emptied(h);
 	h->ino = ino;
 	h->zombie = false;
 	h->shared = false;
@@ -300,8 +328,15 @@ static struct sm_hold *hold_for(int fd, bool create, bool via_more)
 
 static void settle_locked(struct sm_hold *h);
 
-/* Lock @h if it still belongs to @ino; settle a shared one. */
-static struct sm_hold *lock_checked(struct sm_hold *h, uint64_t ino)
+static int drain_defer(struct sm_hold *h);
+
+/*
+ * Lock @h if it still belongs to @ino; settle a shared one.  A queued body
+ * goes first (its error kept for the caller), so that nothing is ever
+ * appended after it: only the uncork keeps it (@keep_body).
+ */
+static struct sm_hold *lock_hold(struct sm_hold *h, uint64_t ino,
+				 bool keep_body)
 {
 	if (!h)
 		return NULL;
@@ -312,7 +347,14 @@ static struct sm_hold *lock_checked(struct sm_hold *h, uint64_t ino)
 	}
 	if (h->shared)
 		settle_locked(h);
+	if (h->body_len && !keep_body)
+		drain_defer(h);
 	return h;
+}
+
+static struct sm_hold *lock_checked(struct sm_hold *h, uint64_t ino)
+{
+	return lock_hold(h, ino, false);
 }
 
 struct sm_hold *sm_hold_lock(int fd, struct sm_fdinfo *fi)
@@ -440,15 +482,37 @@ static bool append_locked(struct sm_hold *h, const struct iovec *v, int cnt,
 /* The first @n held bytes reached the kernel. */
 static void consume(struct sm_hold *h, size_t n)
 {
+	size_t in_buf = h->len - h->body_len;
+
 	if (!n)
 		return;
 	if (n >= h->len) {
-		h->len = 0;
-		__atomic_fetch_sub(&nheld, 1, __ATOMIC_RELAXED);
+		emptied(h);
 		return;
 	}
-	memmove(h->buf, h->buf + n, h->len - n);
+	if (n >= in_buf) {
+		h->body += n - in_buf;
+		h->body_len -= n - in_buf;
+	} else {
+		memmove(h->buf, h->buf + n, in_buf - n);
+	}
 	h->len -= n;
+}
+
+/* The held bytes as iovecs: the buffer, then the body; returns how many. */
+static int held_iov(const struct sm_hold *h, struct iovec v[2])
+{
+	int n = 0;
+
+	if (h->len > h->body_len) {
+		v[n].iov_base = h->buf;
+		v[n++].iov_len = h->len - h->body_len;
+	}
+	if (h->body_len) {
+		v[n].iov_base = (void *)h->body;
+		v[n++].iov_len = h->body_len;
+	}
+	return n;
 }
 
 /* Before bytes go out natively while the application has corked. */
@@ -499,25 +563,37 @@ static void body_sent(struct sm_hold *h, int flags)
 static int flush_locked(struct sm_hold *h, int fd, bool nonblock, bool push)
 {
 	int flags = MSG_NOSIGNAL | (nonblock ? MSG_DONTWAIT : 0);
+	struct iovec v[2];
+	struct msghdr m = { .msg_iov = v };
 	ssize_t n;
 
 	if (!push)
 		flags |= msg_flags(h);
 	while (h->len) {
-		n = sm_real.send(fd, h->buf, h->len, flags);
+		m.msg_iovlen = held_iov(h, v);
+		/* send(2) where it is one buffer: what strace shows, too */
+		n = h->body_len ? sm_real.sendmsg(fd, &m, flags) :
+		    sm_real.send(fd, h->buf, h->len, flags);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return -EAGAIN;
 		if (n < 0) {
-			h->err = errno;
+			/*
+			 * EFAULT in a queued body: another process shrank
+			 * the file since the sendfile() that queued it (the
+			 * one documented exception): the socket's stream is
+			 * broken, and its next call says so.
+			 */
+			h->err = errno == EFAULT && h->body_len ? EIO : errno;
 			h->dead = true;
 			consume(h, h->len);
 			return -h->err;
 		}
 		if (flags & MSG_MORE)
 			h->more_sent = true;
-		sm_count(&sm_stats->hold_flushed, n);
+		if (!h->body_len)
+			sm_count(&sm_stats->hold_flushed, n);
 		sm_hold_spent(h, n);
 		consume(h, n);
 	}
@@ -883,6 +959,147 @@ bool sm_hold_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 	return true;
 }
 
+/* ---- batching: a loop turn's responses leave together ----------------- */
+
+static uint64_t flush_all(bool due_only);
+
+/*
+ * May @h's bytes wait for the next epoll_wait of this thread, to leave
+ * with the loop turn's other responses in one io_uring_enter?  Only in an
+ * event loop's thread (a worker that goes back to a condition variable
+ * would keep them to the cork's ceiling), only bytes that nothing in the
+ * kernel waits on (no kernel cork, no MSG_MORE bytes to push), only while
+ * this process alone writes to the socket, and only so many sockets.
+ */
+static bool may_wait(struct sm_hold *h, int fd)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+
+	return loop_thread && fi && sm_policy_batches(&sm_opt, fi->kind) &&
+	       !h->kern_cork && !h->more_sent && !h->shared && !h->err &&
+	       !h->dead && !h->shut &&
+	       (h->waiting || __atomic_load_n(&nwaiting, __ATOMIC_RELAXED) <
+			      SM_BATCH_HOLDS);
+}
+
+bool sm_hold_may_batch(struct sm_hold *h, int fd)
+{
+	return h && h->len && h->app_cork && !h->body_len && may_wait(h, fd);
+}
+
+/*
+ * The body of sendfile() on a socket whose headers are held, as a reference
+ * to the caller's mapping @map (whose reference the hold takes), queued
+ * behind them: false if the kernel would not take them all at once now,
+ * which a batch's non-blocking send needs, whatever the socket's mode.
+ */
+bool sm_hold_take_body(struct sm_hold *h, int fd, struct sm_map *map,
+		       const void *body, size_t n)
+{
+	if (!sm_hold_may_batch(h, fd) ||
+	    !room_for(h, fd, h->len + n, MSG_DONTWAIT))
+		return false;
+	h->body_map = map;
+	h->body = body;
+	h->body_len = n;
+	h->len += n;
+	body_sent(h, 0);
+	return true;
+}
+
+/* A batch's send of @h's bytes came back with @s->res. */
+static void batch_done(struct sm_hold *h, const struct sm_batch_send *s)
+{
+	ssize_t n = s->res;
+
+	if (n > 0) {
+		if (s->flags & MSG_MORE)
+			h->more_sent = true;
+		if (!h->body_len)
+			sm_count(&sm_stats->hold_flushed, n);
+		sm_hold_spent(h, n);
+		consume(h, n);
+	} else if (n < 0 && n != -EAGAIN && n != -EINTR) {
+		/* as flush_locked(): the next call reports it */
+		h->err = n == -EFAULT && h->body_len ? EIO : (int)-n;
+		h->dead = true;
+		consume(h, h->len);
+	}
+	if (h->len)	/* the socket was full: again soon */
+		__atomic_store_n(&h->deadline, now_ns() + SM_HOLD_NS / 20,
+				 __ATOMIC_RELAXED);
+}
+
+/*
+ * One io_uring_enter for every hold with bytes that this thread can lock
+ * now (one busy in another thread is flushed by that thread, or by the
+ * next wait, or by the timer), in rounds of SM_BATCH_ROUND.  False if
+ * there is no ring: flush_all() then sends them one by one.
+ */
+static bool flush_batched(void)
+{
+	struct sm_batch_send v[SM_BATCH_ROUND];
+	struct sm_hold *held[SM_BATCH_ROUND], *h, *next;
+	struct sm_ring *r;
+	unsigned int n, i;
+	int calls, err;
+
+	r = sm_ring_get(&err);
+	if (!r)
+		return false;
+	pthread_mutex_lock(&list_lock);
+	next = all_holds;
+	pthread_mutex_unlock(&list_lock);
+	while (next) {
+		for (n = 0; next && n < SM_BATCH_ROUND; next = next->next_all) {
+			h = next;
+			if (!__atomic_load_n(&h->len, __ATOMIC_RELAXED) ||
+			    pthread_mutex_trylock(&h->lock))
+				continue;
+			if (!h->len || !h->ino || h->zombie) {
+				sm_hold_unlock(h);
+				continue;
+			}
+			held[n] = h;
+			v[n].fd = h->fd;
+			v[n].flags = MSG_NOSIGNAL | msg_flags(h);
+			v[n].msg = (struct msghdr){ .msg_iov = v[n].iov };
+			v[n].msg.msg_iovlen = held_iov(h, v[n].iov);
+			n++;
+		}
+		if (!n)
+			break;
+		calls = sm_ring_send_batch(r, v, n);
+		if (calls > 0) {
+			sm_count(&sm_stats->batches, calls);
+			sm_count(&sm_stats->batch_sends, n);
+		}
+		for (i = 0; i < n; i++) {
+			batch_done(held[i], &v[i]);
+			sm_hold_unlock(held[i]);
+		}
+	}
+	return true;
+}
+
+/*
+ * The end of a loop turn, or a wait: an epoll_wait (@loop), poll or select,
+ * and @blocking if it may sleep.  A thread that waits in epoll_wait is an
+ * event loop's from then on.  What waits for the turn's end goes now, and
+ * at a blocking wait all that is held, in one submission where there is a
+ * ring.
+ */
+void sm_hold_before_wait(bool loop, bool blocking)
+{
+	if (loop && !loop_thread && !sandboxed())
+		loop_thread = true;
+	if (!sm_hold_any() ||
+	    (!blocking && !__atomic_load_n(&nwaiting, __ATOMIC_RELAXED)))
+		return;
+	if (!sm_policy_batches(&sm_opt, SM_FD_TCP) || !flush_batched())
+		flush_all(false);
+}
+
 /* ---- options: TCP_CORK, and the others that act on queued bytes -------- */
 
 /* TCP_CORK from the application.  Returns setsockopt's result. */
@@ -896,6 +1113,13 @@ static int set_cork(struct sm_hold *h, int fd, bool on)
 	}
 	h->app_cork = false;
 	h->body_done = false;
+	/* in an event loop: with the turn's other responses, at its end */
+	if (h->len && may_wait(h, fd)) {
+		if (!h->waiting)
+			__atomic_fetch_add(&nwaiting, 1, __ATOMIC_RELAXED);
+		h->waiting = true;
+		return 0;
+	}
 	flush_locked(h, fd, false, false);
 	/* a socket shared with another process may have been corked there */
 	if (h->kern_cork || h->more_sent || h->shared)
@@ -918,7 +1142,8 @@ bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 	if (cork && (len < sizeof(int) || sm_copy_in(&on, val, sizeof(on))))
 		cork = false;
 	h = hold_for(fd, cork, false);
-	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+	/* the uncork keeps a queued body: the loop's wait sends it */
+	if (!h || !(h = lock_hold(h, sm_fd_peek(fd)->ino, cork && !on)))
 		return false;
 	/* an AF_UNIX socket holding MSG_MORE bytes has no cork to set */
 	if (sm_fd_peek(fd)->kind != SM_FD_TCP)
@@ -973,7 +1198,7 @@ void sm_hold_getsockopt(int fd, int level, int name, void *val,
 	    !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE) ||
 	    *len < sizeof(int))
 		return;
-	h = lock_checked(fi->hold, fi->ino);
+	h = lock_hold(fi->hold, fi->ino, true);	/* it only reads */
 	if (!h)
 		return;
 	/* the kernel's cork, or the application's applied lazily */

@@ -234,16 +234,20 @@ SM_EXPORT int shutdown(int fd, int how)
 
 /* ---- blocking waits: what is held goes to the kernel first ------------ */
 
-static inline void before_wait(bool blocking)
+/*
+ * @loop: an epoll wait, which makes the thread an event loop's, whose
+ * responses may wait for the turn's end (hold.c, batching).
+ */
+static inline void before_wait(bool loop, bool blocking)
 {
-	if (blocking && sm_unlikely(sm_hold_any()))
-		sm_hold_flush_all();
+	if (loop || sm_unlikely(sm_hold_any()))
+		sm_hold_before_wait(loop, blocking);
 }
 
 SM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	resolve();
-	before_wait(timeout != 0);
+	before_wait(false, timeout != 0);
 	return sm_real.poll(fds, n, timeout);
 }
 
@@ -251,7 +255,7 @@ SM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t,
 		    const sigset_t *mask)
 {
 	resolve();
-	before_wait(!t || t->tv_sec || t->tv_nsec);
+	before_wait(false, !t || t->tv_sec || t->tv_nsec);
 	return sm_real.ppoll(fds, n, t, mask);
 }
 
@@ -259,7 +263,7 @@ SM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e,
 		     struct timeval *t)
 {
 	resolve();
-	before_wait(!t || t->tv_sec || t->tv_usec);
+	before_wait(false, !t || t->tv_sec || t->tv_usec);
 	return sm_real.select(n, r, w, e, t);
 }
 
@@ -267,7 +271,7 @@ SM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e,
 		      const struct timespec *t, const sigset_t *mask)
 {
 	resolve();
-	before_wait(!t || t->tv_sec || t->tv_nsec);
+	before_wait(false, !t || t->tv_sec || t->tv_nsec);
 	return sm_real.pselect(n, r, w, e, t, mask);
 }
 
@@ -275,7 +279,7 @@ SM_EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max,
 			 int timeout)
 {
 	resolve();
-	before_wait(timeout != 0);
+	before_wait(true, timeout != 0);
 	return sm_real.epoll_wait(ep, ev, max, timeout);
 }
 
@@ -283,7 +287,7 @@ SM_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max,
 			  int timeout, const sigset_t *mask)
 {
 	resolve();
-	before_wait(timeout != 0);
+	before_wait(true, timeout != 0);
 	return sm_real.epoll_pwait(ep, ev, max, timeout, mask);
 }
 

@@ -54,6 +54,15 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	if (!c->in_regular ||
 	    (c->kind != SM_FD_TCP && !(c->kind == SM_FD_UNIX && c->held)))
 		return pick(SM_PATH_NATIVE, SM_FB_ineligible);
+	/*
+	 * A small body with held headers, in an event loop: it waits for
+	 * the loop's next epoll_wait, to leave with the turn's other
+	 * responses in one io_uring_enter (one submission per turn instead
+	 * of a send per response).
+	 */
+	if (c->held && c->batch_ok && c->uring_ok &&
+	    c->count <= SM_DIRECT_MAX && sm_policy_batches(o, c->kind))
+		return pick(SM_PATH_BATCH, -1);
 	if (c->held && o->ENGINE != SM_ENGINE_AUTO) {
 		/*
 		 * Held headers and the body in one submission: through the
@@ -125,6 +134,12 @@ bool sm_policy_holds(const struct sm_options *o, int kind, bool via_more)
 	if (kind == SM_FD_TCP)
 		return true;
 	return kind == SM_FD_UNIX && via_more && o->ENGINE != SM_ENGINE_AUTO;
+}
+
+bool sm_policy_batches(const struct sm_options *o, int kind)
+{
+	return o->BATCH && kind == SM_FD_TCP &&
+	       (o->ENGINE == SM_ENGINE_AUTO || o->ENGINE == SM_ENGINE_URING);
 }
 
 /*

@@ -212,6 +212,29 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 }
 
 /*
+ * SM_PATH_BATCH: the body joins the held headers, by reference to the
+ * mapping, to leave at the event loop's next wait with the turn's other
+ * responses (hold.c).  sendfile(2) returns its length now, as it would
+ * once the bytes were queued in the socket; a file shrunk by another
+ * process before they leave is the documented exception.  False if the
+ * kernel would not take them all now: then they go now, as SENDMSG.
+ */
+static bool queue_body(struct sm_xfer *x)
+{
+	struct sm_map *map;
+	const void *buf;
+	int err;
+
+	map = sm_map_get(x->in_fd, x->st, x->pos, x->len, &buf, &err);
+	if (!map)
+		return false;
+	if (sm_hold_take_body(x->h, x->out_fd, map, buf, x->len))
+		return true;
+	sm_map_put(map);
+	return false;
+}
+
+/*
  * Is [@p, @p + @n) in this thread's stack above the stack pointer?  That
  * memory is mapped and writable for certain, so an offset there needs no
  * zero-length sendfile(2) to be checked: nginx, lighttpd and Python pass a
@@ -533,6 +556,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	c.paced = c.kind == SM_FD_TCP && fi->local_peer &&
 		  sm_fd_paced(out_fd, fi);
 	c.kmod_ok = sm_opt.ENGINE == SM_ENGINE_KMOD && sm_kmod_available();
+	c.batch_ok = sm_hold_may_batch(h, out_fd);
 	/* Cheap decisions first: auto mostly stays native. */
 	ch = sm_policy_choose(&sm_opt, &c);
 	if (ch.path == SM_PATH_NATIVE)
@@ -598,8 +622,16 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	x.h = h;
 	x.more = sm_hold_body_flags(h);
 
-	sm_count(&sm_stats->calls[ch.path], 1);
-	ret = xfer_run(r, &x);
+	if (x.path == SM_PATH_BATCH && !queue_body(&x))
+		x.path = SM_PATH_SENDMSG;
+	sm_count(&sm_stats->calls[x.path], 1);
+	if (x.path == SM_PATH_BATCH) {
+		sm_count(&sm_stats->bytes[SM_PATH_BATCH], x.len);
+		sm_count(&sm_stats->coalesced, 1);
+		ret = x.len;
+	} else {
+		ret = xfer_run(r, &x);
+	}
 	if (ret > 0)
 		end_pos(in_fd, offset, x.pos + ret);
 	return ret;

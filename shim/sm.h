@@ -309,6 +309,18 @@ int sm_hold_before_native(struct sm_hold *h, int fd);
  */
 int sm_hold_native_body(struct sm_hold *h, int fd, bool *push);
 void sm_hold_native_body_pushed(struct sm_hold *h);
+/*
+ * Batching (policy: sm_policy_batches): may this body wait with the held
+ * headers for the event loop's next wait?  Then take it: a reference to
+ * the mapping @map (the hold's from then on) that holds @n bytes at @body;
+ * false (nothing taken) if the kernel would not take them all now.
+ */
+struct sm_map;
+bool sm_hold_may_batch(struct sm_hold *h, int fd);
+bool sm_hold_take_body(struct sm_hold *h, int fd, struct sm_map *map,
+		       const void *body, size_t n);
+/* Before epoll_wait (@loop), poll or select; @blocking: it may sleep. */
+void sm_hold_before_wait(bool loop, bool blocking);
 
 /* ---- policy.c: which path a call takes, and the zero-copy rule -------- */
 struct sm_call {
@@ -324,6 +336,7 @@ struct sm_call {
 	bool kmod_ok;		/* /dev/splicemsg passed the handshake */
 	size_t held;		/* header bytes held for this socket */
 	bool paced;		/* local TCP peer, pacing congestion control */
+	bool batch_ok;		/* the hold may wait for the loop turn's end */
 	int uring_err;		/* setup error (-errno) if !uring_ok */
 };
 struct sm_choice {
@@ -337,6 +350,8 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
  * sent with MSG_MORE, which is how AF_UNIX corks)?  @kind: sm_fd_kind.
  */
 bool sm_policy_holds(const struct sm_options *o, int kind, bool via_more);
+/* May a socket's held bytes wait for its event loop's next wait? */
+bool sm_policy_batches(const struct sm_options *o, int kind);
 /* Feed one zero-copy notification into a socket's verdict. */
 void sm_policy_zc_report(struct sm_fdinfo *fi, bool copied);
 int sm_policy_setup_fallback(int err);
@@ -397,6 +412,21 @@ struct sm_send {
 };
 /* Send once; returns bytes sent or -errno. */
 ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s);
+/* One entry of sm_ring_send_batch(): one socket's held bytes. */
+struct sm_batch_send {
+	int fd;
+	int flags;		/* MSG_*; MSG_DONTWAIT is added */
+	struct msghdr msg;
+	struct iovec iov[2];
+	ssize_t res;		/* out: bytes sent or -errno */
+};
+/*
+ * Send each entry, in as few io_uring_enter calls as the ring allows;
+ * returns how many it made.  Each entry's res is set (-EIO for one whose
+ * result never came: the ring failed, and it may have gone).
+ */
+int sm_ring_send_batch(struct sm_ring *r, struct sm_batch_send *v,
+		       unsigned int n);
 /* After a handler interrupted a send that moved nothing: restart it? */
 bool sm_signal_restartable(void);
 void sm_rings_prepare_fork(void);

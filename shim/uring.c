@@ -56,6 +56,16 @@
 /* user_data of requests that are not zero-copy sends */
 #define UD_COPY 1ULL
 #define UD_CANCEL 2ULL
+/*
+ * A batch entry: this tag in the low bits, its slot above them, and the
+ * batch's generation above that, so that the completion of a send from a
+ * round given up on (its io_uring_enter failed) is never taken for one of
+ * a later round.
+ */
+#define UD_BATCH 5ULL
+#define UD_TAG 7ULL
+#define UD_SLOT_SHIFT 3
+#define UD_GEN_SHIFT 16
 
 struct sm_zcbuf {
 	struct sm_zcbuf *next;
@@ -80,6 +90,11 @@ struct sm_ring {
 	uint64_t cur;
 	int cur_res;
 	bool cur_done;
+	/* the batch round being waited for (sm_ring_send_batch) */
+	uint64_t batch_gen;
+	unsigned int batch_n, batch_left;
+	int batch_res[SM_RING_ENTRIES];
+	bool batch_done[SM_RING_ENTRIES];
 };
 
 static __thread struct sm_ring *tls_ring;
@@ -139,6 +154,18 @@ static void handle_cqe(struct sm_ring *r, struct io_uring_cqe *cqe)
 
 	if (ud == UD_CANCEL)
 		return;
+	if ((ud & UD_TAG) == UD_BATCH) {
+		unsigned int slot = (ud >> UD_SLOT_SHIFT) &
+				    ((1U << (UD_GEN_SHIFT - UD_SLOT_SHIFT)) - 1);
+
+		if (ud >> UD_GEN_SHIFT == r->batch_gen && slot < r->batch_n &&
+		    !r->batch_done[slot]) {
+			r->batch_res[slot] = cqe->res;
+			r->batch_done[slot] = true;
+			r->batch_left--;
+		}
+		return;
+	}
 	if (ud == UD_COPY) {
 		if (r->cur == UD_COPY) {
 			r->cur_res = cqe->res;
@@ -494,6 +521,75 @@ ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s)
 		__atomic_store_n(&have_report_usage, -1, __ATOMIC_RELAXED);
 	}
 	return ret;
+}
+
+/*
+ * Several sends of held bytes, each to its own socket, in as few
+ * io_uring_enter calls as the ring's size allows (one for a loop turn's
+ * responses).  The callers made sure the kernel takes each at once
+ * (hold.c: room_for) and every send is MSG_DONTWAIT, so each completes
+ * while it is submitted and the wait is for completions already there; a
+ * signal or a full completion queue only makes us ask again.  Each entry's
+ * res is set (-errno, or bytes).  Returns the io_uring_enter calls made.
+ */
+int sm_ring_send_batch(struct sm_ring *r, struct sm_batch_send *v,
+		       unsigned int n)
+{
+	unsigned int i = 0, calls = 0, k, first, tries;
+	struct io_uring_sqe *sqe;
+	int ret;
+
+	reap(r);
+	while (i < n) {
+		r->batch_gen++;
+		first = i;
+		for (k = 0; i < n && k < SM_RING_ENTRIES &&
+			    (sqe = io_uring_get_sqe(&r->ring)); k++, i++) {
+			io_uring_prep_sendmsg(sqe, v[i].fd, &v[i].msg,
+					      v[i].flags | MSG_DONTWAIT);
+			io_uring_sqe_set_data64(sqe, r->batch_gen <<
+						UD_GEN_SHIFT |
+						(uint64_t)k << UD_SLOT_SHIFT |
+						UD_BATCH);
+			r->batch_done[k] = false;
+		}
+		r->batch_n = r->batch_left = k;
+		for (tries = 0;; tries++) {
+			ret = io_uring_submit_and_wait(&r->ring, k);
+			if ((ret != -EINTR && ret != -EAGAIN &&
+			     ret != -EBUSY) || tries == 100)
+				break;
+			reap(r);	/* room in the completion queue */
+		}
+		if (ret >= 0)
+			calls++;
+		while (ret >= 0 && r->batch_left) {
+			struct io_uring_cqe *cqe;
+
+			reap(r);
+			if (!r->batch_left)
+				break;
+			ret = io_uring_wait_cqe(&r->ring, &cqe);
+			if (ret == -EINTR)
+				ret = 0;
+		}
+		if (ret < 0)
+			sm_warn("io_uring batch failed: %s", strerror(-ret));
+		/*
+		 * A send whose result never came (the ring failed) may still
+		 * go: sending its bytes again could send them twice, so the
+		 * socket is told of an I/O error instead.
+		 */
+		for (k = 0; k < r->batch_n; k++)
+			v[first + k].res = r->batch_done[k] ? r->batch_res[k] :
+					   -EIO;
+		r->batch_n = r->batch_left = 0;
+		if (ret < 0)
+			break;
+	}
+	for (; i < n; i++)	/* never submitted: as if the ring failed */
+		v[i].res = -EIO;
+	return calls;
 }
 
 /*

@@ -279,11 +279,9 @@ static void load_counters(struct sm_counters *s, const struct sm_counters *c)
 		LOAD(fallbacks[i]);
 	for (i = 0; i < SM_SOCK_MAX; i++)
 		LOAD(calls_by_socket[i]);
-	LOAD(zc_notifications);
-	LOAD(zc_copied);
-	LOAD(coalesced);
-	LOAD(hold_writes);
-	LOAD(hold_flushed);
+#define SM_COUNTER(key, doc) LOAD(key);
+#include "counters.def"
+#undef SM_COUNTER
 #undef LOAD
 }
 

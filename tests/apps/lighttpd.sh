@@ -50,5 +50,7 @@ log_errors() {
 	grep -vE '\) server (started|stopped)' "$1/logs/error.log"
 }
 
-http_run lighttpd "$HTTP_TMP" native auto uring
+# one process, one thread: its bodies leave from the thread that waits in
+# epoll_wait (batching)
+HTTP_LOOP=yes http_run lighttpd "$HTTP_TMP" native auto uring
 t_finish

@@ -64,13 +64,14 @@ declare -A variants=(
 )
 # aio threads: the main thread corks and writes the headers, a thread of
 # the pool sends the body, and the main thread's next epoll_wait flushes
-# the held headers if it comes first (HTTP_RACY)
+# the held headers if it comes first (HTTP_RACY); the others send bodies
+# from the thread that waits in epoll_wait (HTTP_LOOP: batching)
 for variant in base aio-threads small-chunk; do
-	checks='' racy=''
+	checks='' racy='' loop=yes
 	[ "$variant" = base ] && checks=slow
-	[ "$variant" = aio-threads ] && racy=yes
+	[ "$variant" = aio-threads ] && racy=yes loop=''
 	NGINX_HTTP=${variants[$variant]} HTTP_PREFIX=$variant/ \
-		HTTP_CHECKS=$checks HTTP_RACY=$racy \
+		HTTP_CHECKS=$checks HTTP_RACY=$racy HTTP_LOOP=$loop \
 		http_run nginx "$tmp/$variant" native auto uring
 done
 

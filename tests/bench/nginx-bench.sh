@@ -10,9 +10,11 @@
 # checked with curl before and after the timed runs, and the shim's stats
 # show which path carried them.
 #
-# Usage: nginx-bench.sh BUILDDIR OUTDIR [--quick] [--reps N]
+# Usage: nginx-bench.sh BUILDDIR OUTDIR [--quick] [--reps N] [--batch]
 #   --quick   smoke run: 1 rep of 2 s, 4 KiB and 1 MiB, 16 connections
 #   --reps N  repetitions per cell (default 3)
+#   --batch   a third server, the shim with SPLICEMSG_BATCH=0 (nobatch),
+#             in the same interleaving: what batching adds
 # Writes OUTDIR/nginx-bench.{tsv,md,png}, the ratios plotted
 # (nginx-bench-ratios.tsv) and every wrk output (nginx-bench.log); prints
 # the markdown report.
@@ -27,7 +29,7 @@
 set -u -o pipefail
 
 usage() {
-	echo "usage: nginx-bench.sh BUILDDIR OUTDIR [--quick] [--reps N]" >&2
+	echo "usage: nginx-bench.sh BUILDDIR OUTDIR [--quick] [--reps N] [--batch]" >&2
 	exit 2
 }
 
@@ -38,9 +40,11 @@ top=$(cd "$here/../.." && pwd)
 builddir=$1 outdir=$2
 shift 2
 quick=0 reps=
+modes=(native shim)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
+	--batch) modes=(native shim nobatch) ;;
 	--reps)
 		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage
 		reps=$2
@@ -113,33 +117,40 @@ for s in 4096 $((64 << 10)) $((1 << 20)); do
 done
 chmod -R a+rX "$www"
 
-# Both ports at once, so they differ; the sockets close before nginx binds,
+# Every port at once, so they differ; the sockets close before nginx binds,
 # which leaves a small window that nginx_start's failure would report.
-read -r port_native port_shim < <(python3 -c 'import socket
-s = [socket.socket() for _ in range(2)]
+read -r -a ports < <(python3 -c 'import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]
 for x in s:
 	x.bind(("127.0.0.1", 0))
-print(*(x.getsockname()[1] for x in s))') || setup_error "no free ports"
-declare -A port=([native]=$port_native [shim]=$port_shim)
-declare -A dir=([native]=$tmp/native [shim]=$tmp/shim)
+print(*(x.getsockname()[1] for x in s))' ${#modes[@]}) ||
+	setup_error "no free ports"
+declare -A port=() dir=()
+for i in "${!modes[@]}"; do
+	port[${modes[$i]}]=${ports[$i]}
+	dir[${modes[$i]}]=$tmp/${modes[$i]}
+done
 
-# The access log is the same disk write in both modes; off, the numbers
+# The access log is the same disk write in every mode; off, the numbers
 # measure the send path instead of the filesystem.
-for m in native shim; do
-	engine=native
-	[ "$m" = shim ] && engine=auto
-	if ! nginx_start "${dir[$m]}" "${port[$m]}" "$www" "$engine" \
-	     "access_log off;"; then
+for m in "${modes[@]}"; do
+	engine=auto batch=1
+	[ "$m" = native ] && engine=native
+	[ "$m" = nobatch ] && batch=0
+	if ! SPLICEMSG_BATCH=$batch nginx_start "${dir[$m]}" "${port[$m]}" \
+	     "$www" "$engine" "access_log off;"; then
 		tail -n 5 "${dir[$m]}/logs/error.log" >&2 2>/dev/null
 		setup_error "nginx ($m) did not start on port ${port[$m]}"
 	fi
 done
 
 # A shim that failed to load would make this a native-vs-native run.
-workers=$(nginx_workers "${dir[shim]}")
-for w in $workers; do
-	grep -q libsplicemsg "/proc/$w/maps" 2>/dev/null ||
-		setup_error "libsplicemsg is not loaded in shim worker $w"
+for m in "${modes[@]}"; do
+	[ "$m" = native ] && continue
+	for w in $(nginx_workers "${dir[$m]}"); do
+		grep -q libsplicemsg "/proc/$w/maps" 2>/dev/null ||
+			setup_error "libsplicemsg is not loaded in $m worker $w"
+	done
 done
 for w in $(nginx_workers "${dir[native]}"); do
 	! grep -q libsplicemsg "/proc/$w/maps" 2>/dev/null ||
@@ -149,7 +160,7 @@ done
 # verify WHEN: every file from every server, byte for byte.
 verify() {
 	local m s
-	for m in native shim; do
+	for m in "${modes[@]}"; do
 		for s in "${!file[@]}"; do
 			if ! curl -sS --max-time 30 -o "$tmp/got" \
 			     "http://127.0.0.1:${port[$m]}/${file[$s]}" ||
@@ -160,7 +171,7 @@ verify() {
 			fi
 		done
 	done
-	echo "nginx-bench: $1: every file byte-exact from both servers" >&2
+	echo "nginx-bench: $1: every file byte-exact from every server" >&2
 }
 verify "before the runs"
 
@@ -170,7 +181,7 @@ when=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 # An untimed run per server, so the first timed run does not pay for
 # connection setup paths and caches the later ones find warm.
-for m in native shim; do
+for m in "${modes[@]}"; do
 	wrk -t2 -c16 -d1s "http://127.0.0.1:${port[$m]}/${file[4096]}" \
 		>/dev/null 2>&1
 done
@@ -192,9 +203,22 @@ to_bytes() {
 	}'
 }
 
+# wrk's latency (12.34us, 1.20ms, 2.00s) in microseconds.
+to_us() {
+	awk '{
+		v = $1
+		n = v + 0
+		f = 1
+		if (v ~ /ms$/) f = 1000
+		else if (v ~ /[0-9]s$/) f = 1000000
+		else if (v ~ /m$/) f = 60000000
+		printf "%.0f\n", n * f
+	}'
+}
+
 # run MODE SIZE CONNS REP: one wrk run, a line of $tsv.
 run() {
-	local m=$1 s=$2 c=$3 rep=$4 t out rc=0 rps bps bad
+	local m=$1 s=$2 c=$3 rep=$4 t out rc=0 rps bps bad p99
 	# wrk wants at least one connection per thread
 	t=$((c < 2 ? c : 2))
 	out=$(timeout $((duration + 60)) wrk -t"$t" -c"$c" -d"${duration}s" \
@@ -204,6 +228,7 @@ run() {
 		"$m" "$s" "$c" "$rep" "$rc" "$out" >>"$log"
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 	bps=$(awk '/^Transfer\/sec:/ { print $2 }' <<<"$out" | to_bytes)
+	p99=$(awk '$1 == "99%" { print $2 }' <<<"$out" | to_us)
 	if ((rc)) || [ -z "$rps" ] || [ -z "$bps" ]; then
 		problems+=("$m, $s B, $c conns, rep $rep: wrk exit $rc, no numbers: $(tail -n 1 <<<"$out")")
 		broken=1
@@ -217,21 +242,21 @@ run() {
 	fi
 	bad=$(grep -o 'Socket errors:.*' <<<"$out")
 	[ -z "$bad" ] || problems+=("$m, $s B, $c conns, rep $rep: $bad")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$c" "$rep" "$m" "$rps" \
-		"$bps" >>"$tsv"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$c" "$rep" "$m" "$rps" \
+		"$bps" "$p99" >>"$tsv"
 	echo "nginx-bench: rep $rep/$reps, $s B, $c conns: $m" \
 	     "${rps:-failed} req/s" >&2
 }
 
 nreps="$reps reps"
 ((reps > 1)) || nreps="1 rep"
-printf 'size\tconns\trep\tmode\treq_per_s\tbytes_per_s\n' >"$tsv"
+printf 'size\tconns\trep\tmode\treq_per_s\tbytes_per_s\tp99_us\n' >"$tsv"
 # Repetitions outermost: a slow minute lowers one rep of every cell, not
 # every rep of one cell.
 for ((rep = 1; rep <= reps; rep++)); do
 	for s in "${sizes[@]}"; do
 		for c in "${conns[@]}"; do
-			for m in native shim; do
+			for m in "${modes[@]}"; do
 				run "$m" "$s" "$c" "$rep"
 			done
 		done
@@ -242,7 +267,7 @@ end_load=$(cut -d' ' -f1-3 /proc/loadavg)
 verify "after the runs"
 
 # ---- stop, then what the shim did -------------------------------------------
-for m in native shim; do
+for m in "${modes[@]}"; do
 	nginx_stop "${dir[$m]}" ||
 		{ problems+=("nginx ($m) did not stop on QUIT"); broken=1; }
 	# a worker that crashed was respawned and the runs went on: look
@@ -261,9 +286,11 @@ stats=("${dir[shim]}"/stats/*.json)
 	     "method: nginx $(nginx -v 2>&1 | sed 's/.*\///'), $NGINX_WORKERS" \
 	     "workers, sendfile on, tcp_nopush on, access_log off, over" \
 	     "127.0.0.1; wrk -t2 (-t1 at 1 connection) -d${duration}s" \
-	     "--latency per cell; $nreps, interleaved (native, shim, ...)," \
-	     "medians; ratio = shim/native; MB = 10^6 B of wrk's" \
-	     "Transfer/sec (headers included); load average" \
+	     "--latency per cell; $nreps, interleaved (${modes[*]}, ...)," \
+	     "medians; ratio = mode/native; MB = 10^6 B of wrk's" \
+	     "Transfer/sec (headers included); p99 = wrk's 99th" \
+	     "percentile latency (nobatch: the shim with" \
+	     "SPLICEMSG_BATCH=0); load average" \
 	     "$start_load at start, $end_load at end."
 	echo
 	if awk -v l="${start_load%% *}" 'BEGIN { exit !(l >= 1) }'; then

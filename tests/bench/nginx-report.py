@@ -43,27 +43,40 @@ def fmt(value, spec):
 
 def table(tsv, ratios_path):
     runs = {}
+    modes = []
     with open(tsv) as f:
         next(f)  # the header
         for line in f:
-            size, conns, _rep, mode, rps, bps = line.rstrip("\n").split("\t")
+            size, conns, _rep, mode, rps, bps, p99 = \
+                line.rstrip("\n").split("\t")
+            if mode not in modes:
+                modes.append(mode)
             cell = runs.setdefault((int(size), int(conns)), {})
             # a failed run has empty fields: its cell stays, without it
-            m = cell.setdefault(mode, {"req_per_s": [], "bytes_per_s": []})
+            m = cell.setdefault(mode, {"req_per_s": [], "bytes_per_s": [],
+                                       "p99_us": []})
             if rps and bps:
                 m["req_per_s"].append(float(rps))
                 m["bytes_per_s"].append(float(bps))
+            if p99:
+                m["p99_us"].append(float(p99))
+    # native, the shim, then any other mode (nobatch)
+    others = [m for m in modes if m not in ("native", "shim")]
 
     med = {}
     for key, cell in runs.items():
-        for mode in ("native", "shim"):
+        for mode in modes:
             m = cell.get(mode, {})
-            for what in ("req_per_s", "bytes_per_s"):
+            for what in ("req_per_s", "bytes_per_s", "p99_us"):
                 med[key, mode, what] = median(m.get(what, []))
 
-    print("| size | connections | native req/s | shim req/s | ratio "
-          "| native MB/s | shim MB/s | ratio |")
-    print("|---|---|---|---|---|---|---|---|")
+    head = ("| size | connections | native req/s | shim req/s | ratio "
+            "| native MB/s | shim MB/s | ratio |")
+    for m in others:
+        head += f" {m} req/s | ratio |"
+    head += "".join(f" {m} p99 ms |" for m in modes)
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
     with open(ratios_path, "w") as out:
         out.write("# size\tconns\treq_ratio\tbytes_ratio\n")
         for size, conns in sorted(runs):
@@ -73,10 +86,17 @@ def table(tsv, ratios_path):
             sb = med[k, "shim", "bytes_per_s"]
             rr, br = ratio(sr, nr), ratio(sb, nb)
             mb = [None if v is None else v / 1e6 for v in (nb, sb)]
-            print(f"| {human(size)} | {conns} | {fmt(nr, '.0f')} "
-                  f"| {fmt(sr, '.0f')} | {fmt(rr, '.2f')} "
-                  f"| {fmt(mb[0], '.1f')} | {fmt(mb[1], '.1f')} "
-                  f"| {fmt(br, '.2f')} |")
+            row = (f"| {human(size)} | {conns} | {fmt(nr, '.0f')} "
+                   f"| {fmt(sr, '.0f')} | {fmt(rr, '.2f')} "
+                   f"| {fmt(mb[0], '.1f')} | {fmt(mb[1], '.1f')} "
+                   f"| {fmt(br, '.2f')} |")
+            for m in others:
+                o = med[k, m, "req_per_s"]
+                row += f" {fmt(o, '.0f')} | {fmt(ratio(o, nr), '.2f')} |"
+            for m in modes:
+                p = med[k, m, "p99_us"]
+                row += f" {fmt(None if p is None else p / 1000, '.2f')} |"
+            print(row)
             out.write(f"{human(size)}\t{conns}\t"
                       f"{fmt(rr, '.6f').replace('failed', 'NaN')}\t"
                       f"{fmt(br, '.6f').replace('failed', 'NaN')}\n")
@@ -100,7 +120,7 @@ def table(tsv, ratios_path):
     spread = []
     for size, conns in sorted(runs):
         vals = {mode: runs[size, conns].get(mode, {}).get("req_per_s", [])
-                for mode in ("native", "shim")}
+                for mode in modes}
         if max(len(v) for v in vals.values()) > 1:
             spread.append(f"{human(size)}, {conns} conn: " + ", ".join(
                 f"{mode} {min(v):.0f}-{max(v):.0f}" if v else f"{mode} -"
@@ -131,7 +151,8 @@ PATH_DOC = path_docs()
 def paths(files):
     by_path, calls, fallbacks = {}, {}, {}
     counts = dict.fromkeys(("coalesced", "hold_writes", "hold_flushed",
-                            "zc_notifications", "zc_copied"), 0)
+                            "zc_notifications", "zc_copied", "batches",
+                            "batch_sends"), 0)
     for name in files:
         with open(name) as f:
             s = json.load(f)
@@ -152,6 +173,8 @@ def paths(files):
           f"{counts['coalesced']}; writes held while corked: "
           f"{counts['hold_writes']} ({counts['hold_flushed']} B flushed "
           f"on their own)")
+    print(f"- batched: {counts['batch_sends']} sends in "
+          f"{counts['batches']} io_uring_enter calls")
     print(f"- zero-copy notifications: {counts['zc_notifications']}, "
           f"of them copied: {counts['zc_copied']}")
     why = ", ".join(f"{k}={v}" for k, v in fallbacks.items() if v)

@@ -1911,13 +1911,21 @@ static const char *sync_conn(struct conn *c)
  * PROMPT_MS.  Bytes that need the 200 ms probe are late -- left under a
  * cork the application removed.  Skipped where a cork may stand, and on
  * AF_UNIX after MSG_MORE, which the shim holds by design (natively a
- * no-op there: a delay, not a result).
+ * no-op there: a delay, not a result).  First the check returns to a wait,
+ * as an event loop does between responses: once this thread has waited in
+ * epoll_wait, an uncorked response waits for the next wait by design
+ * (batching, docs/cork.md), so prompt means "by then".
  */
 static const char *prompt_conn(struct conn *c)
 {
+	static int ep = -1;
 	struct timespec ts = { 0, 1000000L };
+	struct epoll_event ev;
 	int ms;
 
+	if (ep < 0 && (ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		die("epoll: %s", strerror(errno));
+	epoll_wait(ep, &ev, 1, 0);	/* nothing in it: the turn's end */
 	if (c->type == CT_UDP)
 		return "skip (udp)";
 	if (c->type != CT_PIPE && !c->shut &&

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -405,5 +406,95 @@ void sc_udp(const struct scenario *sc)
 	udp_drain(r, "udp-plain");
 	close(s);
 	close(r);
+	t_file_close(&f);
+}
+
+/* ---- loop: an event loop's turns, whose responses may be batched ------ */
+
+/*
+ * nginx's shape: a thread that waits in epoll_wait, then answers several
+ * connections, each response corked headers + a file descriptor opened
+ * for it, sent and closed at once + uncork.  Under auto and uring the
+ * small bodies wait for the next epoll_wait and leave in one submission;
+ * every other call on those sockets (a second response on the same
+ * connection, a trailer, shutdown, close) must still see its bytes go
+ * first, and a non-blocking wait ends a turn too.
+ */
+void sc_loop(const struct scenario *sc)
+{
+	enum { NCONN = 4, TURNS = 24 };
+	struct epoll_event ev[NCONN];
+	struct conn t[NCONN];
+	struct t_file f, one;
+	char hdr[240], label[64];
+	unsigned int i, turn;
+	off_t off;
+	int ep;
+
+	t_meta_set("coalesce_min", "40");
+	for (i = 0; i < sizeof(hdr); i++)
+		hdr[i] = "HTTP/1.1 200 OK\r\nX: y\r\n"[i % 23];
+	t_file_create(&f, "loop", 64 * T_KIB + 3, 1400);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	t_check(ep >= 0);
+	for (i = 0; i < NCONN; i++) {
+		conn_open(&t[i], &(struct t_conn_opts){ .family = sc->family },
+			  false, 0);
+		ev[0].events = EPOLLOUT;
+		ev[0].data.u32 = i;
+		t_check(epoll_ctl(ep, EPOLL_CTL_ADD, t[i].fd, ev) == 0);
+	}
+	for (turn = 0; turn < TURNS; turn++) {
+		/* the count of ready sockets is the kernel's: not printed */
+		t_check(epoll_wait(ep, ev, NCONN, turn % 3 ? 10 : 0) >= 0);
+		for (i = 0; i < NCONN; i++) {
+			unsigned int shape = (turn + i) % 5;
+
+			one = f;	/* a descriptor per response */
+			one.fd = open(f.path, O_RDONLY | O_CLOEXEC);
+			t_check(one.fd >= 0);
+			snprintf(label, sizeof(label), "t%u.c%u.s%u", turn, i,
+				 shape);
+			cork(&t[i], label, 1);
+			put_hdr(&t[i], label, 0, hdr, 150 + turn + i);
+			off = 37 * turn + i;
+			if (shape != 1)	/* 1: HEAD, no body */
+				send_file(OUT, label, api_of(turn + i), &t[i],
+					  &one, "f",
+					  &off, shape == 4 ? 20000 : 3000 + i);
+			if (shape == 2)	/* chunked: a trailer, corked */
+				put_hdr(&t[i], label, 2, "\r\n0\r\n\r\n", 7);
+			cork(&t[i], label, 0);
+			close(one.fd);
+			if (shape == 3) {
+				/* pipelined: the next response at once */
+				cork(&t[i], label, 1);
+				put_hdr(&t[i], label, 0, hdr, 100);
+				off = 11;
+				send_file(OUT, label, T_SENDFILE, &t[i], &f,
+					  "f", &off, 1500);
+				cork(&t[i], label, 0);
+			}
+		}
+	}
+	/* bytes waiting for the next wait when the write side shuts */
+	cork(&t[0], "shut", 1);
+	put_hdr(&t[0], "shut", 0, hdr, 120);
+	off = 5;
+	send_file(OUT, "shut", T_SENDFILE, &t[0], &f, "f", &off, 2000);
+	cork(&t[0], "shut", 0);
+	t_check(shutdown(t[0].fd, SHUT_WR) == 0);
+	/* and when the socket closes (conn_finish) */
+	for (i = 1; i < NCONN; i++) {
+		snprintf(label, sizeof(label), "last.c%u", i);
+		cork(&t[i], label, 1);
+		put_hdr(&t[i], label, 0, hdr, 130);
+		off = 7 * i;
+		send_file(OUT, label, T_SENDFILE, &t[i], &f, "f", &off, 2500);
+		cork(&t[i], label, 0);
+	}
+	close(ep);
+	for (i = 0; i < NCONN; i++)
+		conn_finish(&t[i], "loop stream");
 	t_file_close(&f);
 }

@@ -253,6 +253,7 @@ static const struct scenario scenarios[] = {
 	{ "idioms4", sc_idioms, AF_INET, "coalesce", NULL, "" },
 	{ "idioms6", sc_idioms, AF_INET6, "coalesce", NULL, "v6" },
 	{ "idioms-edge", sc_idioms_edge, AF_INET, "coalesce", NULL, "" },
+	{ "loop4", sc_loop, AF_INET, "batch", NULL, "" },
 	{ "offptr", sc_offptr, AF_INET, "coalesce", NULL, "" },
 	{ "udp", sc_udp, AF_INET, "exact", NULL, "" },
 	{ "report", sc_report, AF_INET, "exact", NULL, "" },

@@ -82,6 +82,7 @@ SM_SCENARIO(sc_epipe);
 SM_SCENARIO(sc_cork);
 SM_SCENARIO(sc_idioms);
 SM_SCENARIO(sc_idioms_edge);
+SM_SCENARIO(sc_loop);
 SM_SCENARIO(sc_udp);
 SM_SCENARIO(sc_report);
 SM_SCENARIO(sc_efault);

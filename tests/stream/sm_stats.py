@@ -113,11 +113,12 @@ class Checker:
 
     def summary(self):
         return ("eligible %d B in %d calls, ineligible %d B; stats: "
-                "zc %d B, copy %d B, sendmsg %d B, native %d B, "
+                "zc %d B, copy %d B, sendmsg %d B, batch %d B, native %d B, "
                 "notif %d copied %d"
                 % (self.E, self.EC, self.I, self.b["uring_zc"],
                    self.b["uring_copy"], self.b["sendmsg"],
-                   self.b["native"], self.notif, self.copied))
+                   self.b["batch"], self.b["native"], self.notif,
+                   self.copied))
 
     def common(self):
         for s in self.stats:
@@ -133,7 +134,7 @@ class Checker:
         # only auto's coalesced responses take sendmsg(2), and its copies
         # to a local peer under a pacing congestion control
         if (self.mode != "auto-paced" and
-                (self.accounting not in ("coalesce", "held") or
+                (self.accounting not in ("coalesce", "held", "batch") or
                  self.mode not in ("auto", "report"))):
             self.eq("bytes_by_path.sendmsg", self.b["sendmsg"], 0)
             self.eq("calls_by_path.sendmsg", self.c["sendmsg"], 0)
@@ -297,6 +298,33 @@ class Checker:
                   "hold_writes = %d, expected >= %d"
                   % (held, self.coalesce_min))
 
+    def batch(self):
+        # The loop scenario: an event loop's responses.  Where the engine
+        # batches (auto and uring, with a ring), the small bodies with held
+        # headers wait for the next epoll_wait and leave in one submission
+        # of the turn's: the batch path, batches counted.  Which of them
+        # the socket's free buffer lets wait is timing: at least
+        # coalesce_min.  The path's bytes are sendfile's, all counted.
+        co = total(self.stats, "coalesced")
+        b = total(self.stats, "batches")
+        n = total(self.stats, "batch_sends")
+        if self.mode == "kmod" or self.mode.startswith("noring-"):
+            # no ring: nothing waits (and without one, nothing coalesces)
+            self.eq("calls_by_path.batch", self.c["batch"], 0)
+            self.eq("batches", b, 0)
+            return
+        self.want(co >= self.coalesce_min, "coalesced = %d, expected >= %d"
+                  % (co, self.coalesce_min))
+        self.want(self.c["batch"] >= self.coalesce_min and b > 0 and
+                  n >= b and n >= self.c["batch"] // 4,
+                  "batch path: %d calls, %d B, %d sends in %d "
+                  "io_uring_enter calls, expected >= %d calls"
+                  % (self.c["batch"], self.b["batch"], n, b,
+                     self.coalesce_min))
+        # several sockets' responses in one submission, on average
+        self.want(b and n > b, "%d sends in %d batches: none shared one"
+                  % (n, b))
+
     def held(self):
         # The robustness scenarios: what they check is the transcript and
         # the stream; here, that bytes really were held on the way.
@@ -307,6 +335,8 @@ class Checker:
         self.common()
         if self.accounting == "held":
             self.held()
+        elif self.accounting == "batch":
+            self.batch()
         elif self.accounting == "coalesce":
             self.coalesce()
         elif self.mode == "uring-zc":

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -276,6 +277,83 @@ START_TEST(sendfile_side_sees_and_consumes_the_held_bytes)
 }
 END_TEST
 
+/* Another descriptor of the file batch_response() sent from. */
+static int batch_file;
+
+/*
+ * Batching: in a thread that waited in epoll_wait, held headers and the
+ * body sendfile() gave (@body at file offset 0) wait for the next wait.
+ */
+static void batch_response(const char *body)
+{
+	char path[] = "/tmp/t_hold.XXXXXX";
+	struct sm_map *map;
+	struct sm_hold *h;
+	struct stat st;
+	const void *buf;
+	int fd, err;
+
+	sm_hold_before_wait(true, false);	/* an event loop's thread */
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(write(fd, body, strlen(body)), (ssize_t)strlen(body));
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(cork(1), 0);
+	ck_assert_int_eq(hwrite("HEAD", 0), 4);
+	h = sm_hold_lock(a, sm_fd_peek(a));
+	ck_assert_ptr_nonnull(h);
+	ck_assert(sm_hold_may_batch(h, a));
+	map = sm_map_get(fd, &st, 0, strlen(body), &buf, &err);
+	ck_assert_ptr_nonnull(map);
+	ck_assert(sm_hold_take_body(h, a, map, buf, strlen(body)));
+	sm_hold_unlock(h);
+	batch_file = dup(fd);
+	ck_assert_int_eq(close(fd), 0);	/* nginx closes it at once */
+}
+
+START_TEST(a_batched_body_waits_for_the_loops_next_wait)
+{
+	uint64_t before = sm_stats->batches;
+
+	batch_response("BODY");
+	ck_assert_int_eq(cork(0), 0);
+	/* the uncork is not a flush point in an event loop */
+	ck_assert_str_eq(peer(50), "");
+	sm_hold_before_wait(true, false);
+	ck_assert_str_eq(peer(1000), "HEADBODY");
+	ck_assert_uint_eq(sm_stats->batches, before + 1);
+}
+END_TEST
+
+START_TEST(any_other_call_sends_a_batched_body_first)
+{
+	batch_response("BODY");
+	ck_assert_int_eq(cork(0), 0);
+	ck_assert_int_eq(hwrite("NEXT", 0), 4);
+	ck_assert_str_eq(peer(1000), "HEADBODYNEXT");
+}
+END_TEST
+
+START_TEST(a_body_truncated_before_the_wait_fails_the_next_call)
+{
+	static char body[3 * 4096 + 1];
+
+	memset(body, 'b', sizeof(body) - 1);
+	batch_response(body);
+	/* the documented exception: another process shrinks the file */
+	ck_assert_int_eq(ftruncate(batch_file, 0), 0);
+	ck_assert_int_eq(cork(0), 0);
+	sm_hold_before_wait(true, true);
+	/* no SIGBUS; the body cannot go: the stream is broken, and the
+	 * socket's next call says so */
+	ck_assert_int_eq(hwrite("NEXT", 0), -EIO);
+	/* (the kernel refuses a send whose copy faults whole: the headers
+	 * went with it) */
+	ck_assert_str_eq(peer(50), "");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hold");
@@ -296,6 +374,9 @@ int main(void)
 	tcase_add_test(tcp, the_cork_ceiling_flushes_a_quiet_socket);
 	tcase_add_test(tcp, sendfile_side_sees_and_consumes_the_held_bytes);
 	tcase_add_test(tcp, without_a_timer_thread_nothing_is_held);
+	tcase_add_test(tcp, a_batched_body_waits_for_the_loops_next_wait);
+	tcase_add_test(tcp, any_other_call_sends_a_batched_body_first);
+	tcase_add_test(tcp, a_body_truncated_before_the_wait_fails_the_next_call);
 	suite_add_tcase(s, tcp);
 	return t_run(s, true);
 }

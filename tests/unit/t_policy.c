@@ -153,6 +153,37 @@ START_TEST(auto_sends_held_headers_and_a_small_body_in_one_sendmsg)
 }
 END_TEST
 
+START_TEST(an_event_loops_small_bodies_wait_for_its_next_wait)
+{
+	c.held = 250;
+	c.count = SM_DIRECT_MAX;
+	c.batch_ok = true;		/* the hold says it may wait */
+	expect(SM_PATH_BATCH, -1);
+	o.ENGINE = SM_ENGINE_URING;
+	expect(SM_PATH_BATCH, -1);
+	o.ENGINE = SM_ENGINE_KMOD;	/* the module's one send instead */
+	ck_assert(!sm_policy_batches(&o, SM_FD_TCP));
+	o.ENGINE = SM_ENGINE_AUTO;
+	c.uring_ok = false;		/* the batch is an io_uring_enter */
+	expect(SM_PATH_SENDMSG, -1);
+	c.uring_ok = true;
+	c.count = SM_DIRECT_MAX + 1;	/* a larger body: its own path */
+	expect(SM_PATH_NATIVE, SM_FB_small);
+	c.count = 4096;
+	c.held = 0;			/* a body without headers goes now */
+	expect(SM_PATH_NATIVE, SM_FB_small);
+	c.held = 250;
+	c.batch_ok = false;		/* not an event loop's thread */
+	expect(SM_PATH_SENDMSG, -1);
+	c.batch_ok = true;
+	o.BATCH = 0;			/* SPLICEMSG_BATCH=0 */
+	expect(SM_PATH_SENDMSG, -1);
+	o.BATCH = 1;
+	ck_assert(!sm_policy_batches(&o, SM_FD_UNIX));
+	ck_assert(sm_policy_batches(&o, SM_FD_TCP));
+}
+END_TEST
+
 START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
 {
 	fi.local_peer = 1;
@@ -287,6 +318,7 @@ int main(void)
 	tcase_add_test(tc, recent_copies_win_over_old_successes);
 	tcase_add_test(tc, which_sockets_are_held);
 	tcase_add_test(tc, auto_copies_to_a_local_peer_under_a_pacing_cc);
+	tcase_add_test(tc, an_event_loops_small_bodies_wait_for_its_next_wait);
 	suite_add_tcase(s, tc);
 	return t_run(s, false);
 }
