@@ -17,7 +17,7 @@ lib_LTLIBRARIES += shim/libsplicemsg.la
 shim_libsplicemsg_la_SOURCES = shim/intercept.c shim/api.c
 shim_libsplicemsg_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden $(URING_CFLAGS)
 shim_libsplicemsg_la_LIBADD = shim/libsmcore.la
-shim_libsplicemsg_la_LDFLAGS = $(AM_LDFLAGS) -avoid-version -shared \
+shim_libsplicemsg_la_LDFLAGS = $(AM_LDFLAGS) -version-info $(SM_ABI):0:0 -shared \
 	-Wl,--version-script=shim/libsplicemsg.sym -Wl,-z,nodelete
 EXTRA_shim_libsplicemsg_la_DEPENDENCIES = shim/libsplicemsg.sym
 CLEANFILES += shim/libsplicemsg.sym

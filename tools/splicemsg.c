@@ -36,7 +36,12 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define SM_LIB_NAME "libsplicemsg.so"
-/* Where libtool leaves the library, from the build tree's top. */
+/*
+ * Where libtool leaves the library, from the build tree's top.  Installed,
+ * the file is the SONAME's (config.h): the unversioned name is the
+ * development package's link-time symlink, absent where only the library
+ * is installed.
+ */
 #define SM_BUILD_LIB "/shim/.libs/" SM_LIB_NAME
 
 /* Exit codes: the shell's for exec failures, 2 for usage errors. */
@@ -164,7 +169,7 @@ static void print_usage(FILE *f)
 		"  ../shim/.libs/" SM_LIB_NAME " from this program's\n"
 		"  directory (the build tree's)\n"
 #ifdef SM_LIBDIR
-		"  " SM_LIBDIR "/" SM_LIB_NAME "\n"
+		"  " SM_LIBDIR "/" SM_LIB_SONAME "\n"
 #endif
 		"\n"
 		"Exit status: COMMAND's, 127 if it is not found, 126 if it\n"
@@ -368,7 +373,7 @@ static int lib_find(char *buf, const char **from)
 		return lib_check(buf);
 #ifdef SM_LIBDIR
 	*from = "install directory";
-	if (!lib_try(buf, SM_LIBDIR "/" SM_LIB_NAME))
+	if (!lib_try(buf, SM_LIBDIR "/" SM_LIB_SONAME))
 		return lib_check(buf);
 #endif
 	fprintf(stderr, "splicemsg: cannot find %s; set SPLICEMSG_LIB\n",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# make install into a scratch DESTDIR: the library, the two tools, the
+# make install into a scratch DESTDIR: the library (its SONAME's file and
+# the link-time symlink), the two tools, the
 # public header, the module's ABI header and the pkg-config file land where
 # the prefix says, and a program built with `pkg-config --cflags --libs
 # libsplicemsg` against them links and runs.  Prints PASS/FAIL lines;
@@ -27,7 +28,8 @@ dir() {
 		--eval='sm-print-%: ; @echo $($*)' "sm-print-$1"
 }
 libdir=$(dir libdir) bindir=$(dir bindir) includedir=$(dir includedir)
-for f in "$libdir/libsplicemsg.so" "$bindir/splicemsg" \
+# The SONAME's file is what an installed wrapper preloads.
+for f in "$libdir/libsplicemsg.so.$(dir SM_ABI)" "$libdir/libsplicemsg.so" "$bindir/splicemsg" \
 	 "$bindir/splicemsg-stat" "$includedir/splicemsg/splicemsg.h" \
 	 "$includedir/linux/splicemsg.h" "$libdir/pkgconfig/libsplicemsg.pc"; do
 	if [ -e "$dest$f" ]; then
