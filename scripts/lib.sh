@@ -8,11 +8,16 @@ SM_BUILD=${SM_BUILD:-$SM_TOP/build}
 sm_say() { printf '==> %s\n' "$*"; }
 sm_die() { printf 'error: %s\n' "$*" >&2; exit 99; }
 
-# Debian packages every script may need, installed only when missing.
+# Debian packages every script may need, installed only when missing:
+# those that build and check the Debian packages (scripts/deb; the build
+# dependencies are debian/control's), then the test suites' own.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-SM_PACKAGES=(build-essential autoconf automake libtool pkg-config
-	liburing-dev check libsubunit-dev python3 curl strace nginx lighttpd
-	apache2 rsync wrk)
+SM_DEB_PACKAGES=(build-essential autoconf automake libtool pkg-config
+	liburing-dev check libsubunit-dev dpkg-dev debhelper dh-dkms fakeroot
+	lintian cpio)
+# shellcheck disable=SC2034
+SM_PACKAGES=("${SM_DEB_PACKAGES[@]}" python3 curl strace nginx lighttpd
+	apache2 rsync wrk mandoc groff prometheus)
 
 sm_missing_packages() {
 	local p
@@ -63,6 +68,12 @@ sm_build() {
 	fi
 	make -C "$dir" -s -j"$(nproc)" >/dev/null || make -C "$dir" ||
 		sm_die "build failed"
+}
+
+# The version: configure.ac's AC_INIT, the only place that says it.
+sm_version() {
+	sed -n 's/^AC_INIT(\[libsplicemsg\], \[\([^]]*\)\].*/\1/p' \
+		"$SM_TOP/configure.ac"
 }
 
 sm_lib() { printf '%s/shim/.libs/libsplicemsg.so\n' "$SM_BUILD"; }
