@@ -55,7 +55,7 @@ while read -r pkg parch files; do
 done <<EOF_PKGS
 libsplicemsg$abi $arch @LIB@/libsplicemsg.so.$abi @LIB@/libsplicemsg.so.$abi.0.0
 libsplicemsg-dev $arch @LIB@/libsplicemsg.so @LIB@/pkgconfig/libsplicemsg.pc usr/include/splicemsg/splicemsg.h usr/include/linux/splicemsg.h
-splicemsg-tools $arch usr/bin/splicemsg usr/bin/splicemsg-stat
+splicemsg-tools $arch usr/bin/splicemsg usr/bin/splicemsg-stat usr/share/man/man1/splicemsg.1.gz usr/share/man/man1/splicemsg-stat.1.gz usr/share/man/man4/splicemsg.4.gz usr/share/man/man7/libsplicemsg.7.gz usr/share/doc/splicemsg-tools/semantics.md.gz
 splicemsg-dkms all usr/src/splicemsg-@V@/dkms.conf usr/src/splicemsg-@V@/Kbuild usr/src/splicemsg-@V@/main.c usr/src/splicemsg-@V@/version.h usr/src/splicemsg-@V@/include/uapi/linux/splicemsg.h
 EOF_PKGS
 

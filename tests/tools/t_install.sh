@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # make install into a scratch DESTDIR: the library (its SONAME's file and
-# the link-time symlink), the two tools, the
+# the link-time symlink), the two tools and the manual pages, the
 # public header, the module's ABI header and the pkg-config file land where
 # the prefix says, and a program built with `pkg-config --cflags --libs
 # libsplicemsg` against them links and runs.  Prints PASS/FAIL lines;
@@ -28,10 +28,13 @@ dir() {
 		--eval='sm-print-%: ; @echo $($*)' "sm-print-$1"
 }
 libdir=$(dir libdir) bindir=$(dir bindir) includedir=$(dir includedir)
+mandir=$(dir mandir)
 # The SONAME's file is what an installed wrapper preloads.
 for f in "$libdir/libsplicemsg.so.$(dir SM_ABI)" "$libdir/libsplicemsg.so" "$bindir/splicemsg" \
 	 "$bindir/splicemsg-stat" "$includedir/splicemsg/splicemsg.h" \
-	 "$includedir/linux/splicemsg.h" "$libdir/pkgconfig/libsplicemsg.pc"; do
+	 "$includedir/linux/splicemsg.h" "$libdir/pkgconfig/libsplicemsg.pc" \
+	 "$mandir/man1/splicemsg.1" "$mandir/man1/splicemsg-stat.1" \
+	 "$mandir/man4/splicemsg.4" "$mandir/man7/libsplicemsg.7"; do
 	if [ -e "$dest$f" ]; then
 		t_pass "installed $f"
 	else
