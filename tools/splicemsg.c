@@ -106,16 +106,22 @@ enum {
 	SM_OPT_HELP = 256,
 	SM_OPT_VERBOSE,
 	SM_OPT_VERSION,
+	SM_OPT_WRITE,
+	SM_OPT_ROOT,
 	SM_OPT_VAR = 512,
 };
 
+/* The options that set a variable: the wrapper's and systemd-dropin's. */
+#define SM_VAR_LONGOPTS \
+	{ "engine", required_argument, NULL, SM_OPT_VAR + SM_VAR_ENGINE }, \
+	{ "zc", required_argument, NULL, SM_OPT_VAR + SM_VAR_ZC }, \
+	{ "stats", required_argument, NULL, SM_OPT_VAR + SM_VAR_STATS }, \
+	{ "only", required_argument, NULL, SM_OPT_VAR + SM_VAR_ONLY }, \
+	{ "log", required_argument, NULL, SM_OPT_VAR + SM_VAR_LOG }, \
+	{ "log-file", required_argument, NULL, SM_OPT_VAR + SM_VAR_LOG_FILE }
+
 static const struct option sm_longopts[] = {
-	{ "engine", required_argument, NULL, SM_OPT_VAR + SM_VAR_ENGINE },
-	{ "zc", required_argument, NULL, SM_OPT_VAR + SM_VAR_ZC },
-	{ "stats", required_argument, NULL, SM_OPT_VAR + SM_VAR_STATS },
-	{ "only", required_argument, NULL, SM_OPT_VAR + SM_VAR_ONLY },
-	{ "log", required_argument, NULL, SM_OPT_VAR + SM_VAR_LOG },
-	{ "log-file", required_argument, NULL, SM_OPT_VAR + SM_VAR_LOG_FILE },
+	SM_VAR_LONGOPTS,
 	{ "verbose", no_argument, NULL, SM_OPT_VERBOSE },
 	{ "help", no_argument, NULL, SM_OPT_HELP },
 	{ "version", no_argument, NULL, SM_OPT_VERSION },
@@ -125,18 +131,11 @@ static const struct option sm_longopts[] = {
 /* "+": stop at the command, whose own options are not ours. */
 static const char sm_shortopts[] = "+:hv";
 
-static void print_usage(FILE *f)
+/* The options that set a variable, one line each, with their words. */
+static void print_var_options(FILE *f)
 {
 	const struct option *o;
 
-	fprintf(f,
-		"usage: splicemsg [options] [--] COMMAND [ARGS...]\n"
-		"       splicemsg doc [stats]\n"
-		"\n"
-		"Run COMMAND with libsplicemsg prepended to LD_PRELOAD.  An\n"
-		"option sets its variable; without it, a value already in the\n"
-		"environment is kept.\n"
-		"\n");
 	for (o = sm_longopts; o->name; o++) {
 		const struct sm_var *v;
 		char flag[32];
@@ -154,6 +153,20 @@ static void print_usage(FILE *f)
 					sm_words[i].word);
 		fputc('\n', f);
 	}
+}
+
+static void print_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: splicemsg [options] [--] COMMAND [ARGS...]\n"
+		"       splicemsg doc [stats]\n"
+		"       splicemsg systemd-dropin SERVICE [options] [--write]\n"
+		"\n"
+		"Run COMMAND with libsplicemsg prepended to LD_PRELOAD.  An\n"
+		"option sets its variable; without it, a value already in the\n"
+		"environment is kept.\n"
+		"\n");
+	print_var_options(f);
 	fprintf(f,
 		"  -v, --verbose      print the library and every variable's\n"
 		"                     effective value to stderr, then run\n"
@@ -163,6 +176,7 @@ static void print_usage(FILE *f)
 		"`splicemsg doc` describes every SPLICEMSG_* variable, and\n"
 		"`splicemsg doc stats` every key of the statistics; a\n"
 		"program called doc runs as `splicemsg -- doc`.\n"
+		"`splicemsg systemd-dropin --help`: the same for a service.\n"
 		"\n"
 		"The library preloaded is the first found of:\n"
 		"  $SPLICEMSG_LIB\n"
@@ -531,6 +545,287 @@ static int bad_option(int c, char **argv)
 	return try_help();
 }
 
+/* ---- splicemsg systemd-dropin ----------------------------------------- */
+
+/*
+ * A systemd drop-in that does for a service what the wrapper does for a
+ * command: LD_PRELOAD and the variables the options set, parsed by the
+ * same table.  The library is the installed one (a unit must not name a
+ * build tree), or $SPLICEMSG_LIB.  systemd cannot prepend to a variable,
+ * so the drop-in's LD_PRELOAD replaces one the unit sets itself (the
+ * manual page says so).
+ */
+#define SM_DROPIN_DIR "/etc/systemd/system"
+#define SM_DROPIN_NAME "splicemsg.conf"
+#define SM_UNIT_SUFFIX ".service"
+/* systemd's UNIT_NAME_MAX, less nothing: the name includes the suffix. */
+#define SM_UNIT_NAME_MAX 255
+
+static const struct option sm_dropin_longopts[] = {
+	SM_VAR_LONGOPTS,
+	{ "write", no_argument, NULL, SM_OPT_WRITE },
+	{ "root", required_argument, NULL, SM_OPT_ROOT },
+	{ "help", no_argument, NULL, SM_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void print_dropin_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: splicemsg systemd-dropin SERVICE [options]\n"
+		"\n"
+		"Print a systemd drop-in that runs SERVICE under libsplicemsg:\n"
+		"LD_PRELOAD and the variables these options set.\n"
+		"\n");
+	print_var_options(f);
+	fprintf(f,
+		"  --write            install it as " SM_DROPIN_DIR "/\n"
+		"                     SERVICE.service.d/" SM_DROPIN_NAME "\n"
+		"  --root=DIR         with --write, under DIR instead of /\n"
+		"  -h, --help         this text\n"
+		"\n"
+		"LD_PRELOAD names $SPLICEMSG_LIB if set, else\n"
+#ifdef SM_LIBDIR
+		SM_LIBDIR "/" SM_LIB_SONAME ".\n"
+#else
+		"nothing: set SPLICEMSG_LIB.\n"
+#endif
+		"Then: systemctl daemon-reload && systemctl restart SERVICE\n");
+}
+
+/* @arg as a service's unit name, "NAME.service", in @buf. */
+static int unit_name(char *buf, size_t len, const char *arg)
+{
+	size_t n = strlen(arg), sfx = strlen(SM_UNIT_SUFFIX), i;
+
+	if (n > sfx && !strcmp(arg + n - sfx, SM_UNIT_SUFFIX))
+		n -= sfx;
+	if (!n || n + sfx > SM_UNIT_NAME_MAX || n + sfx >= len)
+		return -EINVAL;
+	/* systemd's unit name characters; never a '/'. */
+	for (i = 0; i < n; i++) {
+		char c = arg[i];
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+		    !(c >= '0' && c <= '9') && !strchr(":-_.\\@", c))
+			return -EINVAL;
+	}
+	memcpy(buf, arg, n);
+	strcpy(buf + n, SM_UNIT_SUFFIX);
+	return 0;
+}
+
+/*
+ * One Environment= line.  Inside double quotes systemd takes C escapes,
+ * so '\' and '"' are escaped, and expands %-specifiers, so a literal '%'
+ * (SPLICEMSG_STATS's %p, for the library to expand) is "%%".
+ */
+static void put_env(FILE *f, const char *name, const char *val)
+{
+	const char *c;
+
+	fprintf(f, "Environment=\"%s=", name);
+	for (c = val; *c; c++) {
+		if (*c == '\\' || *c == '"')
+			fputc('\\', f);
+		else if (*c == '%')
+			fputc('%', f);
+		fputc(*c, f);
+	}
+	fputs("\"\n", f);
+}
+
+/* A value a unit file can hold: one line, no control characters. */
+static bool env_value_ok(const char *val)
+{
+	const unsigned char *c;
+
+	for (c = (const unsigned char *)val; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return false;
+	return true;
+}
+
+/* The drop-in, in a malloc'd string at *@out. */
+static int dropin_text(char **out, const char *unit, const char *lib,
+		       const char *const *values)
+{
+	size_t len, i;
+	char name[64];
+	FILE *f;
+
+	f = open_memstream(out, &len);
+	if (!f)
+		return -errno;
+	fprintf(f,
+		"# libsplicemsg for %s, by splicemsg systemd-dropin (%s).\n"
+		"# Then: systemctl daemon-reload && systemctl restart %s\n"
+		"[Service]\n", unit, PACKAGE_VERSION, unit);
+	put_env(f, "LD_PRELOAD", lib);
+	for (i = 0; i < SM_VAR_COUNT; i++) {
+		if (!values[i])
+			continue;
+		snprintf(name, sizeof(name), "SPLICEMSG_%s", sm_vars[i].name);
+		put_env(f, name, values[i]);
+	}
+	if (fclose(f))
+		return -errno;
+	return 0;
+}
+
+/* mkdir -p @path (modified in place, restored). */
+static int mkdir_p(char *path)
+{
+	char *slash;
+
+	for (slash = strchr(path + 1, '/'); ; slash = strchr(slash + 1, '/')) {
+		if (slash)
+			*slash = 0;
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			int err = -errno;
+
+			if (slash)
+				*slash = '/';
+			return err;
+		}
+		if (!slash)
+			return 0;
+		*slash = '/';
+	}
+}
+
+/*
+ * Replace @dir/@name by @text atomically: a reader (systemd's
+ * daemon-reload) sees the old file or the new one, never a part.
+ */
+static int write_atomic(char *dir, const char *name, const char *text)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	size_t len = strlen(text);
+	int fd, err;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= PATH_MAX ||
+	    snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	err = mkdir_p(dir);
+	if (err)
+		return err;
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return -errno;
+	err = 0;
+	if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len ||
+	    fsync(fd) < 0)
+		err = errno ? -errno : -EIO;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static int cmd_dropin(int argc, char **argv)
+{
+	const char *values[SM_VAR_COUNT] = { NULL };
+	const char *root = NULL, *lib = getenv("SPLICEMSG_LIB");
+	char unit[SM_UNIT_NAME_MAX + 1], dir[PATH_MAX], path[PATH_MAX], *text;
+	bool write_it = false;
+	struct stat st;
+	int opt, err;
+	size_t i;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", sm_dropin_longopts,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+		case SM_OPT_HELP:
+			print_dropin_usage(stdout);
+			return 0;
+		case SM_OPT_WRITE:
+			write_it = true;
+			break;
+		case SM_OPT_ROOT:
+			root = optarg;
+			break;
+		case ':':
+		case '?':
+			return bad_option(opt, argv);
+		default:
+			if (opt_set(values, opt - SM_OPT_VAR, optarg))
+				return try_help();
+			break;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "splicemsg: systemd-dropin takes one SERVICE\n");
+		return try_help();
+	}
+	if (unit_name(unit, sizeof(unit), argv[optind])) {
+		fprintf(stderr, "splicemsg: %s: not a service's name\n",
+			argv[optind]);
+		return try_help();
+	}
+	if (root && !write_it) {
+		fprintf(stderr, "splicemsg: --root goes with --write\n");
+		return try_help();
+	}
+	for (i = 0; i < SM_VAR_COUNT; i++) {
+		if (values[i] && !env_value_ok(values[i])) {
+			fprintf(stderr,
+				"splicemsg: SPLICEMSG_%s: a unit file cannot hold control characters\n",
+				sm_vars[i].name);
+			return try_help();
+		}
+	}
+	if (!lib || !*lib) {
+#ifdef SM_LIBDIR
+		lib = SM_LIBDIR "/" SM_LIB_SONAME;
+#else
+		fprintf(stderr, "splicemsg: no installed library; set SPLICEMSG_LIB\n");
+		return SM_EXIT_ERROR;
+#endif
+	}
+	if (lib[0] != '/' || !env_value_ok(lib) || lib_check(lib)) {
+		fprintf(stderr, "splicemsg: %s: LD_PRELOAD in a unit needs an absolute path\n",
+			lib);
+		return SM_EXIT_ERROR;
+	}
+	if (snprintf(dir, sizeof(dir), "%s%s/%s.d", root ? root : "",
+		     SM_DROPIN_DIR, unit) >= (int)sizeof(dir)) {
+		fprintf(stderr, "splicemsg: --root: %s\n", strerror(ENAMETOOLONG));
+		return SM_EXIT_ERROR;
+	}
+	/* Written before the library, maybe: a warning, not an error. */
+	snprintf(path, sizeof(path), "%s%s", root ? root : "", lib);
+	if (stat(path, &st) < 0)
+		fprintf(stderr, "splicemsg: warning: %s: %s\n", path,
+			strerror(errno));
+
+	err = dropin_text(&text, unit, lib, values);
+	if (err) {
+		fprintf(stderr, "splicemsg: %s\n", strerror(-err));
+		return SM_EXIT_ERROR;
+	}
+	if (!write_it) {
+		fputs(text, stdout);
+		free(text);
+		return fflush(stdout) ? SM_EXIT_ERROR : 0;
+	}
+	err = write_atomic(dir, SM_DROPIN_NAME, text);
+	free(text);
+	if (err) {
+		fprintf(stderr, "splicemsg: %s/%s: %s\n", dir, SM_DROPIN_NAME,
+			strerror(-err));
+		return SM_EXIT_ERROR;
+	}
+	printf("wrote %s/%s\nnow: systemctl daemon-reload && systemctl restart %s\n",
+	       dir, SM_DROPIN_NAME, unit);
+	return fflush(stdout) ? SM_EXIT_ERROR : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *values[SM_VAR_COUNT] = { NULL };
@@ -547,6 +842,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "splicemsg: doc takes no argument but stats\n");
 		return try_help();
 	}
+	if (argc > 1 && !strcmp(argv[1], "systemd-dropin"))
+		return cmd_dropin(argc - 1, argv + 1);
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, sm_shortopts, sm_longopts,

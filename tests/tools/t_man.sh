@@ -6,7 +6,7 @@
 # (libsplicemsg(7)'s variables and their defaults: shim/options.def; its
 # fallback reasons and counters: stats.def, counters.def; splicemsg(4)'s
 # sysfs counters: kmod/counters.def); and every long option the two tools'
-# --help prints is described in their pages.  One line per check; exit 0,
+# --help (and systemd-dropin --help) prints is described in their pages.  One line per check; exit 0,
 # 1, 77 or 99.
 set -u
 # shellcheck source=tests/t_lib.sh
@@ -93,17 +93,21 @@ same "splicemsg(4) SYSFS lists kmod/counters.def's counters" \
 	"$(section SYSFS "$man/splicemsg.4" |
 		awk '/^\.BR [a-z_]+ [,.]$/ { print $2; if ($3 == ".") exit }')"
 
-# Every --option of a tool's --help, in the OPTIONS of its page.
+# Every --option of a tool's --help (and systemd-dropin's), in the OPTIONS
+# or COMMANDS of its page.
 for tool in splicemsg splicemsg-stat; do
 	"$top_builddir/tools/$tool" --help >"$T_TMP/help" 2>&1
+	[ $tool = splicemsg ] &&
+		"$top_builddir/tools/$tool" systemd-dropin --help >>"$T_TMP/help" 2>&1
 	groff -man -Tutf8 -P-cbou "$man/$tool.1" 2>/dev/null |
-		awk '/^[A-Z]/ { on = ($0 == "OPTIONS"); next } on' >"$T_TMP/opts"
+		awk '/^[A-Z]/ { on = ($0 == "OPTIONS" || $0 == "COMMANDS"); next } on' \
+		>"$T_TMP/opts"
 	miss=
 	for o in $(grep -o -- '--[a-z][a-z-]*' "$T_TMP/help" | sort -u); do
 		grep -q -- "$o\\b" "$T_TMP/opts" || miss="$miss $o"
 	done
 	[ -z "$miss" ]
-	t_verdict $? "$tool(1) describes every option of $tool --help" \
-		"not in its OPTIONS:$miss"
+	t_verdict $? "$tool(1) describes every option of $tool's --help" \
+		"not in its OPTIONS or COMMANDS:$miss"
 done
 t_finish
