@@ -5,7 +5,7 @@
 # the library's own table.  SM_LIBDIR is where `make install` puts the
 # library; in the build tree it finds ../shim/.libs instead.
 bin_PROGRAMS += tools/splicemsg
-tools_splicemsg_SOURCES = tools/splicemsg.c
+tools_splicemsg_SOURCES = tools/splicemsg.c tools/replace.c tools/replace.h
 tools_splicemsg_CPPFLAGS = $(AM_CPPFLAGS) -DSM_LIBDIR='"$(libdir)"'
 
 # splicemsg-stat, the live counters reader.  It takes the layout of the
@@ -13,5 +13,6 @@ tools_splicemsg_CPPFLAGS = $(AM_CPPFLAGS) -DSM_LIBDIR='"$(libdir)"'
 # counters.c) and links nothing else of it.
 bin_PROGRAMS += tools/splicemsg-stat
 tools_splicemsg_stat_SOURCES = tools/splicemsg-stat.c shim/counters.c \
+	tools/replace.c tools/replace.h \
 	shim/counters.h shim/paths.def shim/stats.def shim/counters.def
 tools_splicemsg_stat_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/shim

@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "counters.h"
+#include "replace.h"
 
 #define SHM_DIR "/dev/shm"
 #define SHM_PREFIX "splicemsg-"
@@ -45,6 +47,8 @@ static struct {
 	double interval;	/* -i in seconds, or 0 to print once */
 	unsigned long count;	/* -c, or 0 for no limit */
 	bool json;
+	bool prometheus;
+	const char *output;	/* -o, or NULL for stdout */
 } opt;
 
 /* One counters file, kept mapped from one interval to the next. */
@@ -57,6 +61,8 @@ struct proc {
 	/* -EINVAL malformed (said so once), -ESRCH not this process's. */
 	int rejected;
 	bool seen;		/* found by the current scan */
+	bool shown;		/* ... and sampled: prev is this sample */
+	char comm[COMM_MAX + 16];
 	bool have_prev;
 	struct sm_counters prev;
 	struct timespec prev_at;	/* CLOCK_MONOTONIC */
@@ -66,7 +72,8 @@ static struct proc *procs;
 static size_t nprocs, procs_cap;
 
 static const char usage_text[] =
-	"usage: splicemsg-stat [-p PID|-n NAME] [-i SECS [-c COUNT]] [--json]\n"
+	"usage: splicemsg-stat [-p PID|-n NAME] [-i SECS [-c COUNT]]\n"
+	"                      [--json | --prometheus [-o FILE]]\n"
 	"\n"
 	"The live counters of processes running under libsplicemsg with\n"
 	"SPLICEMSG_STATS set, one line per process.\n"
@@ -78,9 +85,17 @@ static const char usage_text[] =
 	"  -c, --count COUNT    stop after COUNT samples\n"
 	"      --json           one JSON object per line, with the keys\n"
 	"                       of the library's exit stats\n"
+	"      --prometheus     the Prometheus text format: one metric\n"
+	"                       family per counter, labelled by pid and\n"
+	"                       program (and path, reason or socket)\n"
+	"  -o, --output FILE    with --prometheus: replace FILE atomically\n"
+	"                       at each sample (node_exporter's textfile\n"
+	"                       collector), not stdout\n"
 	"  -h, --help           this text\n"
 	"\n"
-	"Exit status: 0 a process was shown, 1 none was, 2 usage error.\n";
+	"Exit status: 0 a process was shown, 1 none was, 2 usage error;\n"
+	"with --prometheus 0 once written, even of no process, 1 for -p\n"
+	"of a process not there (written all the same) or an error.\n";
 
 static void usage(FILE *f)
 {
@@ -123,13 +138,15 @@ static void parse_args(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'P' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:n:i:c:h", longopts,
+	while ((c = getopt_long(argc, argv, "p:n:i:c:o:h", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -155,6 +172,14 @@ static void parse_args(int argc, char **argv)
 		case 'j':
 			opt.json = true;
 			break;
+		case 'P':
+			opt.prometheus = true;
+			break;
+		case 'o':
+			if (!*optarg)
+				bad_usage("empty output file name");
+			opt.output = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -169,6 +194,10 @@ static void parse_args(int argc, char **argv)
 		bad_usage("-p and -n exclude each other");
 	if (opt.count && !opt.interval)
 		bad_usage("-c needs -i");
+	if (opt.json && opt.prometheus)
+		bad_usage("--json and --prometheus exclude each other");
+	if (opt.output && !opt.prometheus)
+		bad_usage("-o goes with --prometheus");
 }
 
 /* ---- the process behind a file ---------------------------------------- */
@@ -567,10 +596,15 @@ static int show(pid_t pid, const struct timespec *now_real)
 	if (p->have_prev && went_back(&s, &p->prev))
 		p->have_prev = false;
 	secs = p->have_prev ? seconds_between(&p->prev_at, &now) : 0;
-	if (opt.json)
+	if (opt.prometheus) {
+		/* Printed with the others, a family at a time. */
+		snprintf(p->comm, sizeof(p->comm), "%s", comm);
+		p->shown = true;
+	} else if (opt.json) {
 		print_json(pid, comm, &s, now_real);
-	else
+	} else {
 		print_text(pid, comm, &s, secs > 0 ? &p->prev : NULL, secs);
+	}
 	p->prev = s;
 	p->prev_at = now;
 	p->have_prev = true;
@@ -657,7 +691,7 @@ static int sample_all(unsigned long round)
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	for (i = 0; i < nprocs; i++)
-		procs[i].seen = false;
+		procs[i].seen = procs[i].shown = false;
 	if (opt.pid) {
 		err = show(opt.pid, &now);
 		procs_prune();
@@ -696,6 +730,171 @@ static void timespec_add(struct timespec *t, double secs)
 	}
 }
 
+/* ---- the Prometheus text format --------------------------------------- */
+
+/*
+ * One metric family per counter, named and documented by the library's
+ * tables: the per-path, per-reason and per-socket arrays are one family
+ * each with a label saying which (the keys of paths.def, stats.def and
+ * sm_sock_names), and each counters.def counter is a family of its own
+ * whose HELP is its doc.  Every sample has the labels pid and program.
+ */
+struct prom_family {
+	const char *name, *help;
+	const char *label;		/* NULL: one value per process */
+	const char *const *keys;	/* the label's values */
+	int n;
+	size_t offset;			/* of the uint64_t (array) */
+};
+
+static const struct prom_family prom_families[] = {
+	{ "splicemsg_calls_total",
+	  "sendfile calls, by the path that carried their bytes (splicemsg doc stats)",
+	  "path", sm_path_names, SM_PATH_MAX,
+	  offsetof(struct sm_counters, calls) },
+	{ "splicemsg_bytes_total",
+	  "bytes sent by sendfile calls, by path (splicemsg doc stats)",
+	  "path", sm_path_names, SM_PATH_MAX,
+	  offsetof(struct sm_counters, bytes) },
+	{ "splicemsg_fallbacks_total",
+	  "sendfile calls, or their rest, that went to the real sendfile(2), by reason (splicemsg doc stats)",
+	  "reason", sm_fallback_names, SM_FB_MAX,
+	  offsetof(struct sm_counters, fallbacks) },
+	{ "splicemsg_calls_by_socket_total",
+	  "sendfile calls, by what out_fd was",
+	  "socket", sm_sock_names, SM_SOCK_MAX,
+	  offsetof(struct sm_counters, calls_by_socket) },
+#define SM_COUNTER(key, doc) \
+	{ "splicemsg_" #key "_total", doc, NULL, NULL, 1, \
+	  offsetof(struct sm_counters, key) },
+#include "counters.def"
+#undef SM_COUNTER
+};
+
+/*
+ * A label value: '\', '"' and newline escaped, and UTF-8 only (comm is
+ * cut at 15 bytes, maybe inside a character, and may be anything): a
+ * broken sequence becomes U+FFFD.
+ */
+static void prom_label(FILE *f, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	int n, k;
+
+	while (*u) {
+		if (*u == '\\' || *u == '"') {
+			fprintf(f, "\\%c", *u++);
+			continue;
+		}
+		if (*u == '\n') {
+			fputs("\\n", f);
+			u++;
+			continue;
+		}
+		if (*u < 0x80) {
+			fputc(*u++, f);
+			continue;
+		}
+		n = *u >= 0xf0 && *u < 0xf5 ? 4 :
+		    *u >= 0xe0 && *u < 0xf0 ? 3 : *u >= 0xc2 && *u < 0xe0 ? 2 : 0;
+		for (k = 1; k < n && (u[k] & 0xc0) == 0x80; k++)
+			;
+		if (!n || k < n) {
+			fputs("\xef\xbf\xbd", f);
+			u += n ? k : 1;
+			continue;
+		}
+		fwrite(u, 1, n, f);
+		u += n;
+	}
+}
+
+/* HELP text: '\' and newline escaped. */
+static void prom_help(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+	pid_t x = (*(struct proc *const *)a)->pid;
+	pid_t y = (*(struct proc *const *)b)->pid;
+
+	return (x > y) - (x < y);
+}
+
+/* The processes sampled this round, by pid. */
+static void prom_print(FILE *f, struct proc **shown, size_t nshown)
+{
+	const struct prom_family *fam;
+	size_t i;
+	int k;
+
+	for (fam = prom_families;
+	     fam < prom_families + sizeof(prom_families) / sizeof(*fam);
+	     fam++) {
+		fprintf(f, "# HELP %s ", fam->name);
+		prom_help(f, fam->help);
+		fprintf(f, "\n# TYPE %s counter\n", fam->name);
+		for (i = 0; i < nshown; i++) {
+			const uint64_t *v = (const uint64_t *)
+				((const char *)&shown[i]->prev + fam->offset);
+
+			for (k = 0; k < fam->n; k++) {
+				fprintf(f, "%s{pid=\"%ld\",program=\"", fam->name,
+					(long)shown[i]->pid);
+				prom_label(f, shown[i]->comm);
+				if (fam->label)
+					fprintf(f, "\",%s=\"%s", fam->label,
+						fam->keys[k]);
+				fprintf(f, "\"} %llu\n", (ull)v[k]);
+			}
+		}
+	}
+}
+
+/* This round's exposition, to stdout or replacing -o's file.  -errno. */
+static int prom_write(void)
+{
+	struct proc **shown;
+	size_t i, n = 0, len;
+	char *buf = NULL;
+	FILE *f;
+	int err;
+
+	shown = calloc(nprocs ? nprocs : 1, sizeof(*shown));
+	if (!shown)
+		return -ENOMEM;
+	for (i = 0; i < nprocs; i++)
+		if (procs[i].shown)
+			shown[n++] = &procs[i];
+	qsort(shown, n, sizeof(*shown), cmp_proc);
+	if (!opt.output) {
+		prom_print(stdout, shown, n);
+		free(shown);
+		return 0;
+	}
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		free(shown);
+		return -errno;
+	}
+	prom_print(f, shown, n);
+	free(shown);
+	err = fclose(f) ? -errno : 0;
+	if (!err)
+		err = sm_replace_file(opt.output, buf, len, 0644);
+	free(buf);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus };
@@ -718,6 +917,16 @@ int main(int argc, char **argv)
 				;
 		}
 		n = sample_all(round);
+		if (opt.prometheus) {
+			int err = prom_write();
+
+			if (err) {
+				fprintf(stderr, "splicemsg-stat: %s: %s\n",
+					opt.output ? opt.output : "stdout",
+					strerror(-err));
+				return 1;
+			}
+		}
 		if (fflush(stdout)) {
 			perror("splicemsg-stat: stdout");
 			return 1;
@@ -727,6 +936,9 @@ int main(int argc, char **argv)
 		if (n)
 			shown = true;
 	}
+	/* An exposition of no process is an answer: they are gone. */
+	if (opt.prometheus)
+		return n < 0 ? 1 : 0;
 	if (!shown && !opt.pid)
 		fprintf(stderr,
 			"splicemsg-stat: no %s%sprocess with live counters\n",

@@ -29,6 +29,8 @@
 
 #include <linux/splicemsg.h>
 
+#include "replace.h"
+
 #ifndef PACKAGE_VERSION
 #error "compile with -include config.h (PACKAGE_VERSION)"
 #endif
@@ -694,38 +696,6 @@ static int mkdir_p(char *path)
 	}
 }
 
-/*
- * Replace @dir/@name by @text atomically: a reader (systemd's
- * daemon-reload) sees the old file or the new one, never a part.
- */
-static int write_atomic(char *dir, const char *name, const char *text)
-{
-	char tmp[PATH_MAX], path[PATH_MAX];
-	size_t len = strlen(text);
-	int fd, err;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= PATH_MAX ||
-	    snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= PATH_MAX)
-		return -ENAMETOOLONG;
-	err = mkdir_p(dir);
-	if (err)
-		return err;
-	fd = mkstemp(tmp);
-	if (fd < 0)
-		return -errno;
-	err = 0;
-	if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len ||
-	    fsync(fd) < 0)
-		err = errno ? -errno : -EIO;
-	if (close(fd) < 0 && !err)
-		err = -errno;
-	if (!err && rename(tmp, path) < 0)
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
-}
-
 static int cmd_dropin(int argc, char **argv)
 {
 	const char *values[SM_VAR_COUNT] = { NULL };
@@ -814,7 +784,12 @@ static int cmd_dropin(int argc, char **argv)
 		free(text);
 		return fflush(stdout) ? SM_EXIT_ERROR : 0;
 	}
-	err = write_atomic(dir, SM_DROPIN_NAME, text);
+	err = mkdir_p(dir);
+	if (!err && snprintf(path, sizeof(path), "%s/%s", dir,
+			     SM_DROPIN_NAME) >= (int)sizeof(path))
+		err = -ENAMETOOLONG;
+	if (!err)
+		err = sm_replace_file(path, text, strlen(text), 0644);
 	free(text);
 	if (err) {
 		fprintf(stderr, "splicemsg: %s/%s: %s\n", dir, SM_DROPIN_NAME,

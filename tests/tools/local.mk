@@ -5,4 +5,4 @@
 SM_TOOLS_TESTS = tests/tools/t_wrapper.sh tests/tools/t_dropin.sh \
 	tests/tools/t_stat.sh tests/tools/t_man.sh tests/tools/t_install.sh
 TESTS += $(SM_TOOLS_TESTS)
-EXTRA_DIST += $(SM_TOOLS_TESTS)
+EXTRA_DIST += $(SM_TOOLS_TESTS) tests/tools/prom_check.py

@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# splicemsg-stat against live processes.  A python sender makes a few
+# splicemsg-stat against live processes, as text, JSON and Prometheus
+# metrics (checked by tests/tools/prom_check.py and promtool, and with -o
+# read while it is replaced).  A python sender makes a few
 # sendfile(2) calls over an AF_UNIX socketpair under libsplicemsg with
 # SPLICEMSG_STATS set, then waits on its stdin while the reader looks at
 # it: what the reader shows must be what the sender did, and what the
@@ -85,6 +87,7 @@ if len(sys.argv) > 3:
 '
 
 # start_sender NAME [_exit]: sets S_PID, S_CALLS, S_BYTES, S_FD (its stdin), S_DIR.
+# S_PYTHON: the interpreter, by another name (the process's comm).
 start_sender() {
 	local got=
 	S_DIR=$T_TMP/$1
@@ -93,7 +96,7 @@ start_sender() {
 	# Python leaks by design: a sanitizer's leak report is not ours.
 	SPLICEMSG_STATS="$S_DIR/stats.%p.json" LD_PRELOAD="$SM_PRELOAD" \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		python3 -c "$SENDER" "$CALLS" "$SIZE" ${2:+"$2"} \
+		"${S_PYTHON:-python3}" -c "$SENDER" "$CALLS" "$SIZE" ${2:+"$2"} \
 		<"$S_DIR/in" >"$S_DIR/out" 2>"$S_DIR/err" &
 	S_PID=$!
 	T_PIDS+=("$S_PID")
@@ -204,15 +207,98 @@ got=$(json jrate 'len(L) == 3 and L[0]["time"] < L[1]["time"] < L[2]["time"]')
 [ "$got" = True ]
 t_verdict $? "--json -i 0.2 -c 3: three samples" "$got" "$(out jrate)"
 
+# ---- the Prometheus text format ------------------------------------------
+
+# prom FILE ARGS...: prom_check.py's verdict on FILE, in $got.
+PROM_FAMILIES=$( { printf 'calls\nbytes\nfallbacks\ncalls_by_socket\n'
+	sed -n 's/^SM_COUNTER(\([a-z_]*\),.*/\1/p' "$top_srcdir/shim/counters.def"; } |
+	sed 's/.*/splicemsg_&_total/' | paste -sd,)
+prom() {
+	got=$(python3 "$T_HERE/prom_check.py" "$1" \
+		--families "$PROM_FAMILIES" "${@:2}" 2>&1)
+}
+run prom -p "$pid" --prometheus
+run promj -p "$pid" --json
+prom "$(out prom)" --json "$(out promj)"
+[ "$(rc prom)" = 0 ] && [ "${got#ok}" != "$got" ]
+t_verdict $? "--prometheus: strict format, one family per counter, --json's values" \
+	"exit $(rc prom): $got" "$(out prom)"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$(out prom)" >"$T_TMP/promtool" 2>&1
+	t_verdict $? "promtool check metrics" "" "$T_TMP/promtool"
+else
+	t_skip "promtool check metrics" "no promtool (Debian: prometheus)"
+fi
+
+# A second sender whose name needs escaping, and every process at once:
+# each family's samples together, both senders' values right.
+ln -s "$(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))')" \
+	"$T_TMP/py\"b\\s"
+S_PYTHON=$T_TMP/py\"b\\s start_sender odd
+odd_pid=$S_PID
+odd_fd=$S_FD
+run promall --prometheus
+run jall --json
+prom "$(out promall)" --json "$(out jall)" --pids "$pid,$odd_pid"
+[ "$(rc promall)" = 0 ] && [ "${got#ok}" != "$got" ] &&
+	grep -qF "program=\"py\\\"b\\\\s\"" "$(out promall)"
+t_verdict $? "--prometheus of two processes: grouped, program=\"py\\\"b\\\\s\"" \
+	"exit $(rc promall): $got" "$(out promall)"
+exec {odd_fd}>&-
+wait "$odd_pid"
+reaped "$odd_pid"
+
+# -o: node_exporter's textfile collector reads the file while it is
+# replaced; every read must find a whole exposition.
+tdir=$T_TMP/textfile
+mkdir "$tdir"
+run promo -p "$pid" --prometheus -o "$tdir/splicemsg.prom"
+[ "$(rc promo)" = 0 ] && [ "$(lines promo)" = 0 ] &&
+	cmp -s "$tdir/splicemsg.prom" "$(out prom)" &&
+	[ "$(stat -c %a "$tdir/splicemsg.prom")" = 644 ] &&
+	[ "$(ls -A "$tdir")" = splicemsg.prom ]
+t_verdict $? "-o FILE: the exposition, mode 0644, nothing else left" \
+	"exit $(rc promo), $tdir: $(ls -A "$tdir" | tr '\n' ' ')" "$(err promo)"
+timeout -k 5 30 "$SM_STAT" -p "$pid" --prometheus -o "$tdir/splicemsg.prom" \
+	-i 0.02 -c 100 &
+writer=$!
+got=$(python3 -c '
+import sys, time
+path, want = sys.argv[1], open(sys.argv[2], "rb").read()
+reads = torn = 0
+end = time.monotonic() + 2.5
+while time.monotonic() < end:
+    with open(path, "rb") as f:
+        reads += 1
+        torn += f.read() != want
+print(torn, reads)' "$tdir/splicemsg.prom" "$(out prom)")
+wait "$writer"
+wrc=$?
+[ $wrc = 0 ] && [ "${got%% *}" = 0 ] && [ "${got#* }" -gt 100 ] &&
+	[ "$(ls -A "$tdir")" = splicemsg.prom ]
+t_verdict $? "-o FILE -i 0.02 -c 100: every read while it is replaced is whole" \
+	"exit $wrc, torn/reads: $got, $tdir: $(ls -A "$tdir" | tr '\n' ' ')"
+run promnodir -p "$pid" --prometheus -o "$T_TMP/no/such/dir/x.prom"
+[ "$(rc promnodir)" = 1 ] && grep -q "no/such/dir/x.prom" "$(err promnodir)"
+t_verdict $? "-o into no directory: exit 1, said where" "exit $(rc promnodir)" \
+	"$(err promnodir)"
+
 # pid_max itself is never a process's pid.
 nopid=$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo 4194304)
 run nopid -p "$nopid"
 [ "$(rc nopid)" = 1 ] && [ -s "$(err nopid)" ] && [ "$(lines nopid)" = 0 ]
 t_verdict $? "-p of no process: exit 1" "exit $(rc nopid)" "$(err nopid)"
+run promnopid -p "$nopid" --prometheus -o "$tdir/gone.prom"
+prom "$tdir/gone.prom"
+[ "$(rc promnopid)" = 1 ] &&
+	[ "$got" = "ok: $(tr , '\n' <<<"$PROM_FAMILIES" | wc -l) families, 0 samples" ]
+t_verdict $? "--prometheus -o of no process: exit 1, written without samples" \
+	"exit $(rc promnopid): $got"
 
 bad=
 for args in "-i 0" "-i -1" "-i x" "-i nan" "-c 2" "-c 0 -i 1" "-p 0" \
-	"-p x" "-p 1 -n x" "--bogus" "extra"; do
+	"-p x" "-p 1 -n x" "--bogus" "extra" "-o x" "--json --prometheus" \
+	"--prometheus -o"; do
 	# shellcheck disable=SC2086
 	run usage $args
 	[ "$(rc usage)" = 2 ] || bad="$bad [$args]: exit $(rc usage)"
