@@ -14,7 +14,7 @@ sm_die() { printf 'error: %s\n' "$*" >&2; exit 99; }
 # shellcheck disable=SC2034 # used by the scripts that source this file
 SM_DEB_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	liburing-dev check libsubunit-dev dpkg-dev debhelper dh-dkms fakeroot
-	lintian cpio)
+	lintian cpio debootstrap)
 # shellcheck disable=SC2034
 SM_PACKAGES=("${SM_DEB_PACKAGES[@]}" python3 curl strace nginx lighttpd
 	apache2 rsync wrk mandoc groff prometheus)
