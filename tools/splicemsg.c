@@ -547,6 +547,18 @@ static int bad_option(int c, char **argv)
 	return try_help();
 }
 
+/*
+ * What both parsers (the wrapper's, systemd-dropin's) do with any option
+ * but their own: an option that sets a variable, or a bad one.  Returns 0
+ * or the exit status.
+ */
+static int opt_other(int opt, char **argv, const char **values)
+{
+	if (opt < SM_OPT_VAR)
+		return bad_option(opt, argv);
+	return opt_set(values, opt - SM_OPT_VAR, optarg) ? try_help() : 0;
+}
+
 /* ---- splicemsg systemd-dropin ----------------------------------------- */
 
 /*
@@ -720,12 +732,10 @@ static int cmd_dropin(int argc, char **argv)
 		case SM_OPT_ROOT:
 			root = optarg;
 			break;
-		case ':':
-		case '?':
-			return bad_option(opt, argv);
 		default:
-			if (opt_set(values, opt - SM_OPT_VAR, optarg))
-				return try_help();
+			err = opt_other(opt, argv, values);
+			if (err)
+				return err;
 			break;
 		}
 	}
@@ -834,12 +844,10 @@ int main(int argc, char **argv)
 			break;
 		case SM_OPT_VERSION:
 			return cmd_version();
-		case ':':
-		case '?':
-			return bad_option(opt, argv);
 		default:
-			if (opt_set(values, opt - SM_OPT_VAR, optarg))
-				return try_help();
+			ret = opt_other(opt, argv, values);
+			if (ret)
+				return ret;
 			break;
 		}
 	}
