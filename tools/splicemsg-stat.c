@@ -749,7 +749,8 @@ struct prom_family {
 
 static const struct prom_family prom_families[] = {
 	{ "splicemsg_calls_total",
-	  "sendfile calls, by the path that carried their bytes (splicemsg doc stats)",
+	  "sendfile calls, by the path that carried their bytes "
+	  "(splicemsg doc stats)",
 	  "path", sm_path_names, SM_PATH_MAX,
 	  offsetof(struct sm_counters, calls) },
 	{ "splicemsg_bytes_total",
@@ -757,7 +758,8 @@ static const struct prom_family prom_families[] = {
 	  "path", sm_path_names, SM_PATH_MAX,
 	  offsetof(struct sm_counters, bytes) },
 	{ "splicemsg_fallbacks_total",
-	  "sendfile calls, or their rest, that went to the real sendfile(2), by reason (splicemsg doc stats)",
+	  "sendfile calls, or their rest, that went to the real sendfile(2), "
+	  "by reason (splicemsg doc stats)",
 	  "reason", sm_fallback_names, SM_FB_MAX,
 	  offsetof(struct sm_counters, fallbacks) },
 	{ "splicemsg_calls_by_socket_total",
@@ -796,7 +798,8 @@ static void prom_label(FILE *f, const char *s)
 			continue;
 		}
 		n = *u >= 0xf0 && *u < 0xf5 ? 4 :
-		    *u >= 0xe0 && *u < 0xf0 ? 3 : *u >= 0xc2 && *u < 0xe0 ? 2 : 0;
+		    *u >= 0xe0 && *u < 0xf0 ? 3 :
+		    *u >= 0xc2 && *u < 0xe0 ? 2 : 0;
 		for (k = 1; k < n && (u[k] & 0xc0) == 0x80; k++)
 			;
 		if (!n || k < n) {
@@ -848,8 +851,8 @@ static void prom_print(FILE *f, struct proc **shown, size_t nshown)
 				((const char *)&shown[i]->prev + fam->offset);
 
 			for (k = 0; k < fam->n; k++) {
-				fprintf(f, "%s{pid=\"%ld\",program=\"", fam->name,
-					(long)shown[i]->pid);
+				fprintf(f, "%s{pid=\"%ld\",program=\"",
+					fam->name, (long)shown[i]->pid);
 				prom_label(f, shown[i]->comm);
 				if (fam->label)
 					fprintf(f, "\",%s=\"%s", fam->label,

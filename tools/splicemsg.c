@@ -588,8 +588,8 @@ static void print_dropin_usage(FILE *f)
 	fprintf(f,
 		"usage: splicemsg systemd-dropin SERVICE [options]\n"
 		"\n"
-		"Print a systemd drop-in that runs SERVICE under libsplicemsg:\n"
-		"LD_PRELOAD and the variables these options set.\n"
+		"Print a systemd drop-in that runs SERVICE under\n"
+		"libsplicemsg: LD_PRELOAD and what these options set.\n"
 		"\n");
 	print_var_options(f);
 	fprintf(f,
@@ -740,7 +740,8 @@ static int cmd_dropin(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "splicemsg: systemd-dropin takes one SERVICE\n");
+		fprintf(stderr,
+			"splicemsg: systemd-dropin takes one SERVICE\n");
 		return try_help();
 	}
 	if (unit_name(unit, sizeof(unit), argv[optind])) {
@@ -764,18 +765,21 @@ static int cmd_dropin(int argc, char **argv)
 #ifdef SM_LIBDIR
 		lib = SM_LIBDIR "/" SM_LIB_SONAME;
 #else
-		fprintf(stderr, "splicemsg: no installed library; set SPLICEMSG_LIB\n");
+		fprintf(stderr,
+			"splicemsg: no installed library; set SPLICEMSG_LIB\n");
 		return SM_EXIT_ERROR;
 #endif
 	}
 	if (lib[0] != '/' || !env_value_ok(lib) || lib_check(lib)) {
-		fprintf(stderr, "splicemsg: %s: LD_PRELOAD in a unit needs an absolute path\n",
+		fprintf(stderr,
+			"splicemsg: %s: LD_PRELOAD in a unit needs an absolute path\n",
 			lib);
 		return SM_EXIT_ERROR;
 	}
 	if (snprintf(dir, sizeof(dir), "%s%s/%s.d", root ? root : "",
 		     SM_DROPIN_DIR, unit) >= (int)sizeof(dir)) {
-		fprintf(stderr, "splicemsg: --root: %s\n", strerror(ENAMETOOLONG));
+		fprintf(stderr, "splicemsg: --root: %s\n",
+			strerror(ENAMETOOLONG));
 		return SM_EXIT_ERROR;
 	}
 	/* Written before the library, maybe: a warning, not an error. */
@@ -806,7 +810,8 @@ static int cmd_dropin(int argc, char **argv)
 			strerror(-err));
 		return SM_EXIT_ERROR;
 	}
-	printf("wrote %s/%s\nnow: systemctl daemon-reload && systemctl restart %s\n",
+	printf("wrote %s/%s\n"
+	       "now: systemctl daemon-reload && systemctl restart %s\n",
 	       dir, SM_DROPIN_NAME, unit);
 	return fflush(stdout) ? SM_EXIT_ERROR : 0;
 }
