@@ -266,6 +266,20 @@ end_load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 verify "after the runs"
 
+# What each worker holds after the load: descriptors (the shim's rings
+# included) and resident memory.
+footprint=()
+for m in "${modes[@]}"; do
+	for w in $(nginx_workers "${dir[$m]}"); do
+		fds=$(find "/proc/$w/fd" -mindepth 1 2>/dev/null | wc -l)
+		rings=$(find "/proc/$w/fd" -mindepth 1 -lname \
+			'anon_inode:\[io_uring\]' 2>/dev/null | wc -l)
+		rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' \
+			"/proc/$w/status" 2>/dev/null)
+		footprint+=("$m worker $w: $fds descriptors ($rings io_uring), RSS ${rss:-?} MB")
+	done
+done
+
 # ---- stop, then what the shim did -------------------------------------------
 for m in "${modes[@]}"; do
 	nginx_stop "${dir[$m]}" ||
@@ -310,6 +324,10 @@ stats=("${dir[shim]}"/stats/*.json)
 		echo "Which path carried the bytes: unknown, the shim wrote" \
 		     "no stats file"
 	fi
+	echo
+	echo "Footprint after the runs:"
+	echo
+	printf -- '- %s\n' "${footprint[@]}"
 	if [ ${#problems[@]} -gt 0 ]; then
 		echo
 		echo "Problems:"
