@@ -28,6 +28,16 @@
 #endif
 
 /*
+ * io_buffer_register_bvec(cmd, bvs, nr, release, priv, dir, index, flags)
+ * and io_buffer_unregister() (kmod/reg.c) arrived in 7.3; 7.2 has a
+ * function of the same name that takes a block request, so neither the
+ * name nor a macro tells them apart: the version does.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 3, 0) && defined(CONFIG_IO_URING)
+#define SM_HAVE_REG 1
+#endif
+
+/*
  * page_frag_free() left <linux/gfp.h> for <linux/page_frag_cache.h> in 6.13;
  * <linux/skbuff.h> includes whichever declares it, in every version (and
  * sparse has no __has_include).

@@ -2,7 +2,7 @@
 # The kernel helper, built only with --with-linux=DIR.  Kbuild runs in the
 # build tree (a copy of kmod/ beside a link to include/), so out-of-tree
 # and distcheck builds work.
-SM_KMOD_SRC = kmod/Kbuild kmod/main.c kmod/send.c kmod/stage.c \
+SM_KMOD_SRC = kmod/Kbuild kmod/main.c kmod/send.c kmod/stage.c kmod/reg.c \
 	kmod/compat.h kmod/splicemsg.h kmod/counters.def
 EXTRA_DIST += $(SM_KMOD_SRC) kmod/dkms.conf.in kmod/version.h.in
 if BUILD_KMOD

@@ -19,10 +19,17 @@
 
 struct sm_counters sm_counters;
 
+#ifdef SM_HAVE_REG
+#define SM_FEAT_REG SPLICEMSG_FEAT_REG
+#define SM_MAX_REG_BYTES SM_MAX_REG
+#else
+#define SM_FEAT_REG 0
+#define SM_MAX_REG_BYTES 0
+#endif
 #define SM_FEATURES (SPLICEMSG_FEAT_TCP | SPLICEMSG_FEAT_UDP |		\
 		     SPLICEMSG_FEAT_UNIX | SPLICEMSG_FEAT_URING_CMD |	\
 		     SPLICEMSG_FEAT_HDTR | SPLICEMSG_FEAT_STAGE |	\
-		     SPLICEMSG_FEAT_OFFPTR)
+		     SPLICEMSG_FEAT_OFFPTR | SM_FEAT_REG)
 
 /*
  * The caller's struct: its size first, then copy_struct_from_user().
@@ -65,6 +72,7 @@ static long ioc_version(void __user *arg)
 	v.max_hdtr = SM_MAX_HDTR;
 	v.max_count = SM_MAX_COUNT;
 	v.max_stage = SM_MAX_STAGE;
+	v.max_reg = SM_MAX_REG_BYTES;
 	return put_struct(arg, &v, sizeof(v), usize);
 }
 
@@ -130,6 +138,29 @@ static long do_send(void __user *arg, bool from_uring)
 	return ret;
 }
 
+#ifdef SM_HAVE_REG
+/*
+ * A registration's struct, read where the command runs: inline (REG_BYTES,
+ * UNREG, which never block and are never punted with -EAGAIN, so ->sqe is
+ * still the submitter's) or in io-wq after IOSQE_ASYNC copied the SQE.
+ */
+static int do_reg(struct io_uring_cmd *ioucmd, void __user *arg,
+		  unsigned int issue_flags)
+{
+	struct splicemsg_reg req;
+	u32 usize;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(req) != SM_REG_SIZE_V1);
+	ret = get_struct(&req, sizeof(req), arg, SM_REG_SIZE_V1, &usize);
+	if (ret) {
+		sm_count_error(ret);
+		return ret;
+	}
+	return sm_reg_cmd(ioucmd, &req, issue_flags);
+}
+#endif
+
 static long sm_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -157,14 +188,22 @@ static long sm_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
  */
 static int sm_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
-	u64 uptr;
+	u64 uptr = READ_ONCE(*sm_sqe_cmd(ioucmd->sqe, u64));
 
-	if (ioucmd->cmd_op != SPLICEMSG_IOC_SEND)
+	switch (ioucmd->cmd_op) {
+	case SPLICEMSG_IOC_SEND:
+		if (issue_flags & IO_URING_F_NONBLOCK)
+			return -EINVAL;
+		return do_send(u64_to_user_ptr(uptr), true);
+#ifdef SM_HAVE_REG
+	case SPLICEMSG_IOC_REG_FILE:
+	case SPLICEMSG_IOC_REG_BYTES:
+	case SPLICEMSG_IOC_UNREG:
+		return do_reg(ioucmd, u64_to_user_ptr(uptr), issue_flags);
+#endif
+	default:
 		return -ENOTTY;
-	if (issue_flags & IO_URING_F_NONBLOCK)
-		return -EINVAL;
-	uptr = READ_ONCE(*sm_sqe_cmd(ioucmd->sqe, u64));
-	return do_send(u64_to_user_ptr(uptr), true);
+	}
 }
 
 static const struct file_operations sm_fops = {

@@ -38,14 +38,6 @@
 static struct page_frag_cache frag_cache;	/* zero-initialised is valid */
 static DEFINE_MUTEX(frag_lock);			/* the cache is not locked */
 
-/* Bytes in page fragments, as bvecs, and how many of them went. */
-struct sm_bytes {
-	struct bio_vec *bv;
-	void **frags;
-	unsigned int nr_bv, nr_frags, max_frags;
-	size_t len, sent;
-};
-
 struct sm_ctx {
 	struct socket *sock;
 	int msg_flags;		/* MSG_DONTWAIT, MSG_NOSIGNAL */
@@ -57,7 +49,7 @@ struct sm_ctx {
 	size_t dgram_sent;	/* UDP: the whole datagram's length */
 };
 
-static int bytes_init(struct sm_bytes *b, unsigned int frags)
+int sm_bytes_init(struct sm_bytes *b, unsigned int frags)
 {
 	memset(b, 0, sizeof(*b));
 	if (!frags)
@@ -70,7 +62,7 @@ static int bytes_init(struct sm_bytes *b, unsigned int frags)
 	return 0;
 }
 
-static void bytes_free(struct sm_bytes *b)
+void sm_bytes_free(struct sm_bytes *b)
 {
 	unsigned int i;
 
@@ -186,8 +178,8 @@ static int pack_user(struct sm_pack *p, const struct splicemsg_iovec *iov,
 }
 
 /* Copy user iovecs into @b. */
-static int bytes_from_user(struct sm_bytes *b,
-			   const struct splicemsg_iovec *iov, unsigned int cnt)
+int sm_bytes_from_user(struct sm_bytes *b,
+		       const struct splicemsg_iovec *iov, unsigned int cnt)
 {
 	struct sm_pack p = { .b = b };
 	int ret = pack_user(&p, iov, cnt);
@@ -409,7 +401,7 @@ static long send_dgram(struct sm_ctx *ctx, struct file *file,
 
 	if (hdtr + req->count > SM_MAX_UDP)
 		return -EMSGSIZE;
-	ret = bytes_init(&data, DIV_ROUND_UP(hdtr + req->count, PAGE_SIZE));
+	ret = sm_bytes_init(&data, DIV_ROUND_UP(hdtr + req->count, PAGE_SIZE));
 	if (ret)
 		goto out;
 	ret = pack_user(&p, iov, req->hdr_cnt);
@@ -431,7 +423,7 @@ static long send_dgram(struct sm_ctx *ctx, struct file *file,
 		ret = 0;
 	}
 out:
-	bytes_free(&data);
+	sm_bytes_free(&data);
 	return ret;
 }
 
@@ -454,7 +446,11 @@ static int sock_transport(struct socket *sock)
 	return -EOPNOTSUPP;
 }
 
-static int check_file(struct file *file, struct splicemsg_send *req)
+/*
+ * @file as a source of @count bytes from @offset, by sendfile(2)'s rules
+ * (the send's and REG_FILE's: @flags is either's, OFFPTR the same bit).
+ */
+int sm_check_file(struct file *file, u32 flags, u64 offset, u64 count)
 {
 	struct inode *inode = file_inode(file);
 
@@ -462,43 +458,43 @@ static int check_file(struct file *file, struct splicemsg_send *req)
 		return -EBADF;
 	if (!S_ISREG(inode->i_mode) || !file->f_op->splice_read)
 		return -EINVAL;
-	if (req->offset > (u64)LLONG_MAX - req->count)
+	if (offset > (u64)LLONG_MAX - count)
 		return -EINVAL;
 	/* a stream-like file: sendfile(2) takes no offset for it either */
-	if (!(req->flags & SPLICEMSG_SEND_OFFPTR))
+	if (!(flags & SPLICEMSG_SEND_OFFPTR))
 		return file->f_mode & FMODE_PREAD ? 0 : -ESPIPE;
 	if (!(file->f_mode & FMODE_PREAD))
 		return -EOPNOTSUPP;
 	/* sendfile(2)'s rules the module does not reproduce: refused */
 	if (file->f_flags & O_DIRECT)
 		return -EOPNOTSUPP;
-	if (req->offset + req->count > (u64)inode->i_sb->s_maxbytes)
+	if (offset + count > (u64)inode->i_sb->s_maxbytes)
 		return -EOVERFLOW;
 	return 0;
 }
 
 /* OFFPTR: the position to start from, from the caller or the file. */
-static int load_pos(struct splicemsg_send *req, struct file *file,
-		    loff_t __user **offp)
+int sm_load_pos(u32 flags, u64 *offset, struct file *file,
+		loff_t __user **offp)
 {
 	loff_t pos;
 
 	*offp = NULL;
-	if (!(req->flags & SPLICEMSG_SEND_OFFPTR))
+	if (!(flags & SPLICEMSG_SEND_OFFPTR))
 		return 0;
-	if (!req->offset) {
-		req->offset = file ? file->f_pos : 0;
+	if (!*offset) {
+		*offset = file ? file->f_pos : 0;
 		return 0;
 	}
-	*offp = u64_to_user_ptr(req->offset);
+	*offp = u64_to_user_ptr(*offset);
 	if (get_user(pos, *offp))
 		return -EFAULT;
-	req->offset = pos;
+	*offset = pos;
 	return 0;
 }
 
-static int load_iovecs(struct splicemsg_iovec *iov, u64 uptr, u32 cnt,
-		       size_t *bytes)
+int sm_load_iovecs(struct splicemsg_iovec *iov, u64 uptr, u32 cnt,
+		   size_t *bytes)
 {
 	u32 i;
 
@@ -514,7 +510,7 @@ static int load_iovecs(struct splicemsg_iovec *iov, u64 uptr, u32 cnt,
 	return 0;
 }
 
-static void count_error(long err)
+void sm_count_error(long err)
 {
 	switch (err) {
 	case -EINVAL:
@@ -571,29 +567,32 @@ long sm_send(struct splicemsg_send *req, bool from_uring)
 	transport = ret;
 	if (req->count) {
 		file = fget(req->file_fd);
-		ret = file ? load_pos(req, file, &offp) : -EBADF;
+		ret = file ? sm_load_pos(req->flags, &req->offset, file,
+					 &offp) : -EBADF;
 		if (!ret)
-			ret = check_file(file, req);
+			ret = sm_check_file(file, req->flags, req->offset,
+					    req->count);
 		if (ret)
 			goto out_file;
 	}
 
-	ret = load_iovecs(iov, req->hdr_iov, req->hdr_cnt, &hbytes);
+	ret = sm_load_iovecs(iov, req->hdr_iov, req->hdr_cnt, &hbytes);
 	if (!ret)
-		ret = load_iovecs(iov + req->hdr_cnt, req->trl_iov,
+		ret = sm_load_iovecs(iov + req->hdr_cnt, req->trl_iov,
 				  req->trl_cnt, &tbytes);
 	if (!ret && hbytes + tbytes > SM_MAX_HDTR)
 		ret = -EINVAL;
 	if (ret)
 		goto out_file;
 	if (transport != SM_UDP) {
-		ret = bytes_init(&ctx.hdr, DIV_ROUND_UP(hbytes, PAGE_SIZE));
+		ret = sm_bytes_init(&ctx.hdr, DIV_ROUND_UP(hbytes, PAGE_SIZE));
 		if (!ret)
-			ret = bytes_init(&ctx.trl, DIV_ROUND_UP(tbytes, PAGE_SIZE));
+			ret = sm_bytes_init(&ctx.trl,
+					    DIV_ROUND_UP(tbytes, PAGE_SIZE));
 		if (!ret)
-			ret = bytes_from_user(&ctx.hdr, iov, req->hdr_cnt);
+			ret = sm_bytes_from_user(&ctx.hdr, iov, req->hdr_cnt);
 		if (!ret)
-			ret = bytes_from_user(&ctx.trl, iov + req->hdr_cnt,
+			ret = sm_bytes_from_user(&ctx.trl, iov + req->hdr_cnt,
 					      req->trl_cnt);
 		if (ret)
 			goto out_bytes;
@@ -639,8 +638,8 @@ long sm_send(struct splicemsg_send *req, bool from_uring)
 	}
 	kfree(ctx.out);
 out_bytes:
-	bytes_free(&ctx.hdr);
-	bytes_free(&ctx.trl);
+	sm_bytes_free(&ctx.hdr);
+	sm_bytes_free(&ctx.trl);
 out_file:
 	if (file)
 		fput(file);
@@ -648,7 +647,7 @@ out_sock:
 	fput(sfile);
 out_err:
 	if (ret < 0)
-		count_error(ret);
+		sm_count_error(ret);
 	if (from_uring && ret == -ERESTARTSYS)
 		ret = -EINTR;
 	return ret;

@@ -7,6 +7,7 @@
 #include <linux/sizes.h>
 #include <linux/types.h>
 
+struct bio_vec;
 struct file;
 struct inode;
 struct vm_area_struct;
@@ -34,6 +35,40 @@ extern struct sm_counters sm_counters;
 long sm_send(struct splicemsg_send *req, bool from_uring);
 void sm_send_exit(void);
 void *sm_frag_page(void);
+void sm_count_error(long err);
+
+/*
+ * Bytes copied into page fragments (one bvec per whole, page-aligned
+ * fragment page), and how many of them went; send.c's, lent to reg.c.
+ */
+struct sm_bytes {
+	struct bio_vec *bv;
+	void **frags;
+	unsigned int nr_bv, nr_frags, max_frags;
+	size_t len, sent;
+};
+
+int sm_bytes_init(struct sm_bytes *b, unsigned int frags);
+int sm_bytes_from_user(struct sm_bytes *b,
+		       const struct splicemsg_iovec *iov, unsigned int cnt);
+void sm_bytes_free(struct sm_bytes *b);
+int sm_load_iovecs(struct splicemsg_iovec *iov, u64 uptr, u32 cnt,
+		   size_t *bytes);
+int sm_check_file(struct file *file, u32 flags, u64 offset, u64 count);
+int sm_load_pos(u32 flags, u64 *offset, struct file *file,
+		loff_t __user **offp);
+
+/*
+ * Registered buffers (reg.c, Linux 7.3+: SM_HAVE_REG in compat.h): the
+ * URING_CMD sub-commands SPLICEMSG_IOC_REG_FILE, _REG_BYTES and _UNREG.
+ */
+struct io_uring_cmd;
+#define SM_MAX_REG SZ_64M		/* file bytes per registered buffer */
+#define SM_MAX_REG_TOTAL SZ_256M	/* ... pages held by all of them */
+/* struct splicemsg_reg as API version 1 has it */
+#define SM_REG_SIZE_V1 64
+int sm_reg_cmd(struct io_uring_cmd *cmd, struct splicemsg_reg *req,
+	       unsigned int issue_flags);
 
 /* The mappable staging area of one open /dev/splicemsg (stage.c). */
 int sm_stage_open(struct inode *inode, struct file *file);

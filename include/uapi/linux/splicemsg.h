@@ -26,6 +26,7 @@
 #define SPLICEMSG_FEAT_HDTR		(1ULL << 4)
 #define SPLICEMSG_FEAT_STAGE		(1ULL << 5)	/* mmap staging area */
 #define SPLICEMSG_FEAT_OFFPTR		(1ULL << 6)	/* SEND_OFFPTR */
+#define SPLICEMSG_FEAT_REG		(1ULL << 7)	/* REG_FILE, REG_BYTES */
 
 struct splicemsg_version {
 	__u32 size;		/* in: sizeof as known to the caller */
@@ -36,7 +37,8 @@ struct splicemsg_version {
 	__u64 max_count;	/* out: file bytes per send */
 	__u32 max_stage;	/* out: staging bytes per open file */
 	__u32 pad;		/* out: zero */
-	__u64 reserved[3];	/* out: zero */
+	__u64 max_reg;		/* out: file bytes per REG_FILE (0: no REG) */
+	__u64 reserved[2];	/* out: zero */
 };
 
 struct splicemsg_iovec {
@@ -104,7 +106,8 @@ struct splicemsg_stats {
 	__u64 err_intr;
 	__u64 err_other;
 	__u64 stage_pages;	/* pages held by staging areas now */
-	__u64 reserved[3];
+	__u64 reg_pages;	/* pages held by registered buffers now */
+	__u64 reserved[2];
 };
 
 #define SPLICEMSG_IOC_VERSION	_IOWR(SPLICEMSG_IOC_MAGIC, 0, \
@@ -113,6 +116,70 @@ struct splicemsg_stats {
 				      struct splicemsg_send)
 #define SPLICEMSG_IOC_STATS	_IOWR(SPLICEMSG_IOC_MAGIC, 2, \
 				      struct splicemsg_stats)
+
+/*
+ * Registered buffers (SPLICEMSG_FEAT_REG; Linux 7.3 and later): the module
+ * puts pages into a slot of the submitting ring's buffer table (made with
+ * IORING_REGISTER_BUFFERS2 and IORING_RSRC_REGISTER_SPARSE, or
+ * io_uring_register_buffers_sparse()), from which IORING_OP_SEND_ZC or
+ * IORING_OP_SENDMSG_ZC with IORING_RECVSEND_FIXED_BUF sends them, with
+ * sqe->addr (and iovec bases) as offsets from 0 in the buffer.  The
+ * buffer is registered for sending only: an operation that would write
+ * into it (READ_FIXED, RECV with a fixed buffer, ...) fails with EFAULT,
+ * so page-cache pages are never written through it.  Each is
+ * IORING_OP_URING_CMD only (as an ioctl: ENOTTY) with sqe->cmd_op set to
+ * the command and the first 8 bytes of sqe->cmd holding a user pointer to
+ * struct splicemsg_reg, valid until the CQE.  A buffer lives until it is
+ * unregistered (SPLICEMSG_IOC_UNREG, IORING_UNREGISTER_BUFFERS, ring exit)
+ * and the last request using it completes; until then it holds a
+ * reference to each of its pages and to the /dev/splicemsg file it came
+ * through (so the module stays loaded).
+ *
+ * SPLICEMSG_IOC_REG_FILE: @len bytes of @file_fd from @offset, as the
+ * file's page-cache pages (read in where needed; pages of holes the
+ * filesystem gives as the zero page), cut at the end of the file as
+ * sendfile(2) cuts it.  The pages are the file's: bytes written to the
+ * file after the registration are what a later send sends, and a file
+ * truncated afterwards keeps the registered length (bytes of a page the
+ * truncation zeroes read as zero).  cqe->res: the bytes registered, 0 at
+ * or past the end of the file (nothing registered, the slot stays free),
+ * or -errno.  Needs IOSQE_ASYNC (reading may block), else EINVAL.
+ * SPLICEMSG_REG_OFFPTR: @offset is sendfile(2)'s offset argument, as with
+ * SPLICEMSG_SEND_OFFPTR, advanced by the bytes registered.
+ *
+ * SPLICEMSG_IOC_REG_BYTES: the bytes of @iov[@iov_cnt] (at most
+ * max_iovecs iovecs and max_hdtr bytes, as for a send's header and
+ * trailer) copied into page fragments.  cqe->res: the bytes registered.
+ *
+ * SPLICEMSG_IOC_UNREG: empties slot @index of a kernel-registered buffer;
+ * in-flight sends keep it alive until they complete.
+ *
+ * Fields a command does not name must be zero; errors: EBADF (a bad
+ * file_fd or one not open for reading), EINVAL (anything else invalid,
+ * including an index beyond the table), EBUSY (the slot is taken), EFAULT.
+ */
+#define SPLICEMSG_REG_OFFPTR	SPLICEMSG_SEND_OFFPTR
+#define SPLICEMSG_REG_FLAGS	SPLICEMSG_REG_OFFPTR
+
+struct splicemsg_reg {
+	__u32 size;		/* in: sizeof as known to the caller */
+	__u32 flags;		/* in: SPLICEMSG_REG_* (REG_FILE) */
+	__s32 file_fd;		/* in: regular file open for reading (REG_FILE) */
+	__u32 index;		/* in: slot in the ring's buffer table */
+	__u64 offset;		/* in: file offset, or see OFFPTR (REG_FILE) */
+	__u64 len;		/* in: bytes, 1 to max_reg (REG_FILE) */
+	__u64 iov;		/* in: struct splicemsg_iovec[iov_cnt] (REG_BYTES) */
+	__u32 iov_cnt;		/* in: (REG_BYTES) */
+	__u32 pad;		/* in: zero */
+	__u64 reserved[2];	/* in: zero */
+};
+
+#define SPLICEMSG_IOC_REG_FILE	_IOW(SPLICEMSG_IOC_MAGIC, 3, \
+				     struct splicemsg_reg)
+#define SPLICEMSG_IOC_REG_BYTES	_IOW(SPLICEMSG_IOC_MAGIC, 4, \
+				     struct splicemsg_reg)
+#define SPLICEMSG_IOC_UNREG	_IOW(SPLICEMSG_IOC_MAGIC, 5, \
+				     struct splicemsg_reg)
 
 /*
  * IORING_OP_URING_CMD on an open /dev/splicemsg: sqe->cmd_op =
