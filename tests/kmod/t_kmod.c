@@ -4,9 +4,12 @@
  * error, each transport (TCP v4/v6, AF_UNIX, UDP), header/trailer layouts,
  * offsets and EOF, non-blocking partial sends, io_uring URING_CMD, signals,
  * SIGPIPE, concurrency, counters, the mappable staging area (registered
- * with io_uring, sent from by SEND_ZC), and a page-reference leak check.
+ * with io_uring, sent from by SEND_ZC), registered buffers (REG_FILE,
+ * REG_BYTES, UNREG: Linux 7.3+) and a page-reference leak check.
  * Prints "PASS name" / "FAIL name: why" / "SKIP name: why"; exits 0 or 1.
- * `t_kmod smoke` runs a quick subset (after rmmod/insmod cycles).
+ * `t_kmod smoke` runs a quick subset (after rmmod/insmod cycles);
+ * `t_kmod GROUP...` only the groups named (see groups[] below), e.g.
+ * `scripts/vm-run --kernel 7.3 -- build/tests/kmod/t_kmod reg`.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -31,7 +34,9 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <uapi/linux/splicemsg.h>
@@ -436,6 +441,823 @@ static void test_stage(void)
 	result(i == ENOMEM && n == 64 && stage_pages() == before,
 	       "stage_budget", "refused after %d areas: %s", n,
 	       strerror((int)i));
+}
+
+/* ---- registered buffers (REG_FILE, REG_BYTES, UNREG) ----------------------- */
+
+#define REG_SLOTS 8
+
+static struct splicemsg_version reg_ver;
+
+static void reg_init(struct splicemsg_reg *r, int file, uint64_t off,
+		     uint64_t len, uint32_t index)
+{
+	memset(r, 0, sizeof(*r));
+	r->size = sizeof(*r);
+	r->file_fd = file;
+	r->offset = off;
+	r->len = len;
+	r->index = index;
+}
+
+/* A ring whose buffer table has REG_SLOTS empty slots (or none). */
+static int reg_ring(struct io_uring *r, bool table)
+{
+	int ret = io_uring_queue_init(16, r, 0);
+
+	if (!ret && table)
+		ret = io_uring_register_buffers_sparse(r, REG_SLOTS);
+	return ret;
+}
+
+/* One CQE's result (a send's, not its notification's). */
+static int reap(struct io_uring *r, int n)
+{
+	struct io_uring_cqe *cqe;
+	int res = -EIO, i;
+
+	for (i = 0; i < n; i++) {
+		if (io_uring_wait_cqe(r, &cqe))
+			return -EIO;
+		if (!(cqe->flags & IORING_CQE_F_NOTIF))
+			res = cqe->res;
+		if (cqe->flags & IORING_CQE_F_MORE)
+			n++;
+		io_uring_cqe_seen(r, cqe);
+	}
+	return res;
+}
+
+/* A registration command on @r through @dfd; IOSQE_ASYNC if @async. */
+static int reg_cmd_on(struct io_uring *r, int dfd, uint32_t op,
+		      struct splicemsg_reg *req, bool async)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
+
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, dfd, NULL, 0, 0);
+	sqe->cmd_op = op;
+	*(uint64_t *)sqe->cmd = (uintptr_t)req;
+	if (async)
+		sqe->flags |= IOSQE_ASYNC;
+	io_uring_submit(r);
+	return reap(r, 1);
+}
+
+static int reg_cmd(struct io_uring *r, uint32_t op, struct splicemsg_reg *req)
+{
+	return reg_cmd_on(r, dev, op, req, true);
+}
+
+static int reg_file(struct io_uring *r, int f, uint64_t off, uint64_t len,
+		    uint32_t index)
+{
+	struct splicemsg_reg req;
+
+	reg_init(&req, f, off, len, index);
+	return reg_cmd(r, SPLICEMSG_IOC_REG_FILE, &req);
+}
+
+static int reg_bytes(struct io_uring *r, const void *p, size_t len,
+		     uint32_t index)
+{
+	struct splicemsg_iovec iov = { (uintptr_t)p, len };
+	struct splicemsg_reg req;
+
+	reg_init(&req, 0, 0, 0, index);
+	req.iov = (uintptr_t)&iov;
+	req.iov_cnt = 1;
+	return reg_cmd(r, SPLICEMSG_IOC_REG_BYTES, &req);
+}
+
+static int unreg(struct io_uring *r, uint32_t index)
+{
+	struct splicemsg_reg req;
+
+	reg_init(&req, 0, 0, 0, index);
+	return reg_cmd(r, SPLICEMSG_IOC_UNREG, &req);
+}
+
+/*
+ * SEND_ZC from registered buffers: (index, offset, len) triples, linked
+ * in order, over a fresh TCP loopback pair; the receiver's bytes go to
+ * @got (malloc'ed, *@got_len).  Returns the total sent or the first error.
+ */
+struct zc_part {
+	uint32_t index;
+	uint64_t off, len;
+};
+
+static long send_fixed(struct io_uring *r, const struct zc_part *parts,
+		       int n, uint8_t **got, size_t *got_len)
+{
+	struct io_uring_sqe *sqe;
+	size_t want = 0;
+	long total = 0;
+	int s, peer, i, results = 0, notifs = 0, more = 0;
+	struct rx rx;
+
+	for (i = 0; i < n; i++)
+		want += parts[i].len;
+	s = sock_pair(AF_INET, SOCK_STREAM, &peer);
+	rx_start(&rx, peer, want + 1);
+	for (i = 0; i < n; i++) {
+		sqe = io_uring_get_sqe(r);
+		/* all of it: a stream socket may otherwise take part */
+		io_uring_prep_send_zc_fixed(sqe, s,
+					    (void *)(uintptr_t)parts[i].off,
+					    parts[i].len, MSG_WAITALL, 0,
+					    parts[i].index);
+		if (i + 1 < n)
+			sqe->flags |= IOSQE_IO_LINK;
+	}
+	io_uring_submit(r);
+	/* results in link order; notifications whenever the skbs go */
+	while (results < n || notifs < more) {
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_wait_cqe(r, &cqe)) {
+			total = -EIO;
+			break;
+		}
+		if (cqe->flags & IORING_CQE_F_NOTIF) {
+			notifs++;
+		} else {
+			results++;
+			more += !!(cqe->flags & IORING_CQE_F_MORE);
+			if (cqe->res < 0 && total >= 0)
+				total = cqe->res;
+			else if (total >= 0)
+				total += cqe->res;
+		}
+		io_uring_cqe_seen(r, cqe);
+	}
+	shutdown(s, SHUT_WR);
+	rx_finish(&rx);
+	*got = rx.buf;
+	*got_len = rx.len;
+	close(s);
+	close(peer);
+	return total;
+}
+
+/* Whether @buf holds the pattern of the file's bytes from @off. */
+static bool is_pattern(const uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != pattern(off + i))
+			return false;
+	return true;
+}
+
+static uint64_t reg_pages(void)
+{
+	struct splicemsg_stats st = { .size = sizeof(st) };
+
+	return ioctl(dev, SPLICEMSG_IOC_STATS, &st) ? ~0ULL : st.reg_pages;
+}
+
+/* The module's reference count, or -1. */
+static long mod_refcnt(void)
+{
+	FILE *fp = fopen("/sys/module/splicemsg/refcnt", "r");
+	long v = -1;
+
+	if (fp) {
+		if (fscanf(fp, "%ld", &v) != 1)
+			v = -1;
+		fclose(fp);
+	}
+	return v;
+}
+
+/* Wait (up to 3 s) for deferred releases to bring @now() to @want. */
+static bool settles(uint64_t (*now)(void), uint64_t want)
+{
+	int i;
+
+	for (i = 0; i < 300 && now() != want; i++)
+		usleep(10000);
+	return now() == want;
+}
+
+static uint64_t refcnt_now(void)
+{
+	return (uint64_t)mod_refcnt();
+}
+
+static void expect_reg(const char *name, int got, int want)
+{
+	result(got == want, name, "got %d (%s), want %d", got,
+	       got < 0 ? strerror(-got) : "bytes", want);
+}
+
+static void test_reg_validation(int f, const char *path)
+{
+	struct splicemsg_iovec iov[17];
+	static uint8_t big[64 << 10];
+	struct splicemsg_reg req;
+	struct io_uring r, bare;
+	loff_t pos;
+	int p[2], w, d, s, peer = -1;
+
+	if (reg_ring(&r, true)) {
+		result(false, "reg_ring", "no ring with a buffer table");
+		return;
+	}
+	expect_reg("reg_bad_fd", reg_file(&r, 99999, 0, 100, 0), -EBADF);
+	w = open(path, O_WRONLY);
+	expect_reg("reg_writeonly_ebadf", reg_file(&r, w, 0, 100, 0), -EBADF);
+	close(w);
+	pipe(p);
+	expect_reg("reg_pipe_einval", reg_file(&r, p[0], 0, 100, 0), -EINVAL);
+	close(p[0]);
+	close(p[1]);
+	d = open(dir, O_RDONLY | O_DIRECTORY);
+	expect_reg("reg_directory_einval", reg_file(&r, d, 0, 100, 0),
+		   -EINVAL);
+	close(d);
+	s = sock_pair(AF_UNIX, SOCK_STREAM, &peer);
+	expect_reg("reg_socket_einval", reg_file(&r, s, 0, 100, 0), -EINVAL);
+	close(s);
+	close(peer);
+	expect_reg("reg_negative_offset", reg_file(&r, f, -1ULL, 100, 0),
+		   -EINVAL);
+	expect_reg("reg_offset_overflow",
+		   reg_file(&r, f, INT64_MAX - 10, 100, 0), -EINVAL);
+	expect_reg("reg_offset_past_eof", reg_file(&r, f, 1ULL << 40, 100, 0),
+		   0);
+	expect_reg("reg_zero_length", reg_file(&r, f, 0, 0, 0), -EINVAL);
+	expect_reg("reg_length_too_big",
+		   reg_file(&r, f, 0, reg_ver.max_reg + 1, 0), -EINVAL);
+	expect_reg("reg_index_out_of_range",
+		   reg_file(&r, f, 0, 100, REG_SLOTS), -EINVAL);
+	expect_reg("reg_index_huge", reg_file(&r, f, 0, 100, 1u << 31),
+		   -EINVAL);
+	/* the past-EOF call above registered nothing: slot 0 is free */
+	expect_reg("reg_slot_free_after_eof", reg_file(&r, f, 0, 100, 0), 100);
+	expect_reg("reg_index_occupied", reg_file(&r, f, 0, 100, 0), -EBUSY);
+	expect_reg("reg_bytes_occupied", reg_bytes(&r, "x", 1, 0), -EBUSY);
+	expect_reg("unreg", unreg(&r, 0), 0);
+	expect_reg("unreg_empty", unreg(&r, 0), -EINVAL);
+	expect_reg("unreg_out_of_range", unreg(&r, REG_SLOTS), -EINVAL);
+
+	pos = -5;
+	reg_init(&req, f, (uintptr_t)&pos, 100, 0);
+	req.flags = SPLICEMSG_REG_OFFPTR;
+	expect_reg("reg_offptr_negative",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), -EINVAL);
+	reg_init(&req, f, 8, 100, 0);
+	req.flags = SPLICEMSG_REG_OFFPTR;
+	expect_reg("reg_offptr_bad_pointer",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), -EFAULT);
+	reg_init(&req, f, 0, 100, 0);
+	req.flags = 1u << 20;
+	expect_reg("reg_unknown_flag",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), -EINVAL);
+	reg_init(&req, f, 0, 100, 0);
+	req.reserved[1] = 1;
+	expect_reg("reg_reserved_nonzero",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), -EINVAL);
+	reg_init(&req, f, 0, 100, 0);
+	req.iov_cnt = 1;
+	expect_reg("reg_file_with_iov",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), -EINVAL);
+	reg_init(&req, f, 0, 100, 0);
+	expect_reg("reg_file_needs_async",
+		   reg_cmd_on(&r, dev, SPLICEMSG_IOC_REG_FILE, &req, false),
+		   -EINVAL);
+	reg_init(&req, f, 0, 100, 0);
+	req.size = 8;
+	expect_reg("reg_size_too_small",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), -EINVAL);
+	expect_reg("reg_bad_struct_pointer",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, (void *)8), -EFAULT);
+	reg_init(&req, f, 0, 100, 0);
+	result(ioctl(dev, SPLICEMSG_IOC_REG_FILE, &req) < 0 &&
+	       errno == ENOTTY, "reg_ioctl_enotty", "errno %d", errno);
+
+	/* REG_BYTES: the send's header rules */
+	memset(iov, 0, sizeof(iov));
+	reg_init(&req, 0, 0, 0, 1);
+	req.iov = (uintptr_t)iov;
+	expect_reg("reg_bytes_no_iovecs",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_BYTES, &req), -EINVAL);
+	req.iov_cnt = 17;
+	expect_reg("reg_bytes_too_many_iovecs",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_BYTES, &req), -EINVAL);
+	req.iov_cnt = 2;
+	expect_reg("reg_bytes_empty",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_BYTES, &req), -EINVAL);
+	iov[0].base = (uintptr_t)big;
+	iov[0].len = sizeof(big);
+	expect_reg("reg_bytes_too_many_bytes",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_BYTES, &req), -EINVAL);
+	iov[0].base = 8;
+	iov[0].len = 100;
+	expect_reg("reg_bytes_bad_pointer",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_BYTES, &req), -EFAULT);
+	req.iov = 16;
+	expect_reg("reg_bytes_bad_iovec_array",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_BYTES, &req), -EFAULT);
+	reg_init(&req, f, 0, 0, 1);
+	req.iov = (uintptr_t)iov;
+	req.iov_cnt = 1;
+	iov[0].base = (uintptr_t)big;
+	expect_reg("reg_bytes_with_file",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_BYTES, &req), -EINVAL);
+	io_uring_queue_exit(&r);
+
+	if (!reg_ring(&bare, false)) {
+		expect_reg("reg_no_buffer_table",
+			   reg_file(&bare, f, 0, 100, 0), -EINVAL);
+		io_uring_queue_exit(&bare);
+	}
+}
+
+/* Header bytes and a file range, sent by two linked SEND_ZCs. */
+static void test_reg_send(int f)
+{
+	static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Length: 50000\r\n\r\n";
+	struct zc_part parts[2] = { { 1, 0, sizeof(hdr) - 1 }, { 0, 0, 50000 } };
+	uint64_t pages = reg_pages();
+	size_t len, hl = sizeof(hdr) - 1;
+	struct io_uring r;
+	uint8_t *got;
+	long ret;
+
+	if (reg_ring(&r, true))
+		return;
+	expect_reg("reg_file_bytes", reg_file(&r, f, 4097, 50000, 0), 50000);
+	expect_reg("reg_header_bytes", reg_bytes(&r, hdr, hl, 1), (int)hl);
+	result(reg_pages() >= pages + 13, "reg_pages_counted",
+	       "reg_pages %llu -> %llu", (unsigned long long)pages,
+	       (unsigned long long)reg_pages());
+	ret = send_fixed(&r, parts, 2, &got, &len);
+	result(ret == (long)(hl + 50000) && len == hl + 50000 &&
+	       !memcmp(got, hdr, hl) && is_pattern(got + hl, 50000, 4097),
+	       "reg_send_zc_exact_bytes", "ret %ld received %zu match %d",
+	       ret, len, len == hl + 50000 && is_pattern(got + hl, 50000,
+							   4097));
+	free(got);
+
+	/* a part of the buffer: offsets count from 0 */
+	parts[0] = (struct zc_part){ 0, 12345, 20000 };
+	ret = send_fixed(&r, parts, 1, &got, &len);
+	result(ret == 20000 && len == 20000 &&
+	       is_pattern(got, len, 4097 + 12345), "reg_send_zc_offset",
+	       "ret %ld received %zu", ret, len);
+	free(got);
+	parts[0] = (struct zc_part){ 0, 40000, 10001 };
+	ret = send_fixed(&r, parts, 1, &got, &len);
+	result(ret == -EFAULT && len == 0, "reg_send_zc_past_buffer",
+	       "ret %ld received %zu", ret, len);
+	free(got);
+
+	/* SENDMSG_ZC: iovec bases are offsets into the one fixed buffer */
+	{
+		struct iovec iov[2] = { { (void *)100, 50 },
+					{ (void *)30000, 3000 } };
+		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+		struct io_uring_sqe *sqe;
+		int s, peer;
+		struct rx rx;
+
+		s = sock_pair(AF_INET, SOCK_STREAM, &peer);
+		rx_start(&rx, peer, 3051);
+		sqe = io_uring_get_sqe(&r);
+		io_uring_prep_sendmsg_zc(sqe, s, &msg, 0);
+		sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
+		sqe->buf_index = 0;
+		io_uring_submit(&r);
+		ret = reap(&r, 1);
+		shutdown(s, SHUT_WR);
+		rx_finish(&rx);
+		result(ret == 3050 && rx.len == 3050 &&
+		       is_pattern(rx.buf, 50, 4097 + 100) &&
+		       is_pattern(rx.buf + 50, 3000, 4097 + 30000),
+		       "reg_sendmsg_zc_vectored", "ret %ld received %zu",
+		       ret, rx.len);
+		free(rx.buf);
+		close(s);
+		close(peer);
+	}
+	expect_reg("reg_unreg_file", unreg(&r, 0), 0);
+	expect_reg("reg_unreg_bytes", unreg(&r, 1), 0);
+	result(settles(reg_pages, pages), "reg_pages_released",
+	       "reg_pages %llu, was %llu", (unsigned long long)reg_pages(),
+	       (unsigned long long)pages);
+	io_uring_queue_exit(&r);
+}
+
+/* Where the file ends: the range is cut there, as sendfile(2) cuts it. */
+static void test_reg_eof(void)
+{
+	struct zc_part part = { 0, 0, 4000 };
+	struct splicemsg_reg req;
+	struct io_uring r;
+	char path[256];
+	uint8_t *got;
+	loff_t pos;
+	size_t len;
+	long ret;
+	int f;
+
+	if (reg_ring(&r, true))
+		return;
+	f = make_file("reg_eof", 5000, path);
+	expect_reg("reg_past_eof_cut", reg_file(&r, f, 1000, 100000, 0),
+		   4000);
+	ret = send_fixed(&r, &part, 1, &got, &len);
+	result(ret == 4000 && len == 4000 && is_pattern(got, len, 1000),
+	       "reg_past_eof_bytes", "ret %ld received %zu", ret, len);
+	free(got);
+	part.len = 4001;
+	ret = send_fixed(&r, &part, 1, &got, &len);
+	result(ret == -EFAULT, "reg_past_eof_no_more", "ret %ld", ret);
+	free(got);
+	unreg(&r, 0);
+	expect_reg("reg_at_eof", reg_file(&r, f, 5000, 100, 0), 0);
+
+	/* OFFPTR: a pointer, advanced; or 0, the file position */
+	pos = 100;
+	reg_init(&req, f, (uintptr_t)&pos, 1000, 0);
+	req.flags = SPLICEMSG_REG_OFFPTR;
+	ret = reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req);
+	result(ret == 1000 && pos == 1100 && req.offset == (uintptr_t)&pos,
+	       "reg_offptr_pointer", "ret %ld pos %lld", ret,
+	       (long long)pos);
+	unreg(&r, 0);
+	lseek(f, 4500, SEEK_SET);
+	reg_init(&req, f, 0, 1000, 0);
+	req.flags = SPLICEMSG_REG_OFFPTR;
+	ret = reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req);
+	part.len = 500;
+	if (ret == 500)
+		ret = send_fixed(&r, &part, 1, &got, &len);
+	else
+		got = NULL, len = 0;
+	result(ret == 500 && len == 500 && is_pattern(got, 500, 4500) &&
+	       lseek(f, 0, SEEK_CUR) == 5000, "reg_offptr_file_position",
+	       "ret %ld received %zu f_pos %lld", ret, len,
+	       (long long)lseek(f, 0, SEEK_CUR));
+	free(got);
+	unreg(&r, 0);
+	io_uring_queue_exit(&r);
+	close(f);
+	unlink(path);
+}
+
+/* A sparse file: its holes are zeros, its data where it was written. */
+static void test_reg_sparse(void)
+{
+	size_t len, size = 3 << 20, i, bad = 0;
+	struct zc_part part = { 0, 0, 3 << 20 };
+	static uint8_t data[5000];
+	struct io_uring r;
+	char path[256];
+	uint8_t *got;
+	long ret;
+	int f;
+
+	if (reg_ring(&r, true))
+		return;
+	snprintf(path, sizeof(path), "%s/reg_sparse", dir);
+	f = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ftruncate(f, size);
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = pattern(i);
+	pwrite(f, data, sizeof(data), (1 << 20) + 100);
+	expect_reg("reg_sparse", reg_file(&r, f, 0, size, 0), (int)size);
+	ret = send_fixed(&r, &part, 1, &got, &len);
+	for (i = 0; i < len; i++) {
+		bool in = i >= (1 << 20) + 100 &&
+			  i < (1 << 20) + 100 + sizeof(data);
+		uint8_t want = in ? data[i - (1 << 20) - 100] : 0;
+
+		if (got[i] != want)
+			bad++;
+	}
+	result(ret == (long)size && len == size && !bad, "reg_sparse_bytes",
+	       "ret %ld received %zu, %zu bytes differ", ret, len, bad);
+	free(got);
+	unreg(&r, 0);
+	io_uring_queue_exit(&r);
+	close(f);
+	unlink(path);
+}
+
+/*
+ * Truncated after the registration: the buffer keeps its pages and its
+ * length (a page-aligned truncation zeroes nothing), and no crash.
+ */
+static void test_reg_truncate(void)
+{
+	struct zc_part part = { 0, 0, 65536 };
+	struct io_uring r;
+	char path[256];
+	uint8_t *got;
+	size_t len;
+	long ret;
+	int f;
+
+	if (reg_ring(&r, true))
+		return;
+	f = make_file("reg_trunc", 65536, path);
+	expect_reg("reg_truncate_register", reg_file(&r, f, 0, 65536, 0),
+		   65536);
+	ftruncate(f, 0);
+	ret = send_fixed(&r, &part, 1, &got, &len);
+	result(ret == 65536 && len == 65536 && is_pattern(got, len, 0),
+	       "reg_truncated_sends_registered", "ret %ld received %zu "
+	       "match %d", ret, len, is_pattern(got, len, 0));
+	free(got);
+	close(f);
+	unlink(path);
+	ret = send_fixed(&r, &part, 1, &got, &len);
+	result(ret == 65536 && len == 65536 && is_pattern(got, len, 0),
+	       "reg_unlinked_sends_registered", "ret %ld received %zu",
+	       ret, len);
+	free(got);
+	unreg(&r, 0);
+	io_uring_queue_exit(&r);
+}
+
+/* Registered to be sent from only: nothing may write into it. */
+static void test_reg_readonly(int f, const char *path)
+{
+	struct io_uring_sqe *sqe;
+	static uint8_t junk[8192];
+	struct io_uring r;
+	uint8_t back[8192];
+	int s, peer, g, ret;
+	char gpath[256];
+
+	if (reg_ring(&r, true))
+		return;
+	expect_reg("reg_readonly_register", reg_file(&r, f, 0, 8192, 0), 8192);
+	memset(junk, 'J', sizeof(junk));
+	g = make_file("reg_junk", 8192, gpath);
+	pwrite(g, junk, sizeof(junk), 0);
+	sqe = io_uring_get_sqe(&r);
+	io_uring_prep_read_fixed(sqe, g, (void *)0, 4096, 0, 0);
+	io_uring_submit(&r);
+	ret = reap(&r, 1);
+	result(ret == -EFAULT, "reg_read_fixed_refused", "READ_FIXED: %d (%s)",
+	       ret, ret < 0 ? strerror(-ret) : "bytes read into the file");
+
+	s = sock_pair(AF_INET, SOCK_STREAM, &peer);
+	write(peer, junk, 4096);
+	sqe = io_uring_get_sqe(&r);
+	io_uring_prep_recv(sqe, s, (void *)0, 4096, 0);
+	sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
+	sqe->buf_index = 0;
+	io_uring_submit(&r);
+	ret = reap(&r, 1);
+	result(ret == -EFAULT, "reg_recv_fixed_refused", "RECV: %d (%s)", ret,
+	       ret < 0 ? strerror(-ret) : "bytes received into the file");
+	close(s);
+	close(peer);
+	close(g);
+	unlink(gpath);
+	unreg(&r, 0);
+	io_uring_queue_exit(&r);
+
+	/* the page cache and, after dropping it, the file itself */
+	ret = pread(f, back, sizeof(back), 0);
+	result(ret == (int)sizeof(back) && is_pattern(back, sizeof(back), 0),
+	       "reg_file_unchanged", "pread %d", ret);
+	g = open(path, O_RDONLY);
+	posix_fadvise(g, 0, 0, POSIX_FADV_DONTNEED);
+	ret = pread(g, back, sizeof(back), 0);
+	result(ret == (int)sizeof(back) && is_pattern(back, sizeof(back), 0),
+	       "reg_file_unchanged_reread", "pread %d", ret);
+	close(g);
+}
+
+/* The ring goes with its buffers registered: every page comes back. */
+static void test_reg_ring_exit(int f)
+{
+	uint64_t pages = reg_pages();
+	long refs = mod_refcnt();
+	struct io_uring r;
+
+	if (reg_ring(&r, true))
+		return;
+	reg_file(&r, f, 0, 100000, 0);
+	reg_file(&r, f, 1, 5000, 1);
+	reg_bytes(&r, "hdr", 3, 2);
+	result(reg_pages() > pages, "reg_ring_exit_held",
+	       "reg_pages %llu", (unsigned long long)reg_pages());
+	io_uring_queue_exit(&r);
+	result(settles(reg_pages, pages), "reg_ring_exit_released",
+	       "reg_pages %llu, was %llu", (unsigned long long)reg_pages(),
+	       (unsigned long long)pages);
+	result(settles(refcnt_now, refs), "reg_ring_exit_refcnt",
+	       "module refcnt %ld, was %ld", mod_refcnt(), refs);
+}
+
+/* A forked child shares the ring: its exit leaves the buffer whole. */
+static void test_reg_fork(int f)
+{
+	struct zc_part part = { 0, 0, 30000 };
+	uint64_t pages = reg_pages();
+	struct io_uring r;
+	int status = -1;
+	uint8_t *got;
+	size_t len;
+	pid_t pid;
+	long ret;
+
+	if (reg_ring(&r, true))
+		return;
+	reg_file(&r, f, 0, 30000, 0);
+	pid = fork();
+	if (pid == 0) {
+		io_uring_queue_exit(&r);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	ret = send_fixed(&r, &part, 1, &got, &len);
+	result(status == 0 && ret == 30000 && len == 30000 &&
+	       is_pattern(got, len, 0), "reg_fork", "child %d, ret %ld, "
+	       "received %zu", status, ret, len);
+	free(got);
+	io_uring_queue_exit(&r);
+	result(settles(reg_pages, pages), "reg_fork_released",
+	       "reg_pages %llu, was %llu", (unsigned long long)reg_pages(),
+	       (unsigned long long)pages);
+}
+
+static void *reg_thread(void *arg)
+{
+	static const char hdr[] = "header of a thread\r\n";
+	size_t hl = sizeof(hdr) - 1;
+	struct zc_part parts[2] = { { 1, 0, hl }, { 0, 0, 0 } };
+	long *ok = arg, i;
+	struct io_uring r;
+	char path[256], name[32];
+	int f;
+
+	if (reg_ring(&r, true))
+		return NULL;
+	snprintf(name, sizeof(name), "reg_th.%lu",
+		 (unsigned long)pthread_self());
+	f = make_file(name, 200000, path);
+	for (i = 0; i < 10; i++) {
+		uint64_t off = (uint64_t)i * 7777, n = 100000 - i * 333;
+		uint8_t *got;
+		size_t len;
+		long ret;
+
+		parts[1].len = n;
+		if (reg_file(&r, f, off, n, 0) != (int)n ||
+		    reg_bytes(&r, hdr, hl, 1) != (int)hl) {
+			printf("# reg_threads: registration failed\n");
+			break;
+		}
+		ret = send_fixed(&r, parts, 2, &got, &len);
+		if (ret == (long)(hl + n) && len == hl + n &&
+		    !memcmp(got, hdr, hl) && is_pattern(got + hl, n, off))
+			(*ok)++;
+		free(got);
+		if (unreg(&r, 0) || unreg(&r, 1))
+			break;
+	}
+	io_uring_queue_exit(&r);
+	close(f);
+	unlink(path);
+	return NULL;
+}
+
+static void test_reg_threads(void)
+{
+	uint64_t pages = reg_pages();
+	long ok[4] = { 0 }, total = 0;
+	pthread_t th[4];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, reg_thread, &ok[i]);
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		total += ok[i];
+	}
+	result(total == 40, "reg_four_threads", "%ld of 40 rounds ok", total);
+	result(settles(reg_pages, pages), "reg_threads_released",
+	       "reg_pages %llu, was %llu", (unsigned long long)reg_pages(),
+	       (unsigned long long)pages);
+}
+
+/*
+ * The budget of all registered buffers, 256 MiB of page references: the
+ * same 64 MiB of a file registered again and again is refused the 4th
+ * time (each is charged for 16385 pages until it is filled).
+ */
+static void test_reg_budget(void)
+{
+	uint64_t pages = reg_pages(), len = reg_ver.max_reg;
+	struct io_uring r;
+	char path[256];
+	int f, n, ret = 0;
+
+	if (reg_ring(&r, true))
+		return;
+	f = make_file("reg_budget", len, path);
+	for (n = 0; n < REG_SLOTS; n++) {
+		ret = reg_file(&r, f, 0, len, n);
+		if (ret != (int)len)
+			break;
+	}
+	result(ret == -ENOMEM && n == 3 && pages == 0, "reg_budget",
+	       "refused after %d buffers: %d, reg_pages %llu before",
+	       n, ret, (unsigned long long)pages);
+	io_uring_queue_exit(&r);
+	close(f);
+	unlink(path);
+	result(settles(reg_pages, pages), "reg_budget_released",
+	       "reg_pages %llu, was %llu", (unsigned long long)reg_pages(),
+	       (unsigned long long)pages);
+}
+
+/*
+ * With every /dev/splicemsg descriptor closed, a registered buffer still
+ * holds the module: rmmod is refused until the buffer goes.
+ */
+static void test_reg_unload(int f)
+{
+	long refs = mod_refcnt(), held;
+	struct io_uring r;
+	int ret, err;
+
+	if (reg_ring(&r, true))
+		return;
+	expect_reg("reg_unload_register", reg_file(&r, f, 0, 5000, 0), 5000);
+	close(dev);
+	held = mod_refcnt();
+	if (held < 1) {
+		/* do not ask: an unloaded module would take the suite */
+		result(false, "reg_unload_refused", "refcnt %ld with a "
+		       "buffer registered", held);
+		ret = 0;
+		err = 0;
+	} else {
+		ret = syscall(SYS_delete_module, "splicemsg", O_NONBLOCK);
+		err = errno;
+		result(ret < 0 && (err == EWOULDBLOCK || err == EBUSY) &&
+		       access("/sys/module/splicemsg", F_OK) == 0,
+		       "reg_unload_refused", "delete_module: %d (%s), "
+		       "refcnt %ld", ret, strerror(err), held);
+	}
+	/* the whole table goes: the buffer's release drops the file */
+	io_uring_unregister_buffers(&r);
+	result(settles(refcnt_now, (uint64_t)(refs - 1)), "reg_unload_refcnt",
+	       "module refcnt %ld, %ld with the device open", mod_refcnt(),
+	       refs);
+	io_uring_queue_exit(&r);
+	dev = open(SPLICEMSG_DEVICE, O_RDWR);
+}
+
+static void test_reg(void)
+{
+	char path[256];
+	int f;
+
+	reg_ver.size = sizeof(reg_ver);
+	ioctl(dev, SPLICEMSG_IOC_VERSION, &reg_ver);
+	if (!(reg_ver.features & SPLICEMSG_FEAT_REG)) {
+		struct splicemsg_reg req;
+		struct io_uring r;
+
+		/* what a kernel without io_buffer_register_bvec answers */
+		if (!reg_ring(&r, true)) {
+			reg_init(&req, 0, 0, 100, 0);
+			expect_reg("reg_absent_enotty",
+				   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req),
+				   -ENOTTY);
+			io_uring_queue_exit(&r);
+		}
+		printf("SKIP reg: the module has no registered buffers here "
+		       "(they need Linux 7.3's io_buffer_register_bvec)\n");
+		return;
+	}
+	result(reg_ver.max_reg == 64 << 20, "reg_feature", "max_reg %llu",
+	       (unsigned long long)reg_ver.max_reg);
+	f = make_file("reg", 100000, path);
+	test_reg_validation(f, path);
+	test_reg_send(f);
+	test_reg_eof();
+	test_reg_sparse();
+	test_reg_truncate();
+	test_reg_readonly(f, path);
+	test_reg_ring_exit(f);
+	test_reg_fork(f);
+	test_reg_threads();
+	test_reg_budget();
+	test_reg_unload(f);
+	close(f);
+	unlink(path);
 }
 
 /* ---- validation ------------------------------------------------------------ */
@@ -984,6 +1806,11 @@ static long memfree_kb(void)
 	return v;
 }
 
+static void test_streams_all(void)
+{
+	test_streams(false);
+}
+
 /* 20 x 16 MiB: a leaked page reference per page would pin 320 MiB. */
 static void test_leak(void)
 {
@@ -1002,9 +1829,38 @@ static void test_leak(void)
 	       "MemFree %ld kB -> %ld kB", before, after);
 }
 
+/* The suite's groups, in the order a full run takes them. */
+static const struct {
+	const char *name;
+	void (*run)(void);
+} groups[] = {
+	{ "validation", test_validation },
+	{ "abi", test_abi },
+	{ "nonblocking", test_nonblocking },
+	{ "signals", test_signals },
+	{ "concurrency", test_concurrency },
+	{ "counters", test_counters },
+	{ "stage", test_stage },
+	{ "offptr", test_offptr },
+	{ "reg", test_reg },
+	{ "streams", test_streams_all },
+	{ "leak", test_leak },
+};
+
+static bool wanted(const char *name, int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return true;
+	return argc < 2;
+}
+
 int main(int argc, char **argv)
 {
 	bool smoke = argc > 1 && !strcmp(argv[1], "smoke");
+	size_t i, ran = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
@@ -1020,19 +1876,23 @@ int main(int argc, char **argv)
 	ring_ok = io_uring_queue_init(8, &ring, 0) == 0;
 	if (!ring_ok)
 		printf("SKIP uring_cmd: io_uring unavailable\n");
-	if (!smoke) {
-		test_validation();
-		test_abi();
-		test_nonblocking();
-		test_signals();
-		test_concurrency();
-		test_counters();
-		test_stage();
-		test_offptr();
+	if (smoke) {
+		test_streams(true);
+		ran++;
 	}
-	test_streams(smoke);
-	if (!smoke)
-		test_leak();
+	for (i = 0; !smoke && i < sizeof(groups) / sizeof(groups[0]); i++) {
+		if (wanted(groups[i].name, argc, argv)) {
+			groups[i].run();
+			ran++;
+		}
+	}
 	rmdir(dir);
+	if (!ran) {
+		printf("usage: t_kmod [smoke | GROUP...]; groups:");
+		for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+			printf(" %s", groups[i].name);
+		printf("\n");
+		return 99;
+	}
 	return failures ? 1 : 0;
 }
