@@ -9,10 +9,10 @@
  * Results are not checked against a model: the kernel must survive, which
  * the caller judges from the kernel log and from unloading the module.
  * Here: no operation may hang past the deadline, the module's stage_pages
- * counter must come back to where it was once everything is closed, and
- * the ABI promises it can see cheaply on the way must hold (no output
- * past a caller's size, the OFFPTR pointer kept, no SQE read after the
- * submit).  Prints a summary (operations, errno histogram); exits 0, 1 (a
+ * and reg_pages gauges must come back to where they were once everything
+ * is closed, and the ABI promises it can see cheaply on the way must hold
+ * (no output past a caller's size, the OFFPTR pointer kept, no SQE read
+ * after the submit, nothing written into a registered buffer).  Prints a summary (operations, errno histogram); exits 0, 1 (a
  * post-condition failed), 77 (no device) or 99 (the harness broke).
  *
  *   t_kmod_fuzz --seed S --seconds N [--threads T] [--trace] [--lo-mtu]
@@ -97,7 +97,8 @@
 	X(stage_mprotect) X(stage_madvise) X(stage_mremap)		\
 	X(stage_punch) X(stage_register) X(stage_fixed_io)		\
 	X(zc_notif) X(stage_unmap) X(stage_closefd) X(stage_misc)	\
-	X(stage_budget) X(fork) X(dev) X(sysfs) X(sockopt)		\
+	X(stage_budget) X(reg) X(reg_res) X(reg_io) X(reg_io_res)	\
+	X(fork) X(dev) X(sysfs) X(sockopt)				\
 	X(chaos_replace) X(chaos_dev) X(chaos_file) X(chaos_signal)	\
 	X(chaos_mtu)
 
@@ -118,6 +119,7 @@ static uint64_t hist[NR_OPS][NR_ERR];
 static uint64_t abi_overrun;	/* VERSION/STATS wrote past a small size */
 static uint64_t abi_offptr;	/* OFFPTR: the struct's pointer overwritten */
 static uint64_t abi_sqe;	/* sqe->cmd read after the submit returned */
+static uint64_t abi_reg_write;	/* READ_FIXED/RECV into a module buffer */
 static volatile sig_atomic_t sigpipes;
 
 /* Count one result: @ret is >= 0 or -errno. */
@@ -880,6 +882,7 @@ struct worker {
 	bool ring_ok, ring_fixed_file;
 	uint8_t *reg;		/* registered buffer (maybe unmapped now) */
 	size_t reg_len;
+	bool kslots;		/* a sparse table for the module's buffers */
 	struct stage_map maps[MAX_MAPS];
 	int nmaps;
 	int dev;		/* this worker's own /dev/splicemsg */
@@ -896,6 +899,9 @@ static struct worker workers[MAX_WORKERS];
 #define UD_CMD (1ULL << 32)
 #define UD_FIXED (2ULL << 32)
 #define UD_SQE (3ULL << 32)
+#define UD_REG (4ULL << 32)
+#define UD_REG_IO (5ULL << 32)
+#define REG_SLOTS 8		/* the sparse table's slots */
 
 static uint8_t *slot_page(struct worker *w, int i)
 {
@@ -1395,6 +1401,7 @@ static void ring_setup(struct worker *w)
 	w->ring_flags = p.flags;
 	w->slot_busy = 0;
 	w->reg = NULL;
+	w->kslots = false;
 	w->ring_fixed_file = w->ring_ok && chance(&w->rng, 30) &&
 			     !io_uring_register_files(&w->ring, &w->dev, 1);
 }
@@ -1408,6 +1415,16 @@ static void cqe_handle(struct worker *w, struct io_uring_cqe *cqe)
 	} else if ((ud >> 32) == (UD_CMD >> 32)) {
 		w->slot_busy &= ~(1U << ((ud & 0xff) % NR_SLOTS));
 		record(OP_uring_res, cqe->res);
+	} else if ((ud >> 32) == (UD_REG >> 32)) {
+		w->slot_busy &= ~(1U << ((ud & 0xff) % NR_SLOTS));
+		record(OP_reg_res, cqe->res);
+	} else if ((ud >> 32) == (UD_REG_IO >> 32) &&
+		   !(cqe->flags & IORING_CQE_F_NOTIF)) {
+		record(OP_reg_io_res, cqe->res);
+		/* the table holds only the module's send-only buffers */
+		if ((ud & 1) && cqe->res > 0)
+			__atomic_fetch_add(&abi_reg_write, 1,
+					   __ATOMIC_RELAXED);
 	} else if (cqe->flags & IORING_CQE_F_NOTIF) {
 		record(OP_zc_notif, cqe->res);
 	} else {
@@ -1441,6 +1458,7 @@ static void ring_exit(struct worker *w)
 	io_uring_queue_exit(&w->ring);
 	w->ring_ok = false;
 	w->reg = NULL;
+	w->kslots = false;
 	/* in-flight requests may still write there: fresh pages for them */
 	w->slot_dirty |= w->slot_busy;
 	w->slot_busy = 0;
@@ -1937,9 +1955,10 @@ static void op_stage_register(struct worker *w)
 		ring_setup(w);
 	if (!w->ring_ok)
 		return;
-	if (w->reg)
+	if (w->reg || w->kslots)
 		io_uring_unregister_buffers(&w->ring);
 	w->reg = NULL;
+	w->kslots = false;
 	iov[0].iov_base = m->addr;
 	iov[0].iov_len = m->len;
 	if (chance(&w->rng, 30)) {
@@ -2110,6 +2129,178 @@ static void op_stage_budget(struct worker *w)
 /* ---- fork, the device itself, sysfs, socket options ---------------------- */
 
 /* The child: async-signal-safe calls only; the areas are inherited. */
+/* ---- registered buffers (REG_FILE, REG_BYTES, UNREG) -------------------- */
+
+/* The ring's table: the module's sparse slots, unless the stage's is there. */
+static bool reg_table(struct worker *w)
+{
+	if (!w->ring_ok)
+		ring_setup(w);
+	if (!w->ring_ok)
+		return false;
+	if (!w->kslots && !w->reg)
+		w->kslots = !io_uring_register_buffers_sparse(&w->ring,
+							       REG_SLOTS);
+	return true;
+}
+
+/* Fill slot @i with a registration request; returns the pointer to pass. */
+static uint64_t gen_reg(struct worker *w, int i, uint32_t *op)
+{
+	static const uint32_t sizes[] = { 0, 4, 63, 65, 72, 512, PG + 1 };
+	uint64_t *s = &w->rng;
+	uint8_t *page = slot_page(w, i), *aux = page + PG;
+	struct splicemsg_reg *r = (void *)page;
+	unsigned int c = rnd(s, 100);
+	bool sane[NR_FIELDS];
+	int64_t fsize = 0;
+
+	gen_sanity(s, sane);
+	slot_restore(w, i);
+	memset(page, 0, 2 * PG);
+	*op = c < 45 ? SPLICEMSG_IOC_REG_FILE :
+	      c < 70 ? SPLICEMSG_IOC_REG_BYTES :
+	      c < 98 ? SPLICEMSG_IOC_UNREG : (uint32_t)rnd64(s);
+	r->size = sizeof(*r);
+	r->index = sane[F_SOCK] || chance(s, 50) ? rnd(s, REG_SLOTS) :
+		   chance(s, 50) ? REG_SLOTS + rnd(s, 4) : (uint32_t)rnd64(s);
+	if (*op == SPLICEMSG_IOC_REG_FILE || !sane[F_FILE]) {
+		r->flags = sane[F_FLAGS] ? (chance(s, 30) ?
+					   SPLICEMSG_REG_OFFPTR : 0) :
+			   gen_flags(s, false);
+		r->file_fd = pick_file(w, sane[F_FILE], &fsize);
+		/* sane: within the file and 4 MiB, so slots fill and empty */
+		r->len = sane[F_COUNT] ?
+			 1 + rnd64(s) % ((fsize > 0 && fsize < (4 << 20) ?
+					  fsize : 4 << 20) + PG) :
+			 gen_count(s, false, fsize);
+		r->offset = r->flags & SPLICEMSG_REG_OFFPTR ?
+			    gen_offptr(w, sane[F_OFFSET], aux, fsize, r->len) :
+			    gen_offset(s, sane[F_OFFSET], fsize, r->len);
+	}
+	if (*op == SPLICEMSG_IOC_REG_BYTES || !sane[F_IOV]) {
+		r->iov_cnt = gen_iov_cnt(s, sane[F_IOVCNT]);
+		if (*op == SPLICEMSG_IOC_REG_BYTES && sane[F_IOVCNT] &&
+		    !r->iov_cnt)
+			r->iov_cnt = 1;
+		r->iov = gen_iov_array(w, sane, (void *)aux, r->iov_cnt, aux);
+	}
+	if (!sane[F_RESERVED]) {
+		if (chance(s, 50))
+			r->reserved[rnd(s, 2)] = rnd64(s) | 1;
+		else
+			r->pad = 1 + rnd(s, 255);
+	}
+	if (!sane[F_SIZE])
+		r->size = chance(s, 85) ? sizes[rnd(s, 7)] : (uint32_t)rnd64(s);
+	trace(w, "reg slot %d op %#x size %u flags %#x file %d(%s) off %#llx "
+	      "len %#llx iov %u@%#llx index %u", i, *op, r->size, r->flags,
+	      r->file_fd, fd_kind(r->file_fd), (unsigned long long)r->offset,
+	      (unsigned long long)r->len, r->iov_cnt,
+	      (unsigned long long)r->iov, r->index);
+	return gen_ptr(w, sane[F_PTR], page);
+}
+
+static void op_reg(struct worker *w)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t ptr;
+	uint32_t op;
+	int i, ret;
+
+	if (!reg_table(w))
+		return;
+	i = free_slot(w);
+	if (i < 0) {
+		record(OP_reg, -EBUSY);
+		ring_reap(w, 50);
+		return;
+	}
+	ptr = gen_reg(w, i, &op);
+	sqe = get_sqe(w);
+	if (!sqe)
+		return;
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, pick_dev(w), NULL, 0, 0);
+	sqe->cmd_op = op;
+	if (chance(&w->rng, 85))
+		sqe->flags |= IOSQE_ASYNC;
+	*(uint64_t *)sqe->cmd = ptr;
+	sqe->user_data = UD_REG | i;
+	w->slot_busy |= 1U << i;
+	ret = io_uring_submit(&w->ring);
+	record(OP_reg, ret < 0 ? ret : 0);
+	if (ret < 0) {
+		w->slot_busy &= ~(1U << i);
+		return;
+	}
+	after_submit(w, i, ptr);
+	ring_reap(w, rnd(&w->rng, 4) ? 1 + rnd(&w->rng, 200) : 0);
+	if (!rnd(&w->rng, 300))
+		ring_exit(w);
+}
+
+/*
+ * Use a slot: SEND_ZC or SENDMSG_ZC from it, and the operations that would
+ * write into it (READ_FIXED, RECV), which must fail; its buffer may be
+ * unregistered or the ring torn down while they are in flight.
+ */
+static void op_reg_io(struct worker *w)
+{
+	uint64_t *s = &w->rng;
+	struct io_uring_sqe *sqe;
+	static __thread struct iovec iov[3];
+	static __thread struct msghdr msg;
+	uint32_t index = rnd(s, REG_SLOTS + 1);
+	uint64_t off = chance(s, 50) ? 0 : rnd(s, 1 << 20);
+	uint32_t len = 1 + rnd(s, chance(s, 80) ? 65536 : 4 << 20);
+	uint64_t writes = 1;
+	int k;
+
+	if (!w->ring_ok || !w->kslots)
+		return;
+	sqe = get_sqe(w);
+	if (!sqe)
+		return;
+	switch (rnd(s, 5)) {
+	case 0: case 1:
+		trace(w, "reg send_zc slot %u +%llu len %u", index,
+		      (unsigned long long)off, len);
+		io_uring_prep_send_zc_fixed(sqe, pick_sock(w, false),
+					    (void *)(uintptr_t)off, len,
+					    MSG_DONTWAIT, 0, index);
+		writes = 0;
+		break;
+	case 2:
+		for (k = 0; k < 3; k++) {
+			iov[k].iov_base = (void *)(uintptr_t)rnd(s, 1 << 16);
+			iov[k].iov_len = rnd(s, 8192);
+		}
+		msg = (struct msghdr){ .msg_iov = iov, .msg_iovlen = 3 };
+		trace(w, "reg sendmsg_zc slot %u", index);
+		io_uring_prep_sendmsg_zc(sqe, pick_sock(w, false), &msg,
+					 MSG_DONTWAIT);
+		sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
+		sqe->buf_index = index;
+		writes = 0;
+		break;
+	case 3:
+		trace(w, "reg read_fixed slot %u len %u", index, len);
+		io_uring_prep_read_fixed(sqe, slot_fd(NR_SOCK_SLOTS +
+					 rnd(s, NR_POOL - NR_SOCK_SLOTS)),
+					 (void *)(uintptr_t)off, len, 0, index);
+		break;
+	default:
+		trace(w, "reg recv slot %u len %u", index, len);
+		io_uring_prep_recv(sqe, pick_sock(w, false),
+				   (void *)(uintptr_t)off, len, MSG_DONTWAIT);
+		sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
+		sqe->buf_index = index;
+	}
+	sqe->user_data = UD_REG_IO | writes;
+	record(OP_reg_io, io_uring_submit(&w->ring));
+	ring_reap(w, 1 + rnd(s, 100));
+}
+
 static void child_main(struct worker *w)
 {
 	struct splicemsg_send *r = (void *)slot_page(w, 0);
@@ -2194,7 +2385,7 @@ static void op_dev(struct worker *w)
 static const char *const counters[] = {
 	"calls", "bytes", "file_bytes", "pages_attached", "frags_allocated",
 	"err_inval", "err_fault", "err_again", "err_intr", "err_other",
-	"stage_pages",
+	"stage_pages", "reg_pages",
 };
 
 static long read_counter(const char *name)
@@ -2214,7 +2405,8 @@ static long read_counter(const char *name)
 
 static void op_sysfs(struct worker *w)
 {
-	const char *name = counters[rnd(&w->rng, 11)];
+	const char *name = counters[rnd(&w->rng, sizeof(counters) /
+					    sizeof(counters[0]))];
 	long v = read_counter(name);
 
 	trace(w, "sysfs %s", name);
@@ -2300,6 +2492,8 @@ static const struct op_weight weights[] = {
 	{ OP_stage_closefd, 100, "stage" },
 	{ OP_stage_misc, 250, "stage" },
 	{ OP_stage_budget, 3, "budget" },
+	{ OP_reg, 400, "reg" },
+	{ OP_reg_io, 300, "reg" },
 	{ OP_fork, 40, "fork" },
 	{ OP_dev, 200, "dev" },
 	{ OP_sysfs, 100, "info" },
@@ -2348,6 +2542,8 @@ static void run_op(struct worker *w, enum fz_op op)
 	case OP_stage_closefd: op_stage_closefd(w); break;
 	case OP_stage_misc: op_stage_misc(w); break;
 	case OP_stage_budget: op_stage_budget(w); break;
+	case OP_reg: op_reg(w); break;
+	case OP_reg_io: op_reg_io(w); break;
 	case OP_fork: op_fork(w); break;
 	case OP_dev: op_dev(w); break;
 	case OP_sysfs: op_sysfs(w); break;
@@ -2549,10 +2745,11 @@ static void parse_args(int argc, char **argv)
 		usage();
 }
 
-static long stage_pages_now(void)
+/* A gauge (stage_pages, reg_pages): sysfs, else the STATS ioctl. */
+static long gauge_now(const char *name)
 {
 	struct splicemsg_stats st = { .size = sizeof(st) };
-	long v = read_counter("stage_pages");
+	long v = read_counter(name);
 	int fd;
 
 	if (v >= 0)
@@ -2560,7 +2757,11 @@ static long stage_pages_now(void)
 	fd = open(opt.device, O_RDONLY);
 	if (fd < 0)
 		return -1;
-	v = ioctl(fd, SPLICEMSG_IOC_STATS, &st) ? -1 : (long)st.stage_pages;
+	if (ioctl(fd, SPLICEMSG_IOC_STATS, &st))
+		v = -1;
+	else
+		v = !strcmp(name, "reg_pages") ? (long)st.reg_pages :
+		    (long)st.stage_pages;
 	close(fd);
 	return v;
 }
@@ -2833,19 +3034,22 @@ static bool abi_check(const char *name, uint64_t n, const char *what)
 	return false;
 }
 
-/* Everything closed: the staging pages come back (io_uring lets go late). */
-static bool stage_pages_back(long before)
+/*
+ * Everything closed: the staging and registered pages come back (io_uring
+ * lets go late).
+ */
+static bool gauge_back(const char *name, long before)
 {
 	int64_t end = now_ms() + 15000;
 	long now;
 
-	while ((now = stage_pages_now()) != before && now_ms() < end)
+	while ((now = gauge_now(name)) != before && now_ms() < end)
 		sleep_ms(100);
 	if (now == before) {
-		printf("PASS stage_pages: %ld, as before\n", now);
+		printf("PASS %s: %ld, as before\n", name, now);
 		return true;
 	}
-	printf("FAIL stage_pages: %ld, was %ld before the run\n", now, before);
+	printf("FAIL %s: %ld, was %ld before the run\n", name, now, before);
 	return false;
 }
 
@@ -2854,14 +3058,15 @@ int main(int argc, char **argv)
 	pthread_t chaos, drain;
 	uint64_t chaos_seed;
 	int64_t deadline;
-	long before;
+	long before, reg_before;
 	int i, stuck;
 	bool ok;
 
 	parse_args(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signals_setup();
-	before = stage_pages_now();
+	before = gauge_now("stage_pages");
+	reg_before = gauge_now("reg_pages");
 	if (opt.lo_mtu)
 		lo_mtu_orig = lo_mtu(0);
 	if (setup()) {
@@ -2906,12 +3111,15 @@ int main(int argc, char **argv)
 	summary();
 	kernel_counters();
 	/* the ABI's promises (include/uapi/linux/splicemsg.h) */
-	ok = stage_pages_back(before);
+	ok = gauge_back("stage_pages", before);
+	ok &= gauge_back("reg_pages", reg_before);
 	ok &= abi_check("abi_size", abi_overrun,
 			"VERSION/STATS with size < sizeof wrote past size");
 	ok &= abi_check("abi_offptr", abi_offptr,
 			"SEND_OFFPTR replaced the struct's offset pointer");
 	ok &= abi_check("abi_sqe", abi_sqe,
 			"a URING_CMD used sqe->cmd written after the submit");
+	ok &= abi_check("abi_reg_write", abi_reg_write,
+			"READ_FIXED or RECV wrote into a registered buffer");
 	return ok ? 0 : 1;
 }
