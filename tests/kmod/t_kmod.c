@@ -443,7 +443,7 @@ static void test_stage(void)
 	       strerror((int)i));
 }
 
-/* ---- registered buffers (REG_FILE, REG_BYTES, UNREG) ----------------------- */
+/* ---- registered buffers (REG_FILE, REG_BYTES, UNREG) --------------------- */
 
 #define REG_SLOTS 8
 
