@@ -1542,11 +1542,34 @@ static void after_submit(struct worker *w, int i, uint64_t ptr)
 	}
 }
 
+/*
+ * Submit the command prepared for slot @i (its struct at @ptr), do to its
+ * memory what after_submit() picks, reap a little, and now and then (one
+ * in @exit_odds) tear the ring down under it.
+ */
+static void submit_slot(struct worker *w, enum fz_op op, int i, uint64_t ptr,
+			unsigned int exit_odds)
+{
+	int ret;
+
+	w->slot_busy |= 1U << i;
+	ret = io_uring_submit(&w->ring);
+	record(op, ret < 0 ? ret : 0);
+	if (ret < 0) {
+		w->slot_busy &= ~(1U << i);
+		return;
+	}
+	after_submit(w, i, ptr);
+	ring_reap(w, rnd(&w->rng, 4) ? 1 + rnd(&w->rng, 200) : 0);
+	if (!rnd(&w->rng, exit_odds))
+		ring_exit(w);
+}
+
 static void op_send_uring(struct worker *w)
 {
 	struct io_uring_sqe *sqe;
 	uint64_t ptr;
-	int i, ret;
+	int i;
 
 	if (!w->ring_ok)
 		ring_setup(w);
@@ -1563,17 +1586,7 @@ static void op_send_uring(struct worker *w)
 	if (!sqe)
 		return;
 	prep_cmd(w, sqe, ptr, i);
-	w->slot_busy |= 1U << i;
-	ret = io_uring_submit(&w->ring);
-	record(OP_send_uring, ret < 0 ? ret : 0);
-	if (ret < 0) {
-		w->slot_busy &= ~(1U << i);
-		return;
-	}
-	after_submit(w, i, ptr);
-	ring_reap(w, rnd(&w->rng, 4) ? 1 + rnd(&w->rng, 200) : 0);
-	if (!rnd(&w->rng, 200))
-		ring_exit(w);
+	submit_slot(w, OP_send_uring, i, ptr, 200);
 }
 
 /*
@@ -2206,7 +2219,7 @@ static void op_reg(struct worker *w)
 	struct io_uring_sqe *sqe;
 	uint64_t ptr;
 	uint32_t op;
-	int i, ret;
+	int i;
 
 	if (!reg_table(w))
 		return;
@@ -2226,17 +2239,7 @@ static void op_reg(struct worker *w)
 		sqe->flags |= IOSQE_ASYNC;
 	*(uint64_t *)sqe->cmd = ptr;
 	sqe->user_data = UD_REG | i;
-	w->slot_busy |= 1U << i;
-	ret = io_uring_submit(&w->ring);
-	record(OP_reg, ret < 0 ? ret : 0);
-	if (ret < 0) {
-		w->slot_busy &= ~(1U << i);
-		return;
-	}
-	after_submit(w, i, ptr);
-	ring_reap(w, rnd(&w->rng, 4) ? 1 + rnd(&w->rng, 200) : 0);
-	if (!rnd(&w->rng, 300))
-		ring_exit(w);
+	submit_slot(w, OP_reg, i, ptr, 300);
 }
 
 /*
