@@ -140,9 +140,9 @@ static long do_send(void __user *arg, bool from_uring)
 
 #ifdef SM_HAVE_REG
 /*
- * A registration's struct, read where the command runs: inline (REG_BYTES,
- * UNREG, which never block and are never punted with -EAGAIN, so ->sqe is
- * still the submitter's) or in io-wq after IOSQE_ASYNC copied the SQE.
+ * A registration's struct, read where the command runs: inline, or in
+ * io-wq after IOSQE_ASYNC or a REG_FILE's -EAGAIN, both of which copy the
+ * SQE first on the kernels that have these commands.
  */
 static int do_reg(struct io_uring_cmd *ioucmd, void __user *arg,
 		  unsigned int issue_flags)

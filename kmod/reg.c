@@ -20,6 +20,7 @@
 #include <linux/fs.h>
 #include <linux/io_uring/cmd.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/pipe_fs_i.h>
 #include <linux/slab.h>
 #include <linux/splice.h>
@@ -138,6 +139,42 @@ static int reg_actor(struct pipe_inode_info *pipe, struct splice_desc *sd)
 	return done ? done : ret;
 }
 
+/*
+ * May REG_FILE run inline (IO_URING_F_NONBLOCK), where it must not block?
+ * Only when every page of the range, up to the end of the file, is in the
+ * file's page cache and uptodate, so that the splice read cannot wait for
+ * I/O.  Otherwise -EAGAIN, and io_uring issues the command again from
+ * io-wq, where it may block; 7.3 copies the SQE before that (the 6.12
+ * trouble the send's IOSQE_ASYNC rule avoids, main.c, is not here).  A
+ * file whose own mapping stays empty (overlayfs hands over another file's
+ * pages), O_DIRECT and DAX go to io-wq every time: slower, still right.
+ * The pages may be evicted between this look and the read, which then
+ * waits for them: rare, and only this ring's submitter waits.
+ */
+static bool reg_cached(struct file *file, loff_t pos, size_t len)
+{
+	struct address_space *mapping = file->f_mapping;
+	loff_t end = min_t(loff_t, pos + len,
+			   i_size_read(file_inode(file)));
+	pgoff_t index = pos >> PAGE_SHIFT;
+
+	if ((file->f_flags & O_DIRECT) || IS_DAX(mapping->host))
+		return false;
+	while (pos < end && index <= (end - 1) >> PAGE_SHIFT) {
+		struct folio *folio = filemap_get_folio(mapping, index);
+		bool uptodate;
+
+		if (IS_ERR(folio))
+			return false;
+		uptodate = folio_test_uptodate(folio);
+		index = folio_next_index(folio);
+		folio_put(folio);
+		if (!uptodate)
+			return false;
+	}
+	return true;
+}
+
 static int reg_publish(struct io_uring_cmd *cmd, struct sm_reg *reg,
 		       u32 index, unsigned int issue_flags)
 {
@@ -159,15 +196,15 @@ static int reg_file(struct io_uring_cmd *cmd, struct splicemsg_reg *req,
 	if ((req->flags & ~SPLICEMSG_REG_FLAGS) || req->iov || req->iov_cnt ||
 	    !req->len || req->len > SM_MAX_REG)
 		return -EINVAL;
-	/* reading may block: only from io-wq (IOSQE_ASYNC), as a send */
-	if (issue_flags & IO_URING_F_NONBLOCK)
-		return -EINVAL;
 	file = fget(req->file_fd);
 	if (!file)
 		return -EBADF;
 	ret = sm_load_pos(req->flags, &req->offset, file, &offp);
 	if (!ret)
 		ret = sm_check_file(file, req->flags, req->offset, req->len);
+	if (!ret && (issue_flags & IO_URING_F_NONBLOCK) &&
+	    !reg_cached(file, req->offset, req->len))
+		ret = -EAGAIN;	/* nothing done yet: io-wq starts afresh */
 	if (ret)
 		goto out;
 	/* a page per PAGE_SIZE, one more if the range starts inside one */
@@ -269,7 +306,8 @@ int sm_reg_cmd(struct io_uring_cmd *cmd, struct splicemsg_reg *req,
 	} else {
 		ret = io_buffer_unregister(cmd, req->index, issue_flags);
 	}
-	if (ret < 0)
+	/* a REG_FILE sent on to io-wq is not an error */
+	if (ret < 0 && ret != -EAGAIN)
 		sm_count_error(ret);
 	return ret;
 }

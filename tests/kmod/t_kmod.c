@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #endif
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -69,13 +70,15 @@ static uint8_t pattern(uint64_t i)
 	return (uint8_t)(i * 2654435761u >> 13);
 }
 
-static int make_file(const char *name, size_t size, char *path)
+/* @size bytes of pattern() in @where/@name (its path in @path). */
+static int make_file_at(const char *where, const char *name, size_t size,
+			char *path)
 {
 	static __thread uint8_t buf[1 << 16];
 	size_t i, off = 0;
 	int fd;
 
-	snprintf(path, 256, "%s/%s", dir, name);
+	snprintf(path, 256, "%s/%s", where, name);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return -1;
@@ -89,6 +92,11 @@ static int make_file(const char *name, size_t size, char *path)
 		off += n;
 	}
 	return fd;
+}
+
+static int make_file(const char *name, size_t size, char *path)
+{
+	return make_file_at(dir, name, size, path);
 }
 
 /* Connected pair of the given kind: AF_INET/AF_INET6 TCP or UDP, AF_UNIX. */
@@ -725,10 +733,6 @@ static void test_reg_validation(int f, const char *path)
 	expect_reg("reg_file_with_iov",
 		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), -EINVAL);
 	reg_init(&req, f, 0, 100, 0);
-	expect_reg("reg_file_needs_async",
-		   reg_cmd_on(&r, dev, SPLICEMSG_IOC_REG_FILE, &req, false),
-		   -EINVAL);
-	reg_init(&req, f, 0, 100, 0);
 	req.size = 8;
 	expect_reg("reg_size_too_small",
 		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), -EINVAL);
@@ -849,6 +853,76 @@ static void test_reg_send(int f)
 	       "reg_pages %llu, was %llu", (unsigned long long)reg_pages(),
 	       (unsigned long long)pages);
 	io_uring_queue_exit(&r);
+}
+
+/* This thread's io-wq workers (io_uring names them iou-wrk-TID). */
+static int iowq_workers(void)
+{
+	char want[32], path[300], comm[32];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(want, sizeof(want), "iou-wrk-%d\n", (int)gettid());
+	d = opendir("/proc/self/task");
+	while (d && (de = readdir(d))) {
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 de->d_name);
+		fp = fopen(path, "r");
+		if (fp && fgets(comm, sizeof(comm), fp) && !strcmp(comm, want))
+			n++;
+		if (fp)
+			fclose(fp);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * REG_FILE without IOSQE_ASYNC: inline when the range is in the page
+ * cache (no io-wq worker appears for this thread), through io-wq when it
+ * is not (tmpfs holes have no pages): the same answer either way.  In a
+ * thread of its own, whose io-wq starts empty; on /dev/shm, as overlayfs
+ * (the VM's root) always goes through io-wq.
+ */
+static void *reg_inline_main(void *arg)
+{
+	struct splicemsg_reg req;
+	int *res = arg, f;
+	struct io_uring r;
+	char path[256];
+
+	if (reg_ring(&r, true))
+		return NULL;
+	/* tmpfs itself: an overlayfs file's own mapping stays empty */
+	f = make_file_at("/dev/shm", "t_kmod_reg_inline", 100000, path);
+	reg_init(&req, f, 5000, 60000, 0);
+	res[0] = reg_cmd_on(&r, dev, SPLICEMSG_IOC_REG_FILE, &req, false);
+	res[1] = iowq_workers();
+	ftruncate(f, 8 << 20);		/* a hole from 100000 on */
+	reg_init(&req, f, 1 << 20, 60000, 1);
+	res[2] = reg_cmd_on(&r, dev, SPLICEMSG_IOC_REG_FILE, &req, false);
+	res[3] = iowq_workers();
+	io_uring_queue_exit(&r);
+	close(f);
+	unlink(path);
+	return NULL;
+}
+
+static void test_reg_inline(void)
+{
+	int res[4] = { -1, -1, -1, -1 };
+	pthread_t th;
+
+	pthread_create(&th, NULL, reg_inline_main, res);
+	pthread_join(th, NULL);
+	result(res[0] == 60000 && res[1] == 0, "reg_file_inline_cached",
+	       "res %d, %d io-wq workers", res[0], res[1]);
+	result(res[2] == 60000 && res[3] >= 1, "reg_file_iowq_uncached",
+	       "res %d, %d io-wq workers", res[2], res[3]);
 }
 
 /* Where the file ends: the range is cut there, as sendfile(2) cuts it. */
@@ -1247,6 +1321,7 @@ static void test_reg(void)
 	f = make_file("reg", 100000, path);
 	test_reg_validation(f, path);
 	test_reg_send(f);
+	test_reg_inline();
 	test_reg_eof();
 	test_reg_sparse();
 	test_reg_truncate();

@@ -143,7 +143,8 @@ struct splicemsg_stats {
  * truncated afterwards keeps the registered length (bytes of a page the
  * truncation zeroes read as zero).  cqe->res: the bytes registered, 0 at
  * or past the end of the file (nothing registered, the slot stays free),
- * or -errno.  Needs IOSQE_ASYNC (reading may block), else EINVAL.
+ * or -errno.  It runs inline when every page of the range is in the page
+ * cache, and from io-wq otherwise (and with IOSQE_ASYNC).
  * SPLICEMSG_REG_OFFPTR: @offset is sendfile(2)'s offset argument, as with
  * SPLICEMSG_SEND_OFFPTR, advanced by the bytes registered.
  *
