@@ -183,6 +183,42 @@ static int reg_publish(struct io_uring_cmd *cmd, struct sm_reg *reg,
 				       IO_BUF_SOURCE, index, issue_flags);
 }
 
+/*
+ * A buffer for @extra more pages that starts with the bytes of the
+ * request's iovecs (none if iov_cnt is 0), copied into page fragments;
+ * *@bytes says how many.  The send's header rules: 16 iovecs, 32 KiB.
+ */
+static struct sm_reg *reg_alloc_bytes(struct splicemsg_reg *req,
+				      unsigned int extra, size_t *bytes)
+{
+	struct splicemsg_iovec iov[SM_MAX_IOVECS];
+	struct sm_bytes b;
+	struct sm_reg *reg;
+	int ret;
+
+	*bytes = 0;
+	if (req->iov_cnt > SM_MAX_IOVECS || (!req->iov_cnt && req->iov))
+		return ERR_PTR(-EINVAL);
+	ret = sm_load_iovecs(iov, req->iov, req->iov_cnt, bytes);
+	if (ret)
+		return ERR_PTR(ret);
+	if (*bytes > SM_MAX_HDTR)
+		return ERR_PTR(-EINVAL);
+	ret = sm_bytes_init(&b, DIV_ROUND_UP(*bytes, PAGE_SIZE));
+	if (!ret)
+		ret = sm_bytes_from_user(&b, iov, req->iov_cnt);
+	reg = ret ? ERR_PTR(ret) : reg_alloc(b.nr_bv + extra);
+	if (!IS_ERR(reg)) {
+		/* each fragment is a whole page, one bvec: its reference moves */
+		memcpy(reg->bv, b.bv, b.nr_bv * sizeof(*b.bv));
+		reg->nr = b.nr_bv;
+		reg->held = b.nr_bv;
+		b.nr_frags = 0;
+	}
+	sm_bytes_free(&b);
+	return reg;
+}
+
 static int reg_file(struct io_uring_cmd *cmd, struct splicemsg_reg *req,
 		    unsigned int issue_flags)
 {
@@ -190,11 +226,12 @@ static int reg_file(struct io_uring_cmd *cmd, struct splicemsg_reg *req,
 	loff_t __user *offp;
 	struct sm_reg *reg;
 	struct file *file;
+	size_t hbytes;
 	ssize_t got;
 	int ret;
 
-	if ((req->flags & ~SPLICEMSG_REG_FLAGS) || req->iov || req->iov_cnt ||
-	    !req->len || req->len > SM_MAX_REG)
+	if ((req->flags & ~SPLICEMSG_REG_FLAGS) || !req->len ||
+	    req->len > SM_MAX_REG)
 		return -EINVAL;
 	file = fget(req->file_fd);
 	if (!file)
@@ -208,7 +245,8 @@ static int reg_file(struct io_uring_cmd *cmd, struct splicemsg_reg *req,
 	if (ret)
 		goto out;
 	/* a page per PAGE_SIZE, one more if the range starts inside one */
-	reg = reg_alloc(DIV_ROUND_UP(req->len, PAGE_SIZE) + 1);
+	reg = reg_alloc_bytes(req, DIV_ROUND_UP(req->len, PAGE_SIZE) + 1,
+			      &hbytes);
 	if (IS_ERR(reg)) {
 		ret = PTR_ERR(reg);
 		goto out;
@@ -223,7 +261,8 @@ static int reg_file(struct io_uring_cmd *cmd, struct splicemsg_reg *req,
 	 */
 	got = splice_direct_to_actor(file, &sd, reg_actor);
 	reg_trim(reg);
-	if (got <= 0) {
+	/* at the end of the file a header alone is still a buffer */
+	if (got < 0 || !(got + hbytes)) {
 		reg_free(reg);
 		ret = got;
 		goto out;
@@ -244,7 +283,7 @@ static int reg_file(struct io_uring_cmd *cmd, struct splicemsg_reg *req,
 			goto out;
 		}
 	}
-	ret = got;
+	ret = hbytes + got;
 out:
 	fput(file);
 	return ret;
@@ -253,34 +292,20 @@ out:
 static int reg_bytes(struct io_uring_cmd *cmd, struct splicemsg_reg *req,
 		     unsigned int issue_flags)
 {
-	struct splicemsg_iovec iov[SM_MAX_IOVECS];
-	struct sm_bytes b;
 	struct sm_reg *reg;
-	size_t bytes = 0;
+	size_t bytes;
 	int ret;
 
 	if (req->flags || req->file_fd || req->offset || req->len ||
-	    !req->iov_cnt || req->iov_cnt > SM_MAX_IOVECS)
+	    !req->iov_cnt)
 		return -EINVAL;
-	ret = sm_load_iovecs(iov, req->iov, req->iov_cnt, &bytes);
-	if (ret)
-		return ret;
-	if (!bytes || bytes > SM_MAX_HDTR)
-		return -EINVAL;
-	ret = sm_bytes_init(&b, DIV_ROUND_UP(bytes, PAGE_SIZE));
-	if (!ret)
-		ret = sm_bytes_from_user(&b, iov, req->iov_cnt);
-	reg = ret ? ERR_PTR(ret) : reg_alloc(b.nr_bv);
-	if (IS_ERR(reg)) {
-		sm_bytes_free(&b);
+	reg = reg_alloc_bytes(req, 0, &bytes);
+	if (IS_ERR(reg))
 		return PTR_ERR(reg);
+	if (!bytes) {
+		reg_free(reg);
+		return -EINVAL;
 	}
-	/* each fragment is a whole page, one bvec: its reference moves */
-	memcpy(reg->bv, b.bv, b.nr_bv * sizeof(*b.bv));
-	reg->nr = b.nr_bv;
-	reg->held = b.nr_bv;
-	b.nr_frags = 0;
-	sm_bytes_free(&b);
 	ret = reg_publish(cmd, reg, req->index, issue_flags);
 	if (ret) {
 		reg_free(reg);

@@ -729,8 +729,11 @@ static void test_reg_validation(int f, const char *path)
 	expect_reg("reg_reserved_nonzero",
 		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), -EINVAL);
 	reg_init(&req, f, 0, 100, 0);
-	req.iov_cnt = 1;
-	expect_reg("reg_file_with_iov",
+	req.iov = (uintptr_t)iov;
+	expect_reg("reg_file_iov_without_count",
+		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), -EINVAL);
+	req.iov_cnt = 17;
+	expect_reg("reg_file_too_many_iovecs",
 		   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), -EINVAL);
 	reg_init(&req, f, 0, 100, 0);
 	req.size = 8;
@@ -846,6 +849,41 @@ static void test_reg_send(int f)
 		free(rx.buf);
 		close(s);
 		close(peer);
+	}
+	/* header and body in one buffer: one SEND_ZC */
+	{
+		struct splicemsg_iovec iov[2] = { { (uintptr_t)hdr, 10 },
+			{ (uintptr_t)hdr + 10, hl - 10 } };
+		struct splicemsg_reg req;
+
+		reg_init(&req, f, 4097, 50000, 2);
+		req.iov = (uintptr_t)iov;
+		req.iov_cnt = 2;
+		expect_reg("reg_file_with_header",
+			   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req),
+			   (int)hl + 50000);
+		parts[0] = (struct zc_part){ 2, 0, hl + 50000 };
+		ret = send_fixed(&r, parts, 1, &got, &len);
+		result(ret == (long)(hl + 50000) && len == hl + 50000 &&
+		       !memcmp(got, hdr, hl) &&
+		       is_pattern(got + hl, 50000, 4097),
+		       "reg_file_with_header_one_send",
+		       "ret %ld received %zu", ret, len);
+		free(got);
+		unreg(&r, 2);
+		/* at the end of the file: the header alone */
+		reg_init(&req, f, 100000, 10, 2);
+		req.iov = (uintptr_t)iov;
+		req.iov_cnt = 2;
+		expect_reg("reg_file_header_at_eof",
+			   reg_cmd(&r, SPLICEMSG_IOC_REG_FILE, &req), (int)hl);
+		parts[0] = (struct zc_part){ 2, 0, hl };
+		ret = send_fixed(&r, parts, 1, &got, &len);
+		result(ret == (long)hl && len == hl && !memcmp(got, hdr, hl),
+		       "reg_file_header_at_eof_sent", "ret %ld received %zu",
+		       ret, len);
+		free(got);
+		unreg(&r, 2);
 	}
 	expect_reg("reg_unreg_file", unreg(&r, 0), 0);
 	expect_reg("reg_unreg_bytes", unreg(&r, 1), 0);

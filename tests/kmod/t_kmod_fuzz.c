@@ -2191,7 +2191,8 @@ static uint64_t gen_reg(struct worker *w, int i, uint32_t *op)
 			    gen_offptr(w, sane[F_OFFSET], aux, fsize, r->len) :
 			    gen_offset(s, sane[F_OFFSET], fsize, r->len);
 	}
-	if (*op == SPLICEMSG_IOC_REG_BYTES || !sane[F_IOV]) {
+	/* REG_FILE: now and then a header in front of the range */
+	if (*op == SPLICEMSG_IOC_REG_BYTES || !sane[F_IOV] || chance(s, 30)) {
 		r->iov_cnt = gen_iov_cnt(s, sane[F_IOVCNT]);
 		if (*op == SPLICEMSG_IOC_REG_BYTES && sane[F_IOVCNT] &&
 		    !r->iov_cnt)

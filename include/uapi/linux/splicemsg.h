@@ -146,7 +146,11 @@ struct splicemsg_stats {
  * or -errno.  It runs inline when every page of the range is in the page
  * cache, and from io-wq otherwise (and with IOSQE_ASYNC).
  * SPLICEMSG_REG_OFFPTR: @offset is sendfile(2)'s offset argument, as with
- * SPLICEMSG_SEND_OFFPTR, advanced by the bytes registered.
+ * SPLICEMSG_SEND_OFFPTR, advanced by the file bytes registered.  With
+ * @iov_cnt, the bytes of @iov (as REG_BYTES takes them) come first in the
+ * buffer and cqe->res counts them too: a response's header and body in
+ * one buffer, for one SEND_ZC (io_uring takes one buffer per request);
+ * at or past the end of the file the header alone is registered.
  *
  * SPLICEMSG_IOC_REG_BYTES: the bytes of @iov[@iov_cnt] (at most
  * max_iovecs iovecs and max_hdtr bytes, as for a send's header and
@@ -169,8 +173,8 @@ struct splicemsg_reg {
 	__u32 index;		/* in: slot in the ring's buffer table */
 	__u64 offset;		/* in: file offset, or see OFFPTR (REG_FILE) */
 	__u64 len;		/* in: bytes, 1 to max_reg (REG_FILE) */
-	__u64 iov;		/* in: struct splicemsg_iovec[iov_cnt] (REG_BYTES) */
-	__u32 iov_cnt;		/* in: (REG_BYTES) */
+	__u64 iov;		/* in: struct splicemsg_iovec[iov_cnt] */
+	__u32 iov_cnt;		/* in: REG_BYTES: 1 or more; REG_FILE: 0 or more */
 	__u32 pad;		/* in: zero */
 	__u64 reserved[2];	/* in: zero */
 };
