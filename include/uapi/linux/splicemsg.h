@@ -161,7 +161,8 @@ struct splicemsg_stats {
  *
  * Fields a command does not name must be zero; errors: EBADF (a bad
  * file_fd or one not open for reading), EINVAL (anything else invalid,
- * including an index beyond the table), EBUSY (the slot is taken), EFAULT.
+ * including an index beyond the table), EBUSY (the slot is taken), EFAULT,
+ * ENOMEM (all registered buffers of the system share 256 MiB of pages).
  */
 #define SPLICEMSG_REG_OFFPTR	SPLICEMSG_SEND_OFFPTR
 #define SPLICEMSG_REG_FLAGS	SPLICEMSG_REG_OFFPTR
