@@ -15,6 +15,13 @@
  *             registered with io_uring: SEND_ZC from that fixed buffer
  *             (MSG_MORE) linked to a URING_CMD send of the range: the
  *             alternative to kmod's in-kernel header copy, measured
+ *   reg       one io_uring_enter per response: REG_FILE of the header and
+ *             the range into one registered buffer (Linux 7.3+), SEND_ZC
+ *             of it, UNREG, hard-linked; waits for the send like sendfile,
+ *             not for its notification.  REG_FILE runs inline only where
+ *             the file's own mapping holds the pages: SM_RESP_DIR=/dev/shm
+ *             puts the file on tmpfs (default /tmp: the VM's overlayfs,
+ *             where every REG_FILE goes through io-wq)
  * Run inside the VM by `scripts/bench --vm` (the module is loaded there);
  * run `writev` under LD_PRELOAD with SPLICEMSG_ENGINE=uring for "shim".
  */
@@ -136,12 +143,66 @@ static void stage_send(size_t i, int dev, int s, int f, const char *hdr,
 	stage_reap(-1, hlen, blen);
 }
 
+/* The registered-buffer variant of one response (see the top). */
+static void reg_send(int dev, int s, int f, const char *hdr, size_t hlen,
+		     size_t blen)
+{
+	static struct splicemsg_iovec h;
+	static struct splicemsg_reg r, u;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	static bool ready;
+	int results = 0;
+
+	if (!ready && (io_uring_queue_init(64, &ring, 0) ||
+		       io_uring_register_buffers_sparse(&ring, 1)))
+		die("reg: io_uring");
+	ready = true;
+	h = (struct splicemsg_iovec){ .base = (uintptr_t)hdr, .len = hlen };
+	r = (struct splicemsg_reg){ .size = sizeof(r), .file_fd = f,
+				    .len = blen, .iov = (uintptr_t)&h,
+				    .iov_cnt = 1 };
+	u = (struct splicemsg_reg){ .size = sizeof(u) };
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, dev, NULL, 0, 0);
+	sqe->cmd_op = SPLICEMSG_IOC_REG_FILE;
+	*(uint64_t *)sqe->cmd = (uintptr_t)&r;
+	sqe->flags |= IOSQE_IO_HARDLINK;
+	sqe->user_data = 1;
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_send_zc_fixed(sqe, s, NULL, hlen + blen, MSG_WAITALL,
+				    0, 0);
+	sqe->flags |= IOSQE_IO_HARDLINK;
+	sqe->user_data = 2;
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, dev, NULL, 0, 0);
+	sqe->cmd_op = SPLICEMSG_IOC_UNREG;
+	*(uint64_t *)sqe->cmd = (uintptr_t)&u;
+	sqe->user_data = 3;
+	io_uring_submit(&ring);
+	/* three results; notifications are only counted out */
+	while (results < 3) {
+		if (io_uring_wait_cqe(&ring, &cqe))
+			die("io_uring_wait_cqe");
+		if (!(cqe->flags & IORING_CQE_F_NOTIF)) {
+			results++;
+			if (cqe->res < 0 || (cqe->user_data != 3 &&
+					     cqe->res != (int)(hlen + blen)))
+				fprintf(stderr, "reg %llu: %d\n",
+					(unsigned long long)cqe->user_data,
+					cqe->res), exit(99);
+		}
+		io_uring_cqe_seen(&ring, cqe);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(a);
 	size_t hlen, blen, n, i, total;
-	char tmpl[] = "/tmp/sm_resp.XXXXXX", *hdr, *buf;
+	const char *where = getenv("SM_RESP_DIR");
+	char tmpl[256], *hdr, *buf;
 	int l = -1, s, c, f, dev = -1, one = 1, zero = 0, sv[2];
 	bool af_unix = false, rr = false;
 	const char *mode;
@@ -167,11 +228,14 @@ int main(int argc, char **argv)
 	buf = malloc(blen + 1);
 	memset(hdr, 'h', hlen);
 	memset(buf, 'b', blen);
+	snprintf(tmpl, sizeof(tmpl), "%s/sm_resp.XXXXXX",
+		 where ? where : "/tmp");
 	f = mkstemp(tmpl);
 	if (f < 0 || write(f, buf, blen) != (ssize_t)blen)
 		die("file");
 	unlink(tmpl);
-	if ((!strcmp(mode, "kmod") || !strcmp(mode, "stage")) &&
+	if ((!strcmp(mode, "kmod") || !strcmp(mode, "stage") ||
+	     !strcmp(mode, "reg")) &&
 	    (dev = open(SPLICEMSG_DEVICE, O_RDWR)) < 0)
 		die(SPLICEMSG_DEVICE);
 	if (!strcmp(mode, "stage"))
@@ -277,6 +341,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(mode, "stage")) {
 			stage_send(i, dev, s, f, hdr, hlen, blen);
+			continue;
+		}
+		if (!strcmp(mode, "reg")) {
+			reg_send(dev, s, f, hdr, hlen, blen);
 			continue;
 		}
 		if (!strcmp(mode, "kmod")) {
