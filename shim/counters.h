@@ -33,12 +33,24 @@ extern const char *const sm_fallback_docs[SM_FB_MAX];
 extern const char *const sm_sock_names[SM_SOCK_MAX];
 
 #define SM_STATS_MAGIC 0x74617473534d5053ULL /* "SPMSstat" */
-#define SM_STATS_VERSION 5
+#define SM_STATS_VERSION 6
+/* The program's name as recorded at start, NUL included (longer: cut). */
+#define SM_PROGRAM_MAX 64
 /* Laid out for a reader in another process (the live stats file). */
 struct sm_counters {
 	uint64_t magic;
 	uint64_t version;
 	uint64_t pid;
+	/*
+	 * CLOCK_BOOTTIME (ns) when the live file was made: a file made before
+	 * the process that now has its pid started is not that process's
+	 * (splicemsg-stat --gc).  The process cannot read its own start time
+	 * from inside a chroot; the clock it can.  0 in the private struct.
+	 */
+	uint64_t created_ns;
+	/* program_invocation_short_name at start, before a process title
+	 * rewrites it (nginx's "worker process is shutting down"). */
+	char program[SM_PROGRAM_MAX];
 	uint64_t calls[SM_PATH_MAX];
 	uint64_t bytes[SM_PATH_MAX];
 	uint64_t fallbacks[SM_FB_MAX];
@@ -52,8 +64,10 @@ struct sm_counters {
  * change to the struct changes its size or this list, and must come with
  * a new SM_STATS_VERSION (and this line).
  */
-_Static_assert(SM_STATS_VERSION == 5 && SM_PATH_MAX == 6 && SM_FB_MAX == 16 &&
-	       sizeof(struct sm_counters) == 8 * (3 + 2 * 6 + 16 + 7 + 3),
+_Static_assert(SM_STATS_VERSION == 6 && SM_PATH_MAX == 6 && SM_FB_MAX == 16 &&
+	       SM_PROGRAM_MAX == 64 &&
+	       sizeof(struct sm_counters) ==
+	       8 * (4 + 2 * 6 + 16 + 7 + 3) + SM_PROGRAM_MAX,
 	       "the counters' layout changed: bump SM_STATS_VERSION here");
 
 /*

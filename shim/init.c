@@ -9,11 +9,13 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sm.h"
 
+char sm_program[SM_PROGRAM_MAX];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool active;
 static bool sandboxed;
@@ -68,14 +70,17 @@ static void sm_init(void)
 	int saved = errno;
 
 	sm_real_resolve();
+	/* Before main(): nginx later writes its process title over argv. */
+	snprintf(sm_program, sizeof(sm_program), "%s",
+		 program_invocation_short_name);
 	sm_options_load(&sm_opt);
-	active = sm_options_selects(&sm_opt, program_invocation_short_name);
+	active = sm_options_selects(&sm_opt, sm_program);
 	if (active) {
 		sm_stats_init();
 		pthread_atfork(sm_fork_prepare, sm_fork_parent,
 			       sm_fork_child);
 		sm_debug("active in %s: engine %d, zc %d, zc_min %llu",
-			 program_invocation_short_name, sm_opt.ENGINE,
+			 sm_program, sm_opt.ENGINE,
 			 sm_opt.ZC, (unsigned long long)sm_opt.ZC_MIN);
 	}
 	errno = saved;

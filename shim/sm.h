@@ -482,6 +482,9 @@ int sm_clone(int (*fn)(void *), void *stack, int flags, void *arg,
 	     void *const opt[3]);
 
 /* ---- init.c ----------------------------------------------------------- */
+/* program_invocation_short_name as it was at start (cut to fit): what
+ * ONLY, SKIP and the statistics call the program. */
+extern char sm_program[SM_PROGRAM_MAX];
 /* 1 when the shim is active in this process; runs init on first use. */
 bool sm_active(void);
 /*
