@@ -48,6 +48,7 @@ static struct {
 	unsigned long count;	/* -c, or 0 for no limit */
 	bool json;
 	bool prometheus;
+	bool gc;
 	const char *output;	/* -o, or NULL for stdout */
 } opt;
 
@@ -62,7 +63,7 @@ struct proc {
 	int rejected;
 	bool seen;		/* found by the current scan */
 	bool shown;		/* ... and sampled: prev is this sample */
-	char comm[COMM_MAX + 16];
+	char name[SM_PROGRAM_MAX];	/* as shown: the recorded program */
 	bool have_prev;
 	struct sm_counters prev;
 	struct timespec prev_at;	/* CLOCK_MONOTONIC */
@@ -74,12 +75,15 @@ static size_t nprocs, procs_cap;
 static const char usage_text[] =
 	"usage: splicemsg-stat [-p PID|-n NAME] [-i SECS [-c COUNT]]\n"
 	"                      [--json | --prometheus [-o FILE]]\n"
+	"       splicemsg-stat --gc\n"
 	"\n"
 	"The live counters of processes running under libsplicemsg with\n"
 	"SPLICEMSG_STATS set, one line per process.\n"
 	"\n"
 	"  -p, --pid PID        only this process\n"
-	"  -n, --name NAME      only processes whose /proc/PID/comm is NAME\n"
+	"  -n, --name NAME      only processes of the program NAME (the name\n"
+	"                       the library recorded at its start, or\n"
+	"                       /proc/PID/comm)\n"
 	"  -i, --interval SECS  again every SECS (fractions allowed), with\n"
 	"                       rates per second from the second sample\n"
 	"  -c, --count COUNT    stop after COUNT samples\n"
@@ -91,11 +95,15 @@ static const char usage_text[] =
 	"  -o, --output FILE    with --prometheus: replace FILE atomically\n"
 	"                       at each sample (node_exporter's textfile\n"
 	"                       collector), not stdout\n"
+	"      --gc             remove the files of processes that are gone\n"
+	"                       (killed by SIGKILL) or whose pid another\n"
+	"                       process has now, one line each, and exit\n"
 	"  -h, --help           this text\n"
 	"\n"
 	"Exit status: 0 a process was shown, 1 none was, 2 usage error;\n"
 	"with --prometheus 0 once written, even of no process, 1 for -p\n"
-	"of a process not there (written all the same) or an error.\n";
+	"of a process not there (written all the same) or an error;\n"
+	"with --gc 0, or 1 when a file could not be removed.\n";
 
 static void usage(FILE *f)
 {
@@ -140,6 +148,7 @@ static void parse_args(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, 'P' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "gc", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -175,6 +184,9 @@ static void parse_args(int argc, char **argv)
 		case 'P':
 			opt.prometheus = true;
 			break;
+		case 'g':
+			opt.gc = true;
+			break;
 		case 'o':
 			if (!*optarg)
 				bad_usage("empty output file name");
@@ -198,6 +210,9 @@ static void parse_args(int argc, char **argv)
 		bad_usage("--json and --prometheus exclude each other");
 	if (opt.output && !opt.prometheus)
 		bad_usage("-o goes with --prometheus");
+	if (opt.gc && (opt.pid || opt.name || opt.interval || opt.json ||
+		       opt.prometheus))
+		bad_usage("--gc goes alone");
 }
 
 /* ---- the process behind a file ---------------------------------------- */
@@ -225,6 +240,50 @@ static int read_comm(pid_t pid, char *buf, size_t len)
 		n--;
 	buf[n] = 0;
 	return 0;
+}
+
+/*
+ * When @pid started, as CLOCK_BOOTTIME ns rounded down to a clock tick
+ * (/proc/PID/stat's starttime, which anyone may read).  0 or -errno.
+ */
+static int proc_start_ns(pid_t pid, ull *ns)
+{
+	char path[64], buf[1024], *p;
+	long hz = sysconf(_SC_CLK_TCK);
+	ull ticks;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = 0;
+	/* comm may hold anything: the fields count from its last ')'. */
+	p = strrchr(buf, ')');
+	for (i = 2; i < 22 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p, " %llu", &ticks) != 1 || hz <= 0)
+		return -EINVAL;
+	*ns = ticks * (1000000000ULL / hz);
+	return 0;
+}
+
+/*
+ * Was the file whose header says @created_ns made before @pid started?
+ * Then it is a dead process's that had the pid.  The creator's start is at
+ * or before the file's creation, so its own file never is.
+ */
+static bool made_before(pid_t pid, ull created_ns)
+{
+	ull start;
+
+	return created_ns && !proc_start_ns(pid, &start) &&
+	       created_ns < start;
 }
 
 /*
@@ -300,6 +359,10 @@ static void load_counters(struct sm_counters *s, const struct sm_counters *c)
 	LOAD(magic);
 	LOAD(version);
 	LOAD(pid);
+	LOAD(created_ns);
+	/* Written once, before the mapping was shared. */
+	memcpy(s->program, c->program, sizeof(s->program));
+	s->program[sizeof(s->program) - 1] = 0;
 	for (i = 0; i < SM_PATH_MAX; i++) {
 		LOAD(calls[i]);
 		LOAD(bytes[i]);
@@ -438,6 +501,7 @@ static int proc_attach(struct proc *p, const char *path)
 		err = -EINVAL;
 	}
 	if (!err && (head.pid != (uint64_t)p->pid ||
+		     made_before(p->pid, head.created_ns) ||
 		     mapped_by(p->pid, &st) == 0))
 		err = -ESRCH;
 	if (err) {
@@ -551,6 +615,7 @@ static int show(pid_t pid, const struct timespec *now_real)
 	char path[64], comm[COMM_MAX + 16];
 	struct sm_counters s;
 	struct timespec now;
+	const char *name;
 	struct proc *p;
 	struct stat st;
 	double secs;
@@ -564,8 +629,6 @@ static int show(pid_t pid, const struct timespec *now_real)
 	err = read_comm(pid, comm, sizeof(comm));
 	if (err)
 		return err == -ENOENT ? -ESRCH : err;
-	if (opt.name && !name_matches(comm, opt.name))
-		return 0;
 
 	p = proc_find(pid);
 	if (!p) {
@@ -593,17 +656,23 @@ static int show(pid_t pid, const struct timespec *now_real)
 		proc_unmap(p);
 		return -EAGAIN;
 	}
+	/* The name the library recorded at start: a process title may
+	 * have changed since (nginx), comm is cut at 15 bytes. */
+	name = *s.program ? s.program : comm;
+	if (opt.name && strcmp(name, opt.name) &&
+	    !name_matches(comm, opt.name))
+		return 0;
 	if (p->have_prev && went_back(&s, &p->prev))
 		p->have_prev = false;
 	secs = p->have_prev ? seconds_between(&p->prev_at, &now) : 0;
 	if (opt.prometheus) {
 		/* Printed with the others, a family at a time. */
-		snprintf(p->comm, sizeof(p->comm), "%s", comm);
+		snprintf(p->name, sizeof(p->name), "%s", name);
 		p->shown = true;
 	} else if (opt.json) {
-		print_json(pid, comm, &s, now_real);
+		print_json(pid, name, &s, now_real);
 	} else {
-		print_text(pid, comm, &s, secs > 0 ? &p->prev : NULL, secs);
+		print_text(pid, name, &s, secs > 0 ? &p->prev : NULL, secs);
 	}
 	p->prev = s;
 	p->prev_at = now;
@@ -853,7 +922,7 @@ static void prom_print(FILE *f, struct proc **shown, size_t nshown)
 			for (k = 0; k < fam->n; k++) {
 				fprintf(f, "%s{pid=\"%ld\",program=\"",
 					fam->name, (long)shown[i]->pid);
-				prom_label(f, shown[i]->comm);
+				prom_label(f, shown[i]->name);
 				if (fam->label)
 					fprintf(f, "\",%s=\"%s", fam->label,
 						fam->keys[k]);
@@ -898,6 +967,92 @@ static int prom_write(void)
 	return err;
 }
 
+/* ---- --gc ------------------------------------------------------------- */
+
+/*
+ * Why @pid's file @path (@st) is garbage, or NULL to keep it.  Only a
+ * file that says it is the library's counters of @pid is ever judged, or an
+ * empty one (a process killed while it made it).
+ */
+static const char *stale_why(pid_t pid, const char *path,
+			     const struct stat *st)
+{
+	struct sm_counters head;
+	ssize_t n = 0;
+	int fd;
+
+	if (!S_ISREG(st->st_mode))
+		return NULL;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	memset(&head, 0, sizeof(head));
+	if (st->st_size)
+		n = pread(fd, &head, sizeof(head), 0);
+	close(fd);
+	if (n < 0 || (st->st_size && (n < (ssize_t)offsetof(struct sm_counters,
+							     created_ns) ||
+				      head.magic != SM_STATS_MAGIC ||
+				      head.pid != (uint64_t)pid)))
+		return NULL;
+	if (!proc_alive(pid))
+		return "process gone";
+	/* Still being made by its process: sized and filled after mmap. */
+	if (n < (ssize_t)sizeof(head) || !head.magic)
+		return NULL;
+	/* Another version's file of a live process: not ours to judge. */
+	if (head.version != SM_STATS_VERSION)
+		return NULL;
+	if (made_before(pid, head.created_ns))
+		return "its pid is another process's now";
+	if (mapped_by(pid, st) == 0)
+		return "not mapped by its process (pid reused, or exec)";
+	return NULL;
+}
+
+/* Returns the exit status: 0, or 1 when a file could not be removed. */
+static int gc(void)
+{
+	char path[64];
+	struct stat st, again;
+	const char *why;
+	int err, ret = 0;
+	pid_t *pids;
+	size_t i, n;
+
+	err = scan_pids(&pids, &n);
+	if (err) {
+		fprintf(stderr, "splicemsg-stat: %s: %s\n", SHM_DIR,
+			strerror(-err));
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), SHM_DIR "/" SHM_PREFIX "%ld",
+			 (long)pids[i]);
+		if (lstat(path, &st) < 0)
+			continue;
+		why = stale_why(pids[i], path, &st);
+		if (!why)
+			continue;
+		/* A new process with the pid may have replaced it since. */
+		if (lstat(path, &again) < 0 || again.st_ino != st.st_ino ||
+		    again.st_dev != st.st_dev)
+			continue;
+		if (unlink(path) < 0 && errno != ENOENT) {
+			fprintf(stderr, "splicemsg-stat: cannot remove %s: %s\n",
+				path, strerror(errno));
+			ret = 1;
+			continue;
+		}
+		printf("removed %s: %s\n", path, why);
+	}
+	if (fflush(stdout)) {
+		perror("splicemsg-stat: stdout");
+		ret = 1;
+	}
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus };
@@ -907,6 +1062,8 @@ int main(int argc, char **argv)
 	int n;
 
 	parse_args(argc, argv);
+	if (opt.gc)
+		return gc();
 	sigaction(SIGBUS, &sa, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (round = 0; !round || (opt.interval &&

@@ -8,7 +8,8 @@
 # SPLICEMSG_STATS set, then waits on its stdin while the reader looks at
 # it: what the reader shows must be what the sender did, and what the
 # library writes at exit.  Files the reader must skip (a killed process's,
-# one of another version) are planted too.  One line per check; exit 0
+# one of another version) are planted too, and --gc must remove exactly the
+# dead processes' ones.  One line per check; exit 0
 # pass, 1 fail, 77 skip, 99 harness error.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
@@ -298,7 +299,7 @@ t_verdict $? "--prometheus -o of no process: exit 1, written without samples" \
 bad=
 for args in "-i 0" "-i -1" "-i x" "-i nan" "-c 2" "-c 0 -i 1" "-p 0" \
 	"-p x" "-p 1 -n x" "--bogus" "extra" "-o x" "--json --prometheus" \
-	"--prometheus -o"; do
+	"--prometheus -o" "--gc -p 1" "--gc --json" "--gc -i 1"; do
 	# shellcheck disable=SC2086
 	run usage $args
 	[ "$(rc usage)" = 2 ] || bad="$bad [$args]: exit $(rc usage)"
@@ -344,10 +345,57 @@ if [ -f "$SHM/splicemsg-$kpid" ]; then
 	[ "$(rc stalep)" = 1 ]
 	t_verdict $? "stale file: -p exits 1" "exit $(rc stalep)" \
 		"$(out stalep)"
-	rm -f "$SHM/splicemsg-$kpid"
 else
 	echo "SKIP stale file: SIGKILL left no $SHM/splicemsg-$kpid"
 fi
+
+# ---- --gc removes what dead processes left -------------------------------
+
+# plant PID CREATED_NS: a complete current-version header for PID, made at
+# CLOCK_BOOTTIME CREATED_NS (the shell's own pid: alive, never a sender).
+version=$(sed -n 's/^#define SM_STATS_VERSION \([0-9]*\)$/\1/p' \
+	"$top_srcdir/shim/counters.h")
+plant() {
+	python3 -c '
+import struct, sys
+sys.stdout.buffer.write(struct.pack("<QQQQ", 0x74617473534d5053,
+                                    int(sys.argv[1]), int(sys.argv[2]),
+                                    int(sys.argv[3])) +
+                        b"bash".ljust(64, b"\0") + bytes(4096))' \
+		"$version" "$1" "$2" >"$SHM/splicemsg-$1"
+}
+# The shell's own pid, planted as if a process before it had it and died.
+plant $$ 1
+# A killed process's empty file (it died making it) is garbage too; a
+# live one's empty file is still being made.
+[ -e "$SHM/splicemsg-$kpid" ] || : >"$SHM/splicemsg-$kpid"
+run gc --gc
+[ "$(rc gc)" = 0 ] && [ ! -e "$SHM/splicemsg-$kpid" ] &&
+	grep -qx "removed $SHM/splicemsg-$kpid: process gone" "$(out gc)"
+t_verdict $? "--gc: a killed process's file removed" "exit $(rc gc)" \
+	"$(out gc)"
+[ ! -e "$SHM/splicemsg-$$" ] &&
+	grep -qx "removed $SHM/splicemsg-$$: its pid is another process's now" \
+		"$(out gc)"
+t_verdict $? "--gc: a file older than its pid's process removed" \
+	"$(ls -l "$SHM/splicemsg-$$" 2>&1)" "$(out gc)"
+[ -f "$SHM/splicemsg-$pid" ] && ! grep -q "splicemsg-$pid:" "$(out gc)"
+t_verdict $? "--gc: a live sender's file kept" "removed" "$(out gc)"
+# Made now, after the shell started: not provably stale by time, and the
+# shell does not map it: removed by the maps check.
+plant $$ "$(python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_BOOTTIME))')"
+run gc2 --gc
+[ "$(rc gc2)" = 0 ] && [ ! -e "$SHM/splicemsg-$$" ] &&
+	grep -qx "removed $SHM/splicemsg-$$: not mapped by its process (pid reused, or exec)" \
+		"$(out gc2)"
+t_verdict $? "--gc: a file its live process does not map removed" \
+	"exit $(rc gc2)" "$(out gc2)"
+: >"$SHM/splicemsg-$$"
+run gc3 --gc
+[ "$(rc gc3)" = 0 ] && [ -e "$SHM/splicemsg-$$" ] && [ "$(lines gc3)" = 0 ]
+t_verdict $? "--gc: a live process's empty file (being made) kept" \
+	"exit $(rc gc3)" "$(out gc3)"
+rm -f "$SHM/splicemsg-$$" "$SHM/splicemsg-$kpid"
 
 # ---- after a normal exit -------------------------------------------------
 
