@@ -26,6 +26,7 @@ tests_unit_t_signals_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_t_signals_LDADD = $(UNIT_LDADD)
 endif
 
-# Not a Check suite: the built library's exports and PLT calls.
-TESTS += tests/unit/t_noplt.sh
-EXTRA_DIST += tests/unit/t_noplt.sh
+# Not Check suites: the built library's exports and PLT calls; its
+# statistics files from inside a chroot, forked, renamed.
+TESTS += tests/unit/t_noplt.sh tests/unit/t_stats_chroot.sh
+EXTRA_DIST += tests/unit/t_noplt.sh tests/unit/t_stats_chroot.sh
