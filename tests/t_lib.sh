@@ -2,8 +2,8 @@
 # shellcheck shell=bash
 # Shared by the shell suites (tests/stream, tests/tools, tests/apps): where
 # things are, one result line per check, the exit status convention (0
-# pass, 1 fail, 77 nothing ran, 99 harness error) and an environment the
-# caller's shell cannot bend.  Source it after `set -u` from a script one
+# pass, 1 fail, 77 nothing ran, 99 harness error), an environment the
+# caller's shell cannot bend, and a server's port, start and stop.  Source it after `set -u` from a script one
 # directory below tests/.
 #
 # Sets T_NAME, T_HERE, top_srcdir, top_builddir, SM_LIB (absolute).
@@ -54,6 +54,38 @@ t_finish() {
 	[ "$T_FAIL" -gt 0 ] && exit 1
 	[ "$T_PASS" -eq 0 ] && exit 77
 	exit 0
+}
+
+# A TCP port on 127.0.0.1 nobody listens on now (not necessarily when a
+# server binds it: a server that dies is started again on another).
+t_free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+}
+
+# t_wait_listen PID PORT: 0 once something accepts on 127.0.0.1:PORT (a
+# connection dropped at once is enough), 1 if PID died or 5 s passed.
+t_wait_listen() {
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || return 1
+		(exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# t_stop_child PID: SIGTERM, 5 s to go, then SIGKILL; reaped (a child of
+# this shell).
+t_stop_child() {
+	kill "$1" 2>/dev/null
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
 }
 
 # What the user's shell set must not change what is tested.

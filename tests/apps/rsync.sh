@@ -362,17 +362,6 @@ run_rsh() {
 
 # ---- mode 2: rsync daemon on loopback ------------------------------------
 
-free_port() {
-	if command -v python3 >/dev/null; then
-		python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-	else
-		echo $((20000 + RANDOM % 20000))
-	fi
-}
-
 # daemon_start ENGINE: sets DAEMON_PID and PORT.  The port is free when
 # chosen, not necessarily when bound: a daemon that dies is retried.
 daemon_start() {
@@ -383,7 +372,7 @@ daemon_start() {
 	user=$(id -un)
 	group=$(id -gn)
 	for _ in 1 2 3; do
-		PORT=$(free_port)
+		PORT=$(t_free_port)
 		# Symlinks are kept as they are (munging is on by default
 		# without chroot), and no DNS lookup slows the connect.
 		cat >"$dir/rsyncd.conf" <<CONF
@@ -409,15 +398,7 @@ CONF
 			--port="$PORT" --address=127.0.0.1 \
 			>"$dir/daemon.out" 2>&1 &
 		DAEMON_PID=$!
-		for _ in $(seq 100); do
-			kill -0 "$DAEMON_PID" 2>/dev/null || break
-			# A connection the daemon drops at once: it is up.
-			if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
-			then
-				return 0
-			fi
-			sleep 0.05
-		done
+		t_wait_listen "$DAEMON_PID" "$PORT" && return 0
 		daemon_stop
 	done
 	return 1
@@ -427,13 +408,7 @@ CONF
 # exit path runs in the daemon as in every other process.
 daemon_stop() {
 	[ -n "$DAEMON_PID" ] || return 0
-	kill "$DAEMON_PID" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$DAEMON_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$DAEMON_PID" 2>/dev/null
-	wait "$DAEMON_PID" 2>/dev/null
+	t_stop_child "$DAEMON_PID"
 	rm -f "/dev/shm/splicemsg-$DAEMON_PID"
 	DAEMON_PID=
 }

@@ -74,13 +74,6 @@ SLOW=2097152
 head -c "$SLOW" /dev/urandom >"$ROOT/slow" || exit 99
 chmod 0644 "$ROOT"/*
 
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000))
-}
-
 # vs_start ENGINE: sets VS_PID, PORT, STATS.  The port is free when chosen,
 # not necessarily when bound: a vsftpd that dies is retried.
 vs_start() {
@@ -90,7 +83,7 @@ vs_start() {
 	# The session process runs as $FTP_USER: it writes its JSON here.
 	mkdir -m 1777 "$STATS" && chmod 1777 "$STATS" || return
 	for _ in 1 2 3; do
-		PORT=$(free_port)
+		PORT=$(t_free_port)
 		cat >"$conf" <<CONF
 listen=YES
 listen_ipv6=NO
@@ -117,14 +110,7 @@ CONF
 			--stats "$STATS/vsftpd.%p.json" -- \
 			"$VSFTPD" "$conf" >"$T_TMP/vsftpd-$engine.out" 2>&1 &
 		VS_PID=$!
-		for _ in $(seq 100); do
-			kill -0 "$VS_PID" 2>/dev/null || break
-			if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
-			then
-				return 0
-			fi
-			sleep 0.05
-		done
+		t_wait_listen "$VS_PID" "$PORT" && return 0
 		vs_stop
 	done
 	return 1
@@ -132,13 +118,7 @@ CONF
 
 vs_stop() {
 	[ -n "$VS_PID" ] || return 0
-	kill "$VS_PID" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$VS_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$VS_PID" 2>/dev/null
-	wait "$VS_PID" 2>/dev/null
+	t_stop_child "$VS_PID"
 	VS_PID=
 }
 
