@@ -672,16 +672,26 @@ http_run() {
 		bad=$(log_errors "$dir")
 		[ -z "$bad" ]
 		t_verdict $? "$name/error-log-clean" "$(head -3 <<<"$bad")"
-		http_check_stats "$name" "$dir" "$mode" "$idioms"
+		http_check_stats "$name" "$dir" "$mode" "$idioms" "$srv"
 	done
 }
 
 # What the stats of a whole run say carried the bodies, summed over every
 # process: with the concurrent clients the exact counts depend on timing,
-# the paths do not.
+# the paths do not.  Every file names PROGRAM, the name the server started
+# as: nginx's workers exit with "nginx: worker process is shutting down"
+# written over their argv.
 http_check_stats() {
-	local name=$1 dir=$2 mode=$3 idioms=$4 s ur na small
+	local name=$1 dir=$2 mode=$3 idioms=$4 prog=$5 s ur na small got
 	s=$(http_stats "$dir"/stats/*.json)
+	if [ -n "$s" ]; then
+		got=$(python3 -c '
+import json, sys
+print(" ".join(sorted({json.load(open(f))["program"] for f in sys.argv[1:]})))' \
+			"$dir"/stats/*.json 2>&1)
+		[ "$got" = "$prog" ]
+		t_verdict $? "$name/stats-program" "programs: $got"
+	fi
 	ur=$(($(http_get bytes_by_path.uring_copy "$s") +
 		$(http_get bytes_by_path.uring_zc "$s")))
 	na=$(http_get bytes_by_path.native "$s")
