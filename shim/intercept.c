@@ -11,8 +11,8 @@
  * The engine: sendfile.c (sendfile), hold.c (the cork idiom: the write
  * family, TCP_CORK, and every point where held bytes must reach the
  * kernel first), fdstate.c (the close family, file status flags), init.c
- * (fork, exit).  A wrapper costs one table lookup on descriptors that never
- * corked.
+ * (fork, exit), stats.c (chroot).  A wrapper costs one table lookup on
+ * descriptors that never corked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -638,6 +638,14 @@ SM_EXPORT int prctl(int option, ...)
 	if (option == PR_SET_SECCOMP)
 		sm_sandbox();
 	return sm_real.prctl(option, a[0], a[1], a[2], a[3]);
+}
+
+SM_EXPORT int chroot(const char *path)
+{
+	int e = errno;
+
+	resolve();
+	return sm_ret(sm_chroot(path), e);
 }
 
 /* ---- SIGSEGV and SIGBUS: the application's view (signals.c) ----------- */

@@ -110,6 +110,10 @@ bool sm_stats_live_pending(void);
 void sm_stats_after_fork(void);
 int sm_stats_json(char *buf, size_t len);
 void sm_stats_write(void);
+/* Before chroot(2): the files kept, the directories closed. */
+void sm_stats_before_chroot(void);
+/* chroot(2) itself, after sm_stats_before_chroot(); 0 or -errno. */
+int sm_chroot(const char *path);
 
 /* ---- fdstate.c: per-fd facts shared by all threads -------------------- */
 enum sm_fd_kind {

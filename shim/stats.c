@@ -6,11 +6,15 @@
  * shared mapping of /dev/shm/splicemsg-PID, so an operator's tool can read a
  * running server's counters; the JSON file is written at exit.
  *
- * Both files are reached through directory descriptors opened at start:
- * a server may chroot before its first sendfile (vsftpd), and must still
- * make its live file and write its counters at exit, from inside the
- * chroot.  A forked child has another pid but the same directories, so
- * the descriptors serve it too.
+ * Both files are reached through directory descriptors opened at start, so
+ * that a forked child (another pid) finds the same directories whatever
+ * its working directory.  They are also a way out of a chroot (fchdir and
+ * "..", openat): chroot(2) closes them first (sm_stats_before_chroot), and
+ * keeps what the process needs of them: its live file, made then if not
+ * yet, and its exit file, opened then.  A regular file's descriptor leads
+ * nowhere.  What a chrooted process cannot do any more is documented in
+ * docs/semantics.md ("Chroot"): unlink its live file at exit (left for
+ * splicemsg-stat --gc), and give a child forked after the chroot any file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +37,15 @@ static int live_state;		/* 0 not yet, 1 tried */
 /* O_PATH descriptors (the shim's own, fdstate.c), or -1. */
 static int shm_dir = -1;
 static int stats_dir = -1;	/* SPLICEMSG_STATS's directory */
+/*
+ * Set at chroot(2) when the directories were closed, and kept in a forked
+ * child: no path the process knows names the files any more.
+ */
+static bool dirs_closed;
+/* The exit JSON opened at chroot (the shim's own), and whose it is. */
+static int exit_fd = -1;
+static pid_t exit_pid;
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void counters_reset(struct sm_counters *c)
 {
@@ -144,13 +157,11 @@ void sm_stats_init(void)
  */
 void sm_stats_go_live(void)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&live_lock);
 	if (!live_state && sm_opt.STATS && *sm_opt.STATS)
 		live_open();
 	__atomic_store_n(&live_state, 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&live_lock);
 }
 
 bool sm_stats_live_pending(void)
@@ -171,6 +182,8 @@ static bool counters_empty(const struct sm_counters *c)
 
 void sm_stats_after_fork(void)
 {
+	int fd = exit_fd;
+
 	/* The child counts its own calls: a fresh file, not the parent's. */
 	if (sm_stats != &private_counters)
 		munmap(sm_stats, sizeof(*sm_stats));
@@ -178,6 +191,13 @@ void sm_stats_after_fork(void)
 	live_name[0] = 0;
 	counters_reset(&private_counters);
 	live_state = 0;
+	pthread_mutex_init(&live_lock, NULL);
+	/* The parent's exit file: its own to write, never the child's. */
+	exit_fd = -1;
+	if (fd >= 0) {
+		sm_fd_disown(fd);
+		sm_real.close(fd);
+	}
 }
 
 /* Returns the length the JSON needs (like snprintf). */
@@ -190,10 +210,111 @@ int sm_stats_json(char *buf, size_t len)
 
 static void live_close(void)
 {
-	/* A forked child's inherited view is not its file to remove. */
-	if (live_name[0] && sm_stats->pid == (uint64_t)getpid())
+	/*
+	 * A forked child's inherited view is not its file to remove.  After
+	 * a chroot no path reaches it: left for splicemsg-stat --gc.
+	 */
+	if (live_name[0] && shm_dir >= 0 &&
+	    sm_stats->pid == (uint64_t)getpid())
 		unlinkat(shm_dir, live_name, 0);
 	live_name[0] = 0;
+}
+
+/*
+ * SPLICEMSG_STATS for this pid: the directory to open it from (stats_dir,
+ * else the working directory) and the name there.  -ENAMETOOLONG.
+ */
+static int exit_name(char *path, size_t len, int *dir, const char **name)
+{
+	if (sm_expand_path(path, len, sm_opt.STATS, getpid()))
+		return -ENAMETOOLONG;
+	*dir = __atomic_load_n(&stats_dir, __ATOMIC_RELAXED);
+	*name = path;
+	if (*dir >= 0)
+		*name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	else
+		*dir = AT_FDCWD;
+	return 0;
+}
+
+static void dir_close(int *dir)
+{
+	int fd = *dir;
+
+	*dir = -1;
+	if (fd >= 0) {
+		sm_fd_disown(fd);
+		sm_real.close(fd);
+	}
+}
+
+/*
+ * Just before chroot(2), whether it then succeeds or not: a process that
+ * kept a directory outside could leave the chroot through it, and vsftpd
+ * chroots its sessions as a security boundary.  What the statistics need
+ * is taken first, while the directories may still be used: the live file
+ * (made now if the first sendfile has not come yet) and the exit file,
+ * opened now and written at exit.  Both are regular files.
+ */
+void sm_stats_before_chroot(void)
+{
+	char path[4096];
+	const char *name;
+	int dir, fd;
+
+	if (!sm_active() || !sm_opt.STATS || !*sm_opt.STATS || dirs_closed)
+		return;
+	/* A vfork child shares our memory, not our descriptor table. */
+	if (private_counters.pid != (uint64_t)getpid())
+		return;
+	sm_stats_go_live();
+	pthread_mutex_lock(&live_lock);
+	if (exit_fd < 0 && strcmp(sm_opt.STATS, "stderr")) {
+		if (exit_name(path, sizeof(path), &dir, &name)) {
+			sm_warn("SPLICEMSG_STATS path too long");
+		} else {
+			/* Not truncated: a reader sees the last JSON there
+			 * until ours replaces it at exit. */
+			fd = sm_real.openat(dir, name, O_WRONLY | O_CREAT |
+					    O_NOFOLLOW | O_CLOEXEC, 0644);
+			if (fd >= 0) {
+				exit_pid = getpid();
+				sm_fd_adopt(fd, &exit_fd, NULL);
+			} else {
+				sm_warn("cannot open stats file %s: %s", path,
+					strerror(errno));
+			}
+		}
+	}
+	dir_close(&shm_dir);
+	dir_close(&stats_dir);
+	dirs_closed = true;
+	pthread_mutex_unlock(&live_lock);
+}
+
+int sm_chroot(const char *path)
+{
+	sm_stats_before_chroot();
+	return sm_real.chroot(path) < 0 ? -errno : 0;
+}
+
+/*
+ * The exit file opened at chroot.  The temporary file and rename that
+ * make the other exit files appear whole are impossible here: no
+ * directory outside the chroot is left to make them in.  Emptied, then
+ * one pwrite: a reader may find it empty (or racing that pwrite, short),
+ * never the JSON mixed with an older, longer one's tail.
+ */
+static void exit_fd_write(const char *json, int n)
+{
+	int fd = exit_fd;
+
+	exit_fd = -1;
+	if (sm_real.ftruncate(fd, 0) < 0 ||
+	    sm_real.pwrite(fd, json, n, 0) != n)
+		sm_warn("cannot write stats: %s", strerror(errno));
+	sm_fd_disown(fd);
+	sm_real.close(fd);
 }
 
 void sm_stats_write(void)
@@ -201,12 +322,19 @@ void sm_stats_write(void)
 	char path[4096], tmp[4096 + 4], json[4096];
 	const char *name;
 	int dir, fd, n;
+	bool held;
 
 	/* A vfork child shares these counters: they are not its to write. */
 	if (sm_stats->pid != (uint64_t)getpid())
 		return;
 	live_close();
-	if (!sm_opt.STATS || !*sm_opt.STATS || counters_empty(sm_stats))
+	/*
+	 * A process that called chroot(2) with statistics on always leaves
+	 * its exit file, zero counters included: it was made at the chroot.
+	 */
+	held = exit_fd >= 0 && exit_pid == getpid();
+	if (!sm_opt.STATS || !*sm_opt.STATS ||
+	    (!held && counters_empty(sm_stats)))
 		return;
 	n = sm_stats_json(json, sizeof(json));
 	if (n >= (int)sizeof(json))
@@ -216,17 +344,17 @@ void sm_stats_write(void)
 			sm_warn("short write of stats");
 		return;
 	}
-	if (sm_expand_path(path, sizeof(path), sm_opt.STATS, getpid())) {
+	if (held) {
+		exit_fd_write(json, n);
+		return;
+	}
+	/* Forked after a chroot: no path leads to the stats directory. */
+	if (dirs_closed)
+		return;
+	if (exit_name(path, sizeof(path), &dir, &name)) {
 		sm_warn("SPLICEMSG_STATS path too long");
 		return;
 	}
-	/* Through the directory opened at start, if it was (chroot). */
-	dir = __atomic_load_n(&stats_dir, __ATOMIC_RELAXED);
-	name = path;
-	if (dir >= 0)
-		name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	else
-		dir = AT_FDCWD;
 	/* Write a temp file and rename: a reader never sees half. */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	fd = sm_real.openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,

@@ -105,6 +105,9 @@ long sm_syscall_before(long nr, const long *a)
 		if (a[0] == PR_SET_SECCOMP)
 			sm_sandbox();
 		return 0;
+	case SYS_chroot:
+		sm_stats_before_chroot();
+		return 0;
 	default:
 		return 0;
 	}
