@@ -7,12 +7,14 @@
 # curl fetches files of several sizes over FTP in passive mode, in one
 # session, and each copy is compared byte for byte.  vsftpd is the program
 # whose session process chroots before its first sendfile and leaves by
-# _exit: the live counters file must exist while a session runs (a second
-# session, held open after its transfer, is watched with splicemsg-stat,
-# python's ftplib as its client), and each session
-# process that sent must leave its exit JSON, written from inside its
-# chroot, with the bytes it sent and the program "vsftpd".  Processes that
-# never send (the listener, the privileged halves) leave no file.
+# _exit: the live counters file, made at the chroot, must exist while a
+# session runs (a second session, held open after its transfer, is watched
+# with splicemsg-stat, python's ftplib as its client) and is left at its
+# exit for splicemsg-stat --gc, and each session process that sent must
+# leave its exit JSON, opened at the chroot and written from inside it,
+# with the bytes it sent and the program "vsftpd".  Other processes that
+# chrooted leave zero counters; those that neither chroot nor send (the
+# listener) leave no file.
 #
 # vsftpd's seccomp sandbox is off in the private config: under a seccomp
 # filter the shim steps aside and writes no statistics (docs/semantics.md).
@@ -203,24 +205,35 @@ for line in sys.stdin:
 	[ "$st" = 0 ] && cmp -s "$ROOT/slow" "$T_TMP/got-$engine-slow"
 	t_verdict $? "$tag: the watched session's file, every byte" \
 		"client exit $st" "$T_TMP/holder.out"
-	# The session process ends at QUIT: its live file with it.
+	# The session process ends at QUIT.  Chrooted, it has no path to
+	# unlink its live file by: splicemsg-stat --gc removes it.
 	for _ in $(seq 50); do
-		[ -n "${seen%% *}" ] && [ -e "$live" ] || break
+		[ -n "${seen%% *}" ] && kill -0 "${seen%% *}" 2>/dev/null ||
+			break
 		sleep 0.1
 	done
-	[ -n "$seen" ] && [ ! -e "$live" ]
-	t_verdict $? "$tag: the session's live file removed at its exit" \
-		"${seen:+$live remains}${seen:-no session seen}"
+	"$SM_STAT" --gc >"$T_TMP/gc.out" 2>&1
+	st=$?
+	[ -n "$seen" ] && [ "$st" = 0 ] && [ ! -e "$live" ] &&
+		grep -q "^removed $live: " "$T_TMP/gc.out"
+	t_verdict $? "$tag: the session's live file left at its exit, removed by --gc" \
+		"${seen:+gc exit $st}${seen:-no session seen}" "$T_TMP/gc.out"
 	vs_stop
 
-	# Exactly the two sessions that sent wrote JSON, from inside their
-	# chroot, named vsftpd, each with the bytes of its session.
+	# The two sessions that sent wrote JSON, from inside their chroot,
+	# named vsftpd, each with the bytes of its session; every other
+	# process that chrooted, zero counters.
 	stats_lines "$STATS" >"$T_TMP/stats.lines"
-	got=$(awk '{ print $2, $3 }' "$T_TMP/stats.lines" | sort | paste -sd,)
+	got=$(awk '$3 != 0 { print $2, $3 }' "$T_TMP/stats.lines" | sort |
+		paste -sd,)
 	want=$(printf 'vsftpd %s\n' "$total" "$SLOW" | sort | paste -sd,)
 	[ "$got" = "$want" ]
 	t_verdict $? "$tag: exit JSON of each sending session, bytes and program" \
 		"got '$got', want '$want'" "$T_TMP/stats.lines"
+	got=$(awk '$3 == 0 && $2 != "vsftpd"' "$T_TMP/stats.lines")
+	[ -z "$got" ]
+	t_verdict $? "$tag: the other JSON files, zero counters of vsftpd" \
+		"$got" "$T_TMP/stats.lines"
 	[ -n "$seen" ] && grep -q "^${seen%% *} vsftpd $SLOW$" "$T_TMP/stats.lines"
 	t_verdict $? "$tag: the watched process wrote the watched session's JSON" \
 		"pid ${seen%% *}" "$T_TMP/stats.lines"
