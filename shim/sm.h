@@ -370,10 +370,11 @@ int sm_policy_setup_fallback(int err);
 #define SM_DIRECT_MAX ((size_t)16 << 10)
 /*
  * Smallest body auto copies to a local peer whose congestion control paces
- * (bbr): sendfile(2) there ran at 0.65x-0.75x of a copy from 64 KiB up,
- * even with it below (docs/bench.md, "Local peers and pacing").
+ * (bbr): one copy ran at 1.14x of sendfile(2) at 128 KiB and 1.4x-2.3x
+ * from 256 KiB up, but at 0.74x and 1.06x at 64 KiB in two runs, noise
+ * either way (docs/bench.md, "Local peers and pacing").
  */
-#define SM_PACED_COPY_MIN ((size_t)64 << 10)
+#define SM_PACED_COPY_MIN ((size_t)128 << 10)
 #define SM_ZC_PROBE_MIN 4	/* notifications before a verdict */
 #define SM_ZC_DECAY_AT 64	/* halve the counts here: recent sends rule */
 

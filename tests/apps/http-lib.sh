@@ -38,7 +38,8 @@
 #   http_check_stats NAME DIR MODE IDIOMS
 #				the paths a whole run's bodies took
 #
-# Environment: SM_STAT (splicemsg-stat, for http_live_stats).
+# Environment: SM_STAT (splicemsg-stat, for http_live_stats); top_srcdir
+# (tests/t_lib.sh's, for shim/sm.h's constants).
 
 http_running() {
 	local p st
@@ -328,7 +329,7 @@ http_trace_stop() {
 #   corked_large	the same with a larger sendfile(): held headers
 #			go ahead of it
 #   corked_paced	those of corked_large whose sendfile() asks for
-#			64 KiB or more, which auto copies with their
+#			128 KiB or more, which auto copies with their
 #			headers where the congestion control paces (bbr);
 #			paced_held_bytes their held bytes
 #   corked_bare		corked writes that no sendfile() followed
@@ -337,11 +338,18 @@ http_trace_stop() {
 #   sendfile_calls, sendfile_bytes, small_body_bytes	the bodies
 #   plain_writes	writes to a socket that was not corked
 http_idioms() {
-	python3 - "$1" <<'PY'
+	python3 - "$1" "${top_srcdir:?}/shim/sm.h" <<'PY'
 import re, sys
 
-SMALL = 16 << 10    # SM_DIRECT_MAX, shim/sm.h
-PACED = 64 << 10    # SM_PACED_COPY_MIN, shim/sm.h
+# SM_DIRECT_MAX and SM_PACED_COPY_MIN, read from shim/sm.h (argv[2])
+def kib(name):
+    m = re.search(r"#define %s \(\(size_t\)(\d+) << 10\)" % name,
+                  open(sys.argv[2]).read())
+    return int(m.group(1)) << 10
+
+
+SMALL = kib("SM_DIRECT_MAX")
+PACED = kib("SM_PACED_COPY_MIN")
 call = re.compile(r"^(\w+)\((\d+)(?:<([^\[>]*\[[^\]]*\]|[^>]*)>)?(.*)"
                   r"\s+=\s+(-?\d+)")
 c = dict.fromkeys(("corked_small", "corked_large", "corked_paced",
@@ -507,7 +515,7 @@ http_check_idioms() {
 		want+=" native=$((sfb - smb)) uring=0"
 		;;
 	auto-paced)
-		# the same, but 64 KiB and more is copied in sendmsg(2),
+		# the same, but 128 KiB and more is copied in sendmsg(2),
 		# with its headers when it is a response's first body call;
 		# which later calls ask for that much is timing: totals
 		want="coalesced=$((small + paced)) hold_writes=$hw"
@@ -706,7 +714,7 @@ print(" ".join(sorted({json.load(open(f))["program"] for f in sys.argv[1:]})))' 
 		;;
 	auto)
 		if http_paced; then
-			# bbr: what the server asks for in 64 KiB and more is
+			# bbr: what the server asks for in 128 KiB and more is
 			# copied in sendmsg(2) (per-response-counters: how much)
 			[ "$ur" = 0 ] && [ $(($(http_get bytes_by_path.sendmsg \
 				"$s") + $(http_get bytes_by_path.batch "$s"))) \

@@ -6,7 +6,7 @@
 # must stay native, with the reason counted -- except the idioms scenarios'
 # corked TCP headers, which leave with a small body in one sendmsg(2), and
 # must be counted as coalesced on that path.  The senders use cubic; with
-# bbr (auto-paced) the bodies of 64 KiB and more are copies in sendmsg(2).
+# bbr (auto-paced) the bodies of 128 KiB and more are copies in sendmsg(2).
 # Then SPLICEMSG_ZC=report:
 # a socket's first large sends probe zero-copy, the kernel reports them
 # copied, and the rest of that socket's sends go native.

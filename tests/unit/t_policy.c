@@ -196,6 +196,8 @@ START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
 	c.uring_ok = true;
 	c.held = 0;
 	c.count = SM_PACED_COPY_MIN - 1;	/* below: sendfile(2) */
+	expect(SM_PATH_NATIVE, SM_FB_local_peer);
+	c.count = o.ZC_MIN - 1;			/* (and too small for zc) */
 	expect(SM_PATH_NATIVE, SM_FB_small);
 	c.count = SM_PACED_COPY_MIN;
 	expect(SM_PATH_SENDMSG, -1);
