@@ -667,7 +667,13 @@ int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct stat *st)
 		if (__atomic_load_n(&fi->st_gen, __ATOMIC_ACQUIRE) == gen)
 			return 0;
 	}
-	return sm_real.fstat(fd, st) < 0 ? -errno : 0;
+	if (sm_real.fstat(fd, st) < 0)
+		return -errno;
+	/* kept as the application's own answer would be: the next send
+	 * from this descriptor asks no more (a Python or rsync loop) */
+	if (fi)
+		sm_fd_stat_seen(fd, st);
+	return 0;
 }
 
 void sm_fd_stat_path(int dir, const char *path, const struct stat *st)
