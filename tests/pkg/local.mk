@@ -4,4 +4,5 @@
 # own, and installing them (t_deb_root) a debootstrap root, so
 # ./scripts/test runs those once, outside make check.
 TESTS += tests/pkg/t_debian.sh
-EXTRA_DIST += tests/pkg/t_debian.sh tests/pkg/t_deb.sh tests/pkg/t_deb_root.sh
+EXTRA_DIST += tests/pkg/t_debian.sh tests/pkg/t_deb.sh tests/pkg/t_deb_root.sh \
+	tests/pkg/root-nginx.sh
