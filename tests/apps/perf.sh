@@ -12,7 +12,7 @@
 # more before it counts.  The issue "nginx must pay for itself" found auto
 # at 0.57x-0.70x at 1 MiB with one worker; it is what this keeps away.
 #
-# Environment: top_builddir, SM_WRAPPER, SM_PERF_REPS, SM_PERF_MIN.
+# Environment: top_builddir, SM_WRAPPER, SM_STAT, SM_PERF_REPS, SM_PERF_MIN.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,27 +23,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/apps/nginx-lib.sh
 . "$here/nginx-lib.sh"
 t_clean_env
-SM_WRAPPER=${SM_WRAPPER:-$top_builddir/tools/splicemsg}
+command -v wrk >/dev/null || { echo "SKIP: no wrk"; exit 77; }
+http_suite_init nginx
+tmp=$HTTP_TMP
 reps=${SM_PERF_REPS:-5} min=${SM_PERF_MIN:-0.95}
-
-for c in nginx wrk python3; do
-	command -v $c >/dev/null || { echo "SKIP: no $c"; exit 77; }
-done
-[ -x "$SM_WRAPPER" ] || { echo "ERROR: no wrapper at $SM_WRAPPER"; exit 99; }
-
-tmp=$(mktemp -d /tmp/sm-perf.XXXXXX)
-chmod 755 "$tmp"
-trap 'nginx_stop_all; rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/www"
-head -c $(((1 << 20) + 1)) /dev/urandom >"$tmp/www/m"
-head -c 4096 /dev/urandom >"$tmp/www/k"
-chmod -R a+rX "$tmp/www"
 export NGINX_ACCESS_LOG=off NGINX_WORKERS=1
 
 declare -A port
 for m in native auto; do
 	port[$m]=$(http_free_port)
-	nginx_start "$tmp/$m" "${port[$m]}" "$tmp/www" "$m" || {
+	nginx_start "$tmp/$m" "${port[$m]}" "$HTTP_WWW" "$m" || {
 		t_error "$m/start" "nginx did not start"
 		t_finish
 	}
@@ -83,7 +72,7 @@ PY
 
 name="nginx, one worker, 1 MiB + 1"
 for try in 1 2; do
-	read -r med lo hi nr ar <<<"$(measure m)"
+	read -r med lo hi nr ar <<<"$(measure m1p1)"
 	echo "# $name, try $try: auto/native $med (per rep $lo-$hi; native $nr req/s, auto $ar)"
 	python3 -c "import sys; sys.exit(not ($med >= $min))" && break
 done
@@ -94,7 +83,7 @@ t_verdict $? "$name: auto/native = $med ($lo-$hi), at least $min" \
 # 4 KiB, for the record only: a response costs nginx so little here that
 # the spread of one rep swallows what the shim saves (docs/bench.md has the
 # benchmark, scripts/bench --nginx)
-read -r med lo hi nr ar <<<"$(measure k)"
+read -r med lo hi nr ar <<<"$(measure k4)"
 echo "# nginx, one worker, 4 KiB: auto/native $med (per rep $lo-$hi; native $nr req/s, auto $ar)"
 
 # the servers did what they were asked: no error in their logs
