@@ -1195,10 +1195,14 @@ void sm_hold_getsockopt(int fd, int level, int name, void *val,
 	int v;
 
 	if (level != IPPROTO_TCP || name != TCP_CORK || !fi ||
-	    !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE) ||
-	    *len < sizeof(int))
+	    *len < sizeof(int) || sandboxed())
 		return;
-	h = lock_hold(fi->hold, fi->ino, true);	/* it only reads */
+	/*
+	 * The socket's hold, found by its inode: the cork may have been set
+	 * through another descriptor (a dup made before the hold was), which
+	 * this one has not met yet.  It only reads: a queued body stays.
+	 */
+	h = lock_hold(hold_of(fd, fi, false, false), fi->ino, true);
 	if (!h)
 		return;
 	/* the kernel's cork, or the application's applied lazily */
