@@ -148,15 +148,18 @@ summary() {
 
 # The emulated device copies what TCP retransmits.  On a loaded host the
 # first notifications of a connection can be retransmissions, and a
-# socket's verdict is for its life: a connection ruled copied gets one
-# more, and the checks judge the second.
+# socket's verdict is for its life: a connection ruled copied gets another,
+# up to four in all (a host busy with other work ruled two in a row
+# copied), and the checks judge the last.
 nic=nic
 run nic "$ns_pid" 10.99.0.2 9000
-if [ "$(sm_stat nic 's.get("fallbacks.zc_copied", 0) > 0')" = True ]; then
-	echo "# nic: ruled copied ($(summary nic)); one more connection"
-	nic=nic2
-	run nic2 "$ns_pid" 10.99.0.2 9002
-fi
+for try in 2 3 4; do
+	[ "$(sm_stat $nic 's.get("fallbacks.zc_copied", 0) > 0')" = True ] ||
+		break
+	echo "# $nic: ruled copied ($(summary $nic)); one more connection"
+	nic=nic$try
+	run $nic "$ns_pid" 10.99.0.2 $((9000 + try))
+done
 check $nic "probed zero-copy" 's.get("zc_notifications", 0) >= 4'
 check $nic "the kernel confirmed most sends not copied" \
 	'2 * s.get("zc_copied", 0) <= s.get("zc_notifications", 0)'
