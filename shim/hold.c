@@ -1086,8 +1086,8 @@ static bool flush_batched(void)
  * The end of a loop turn, or a wait: an epoll_wait (@loop), poll or select,
  * and @blocking if it may sleep.  A thread that waits in epoll_wait is an
  * event loop's from then on.  What waits for the turn's end goes now, and
- * at a blocking wait all that is held, in one submission where there is a
- * ring.
+ * at a blocking wait all that is held: in one submission in an event
+ * loop's thread, one send per socket in any other.
  */
 void sm_hold_before_wait(bool loop, bool blocking)
 {
@@ -1096,7 +1096,10 @@ void sm_hold_before_wait(bool loop, bool blocking)
 	if (!sm_hold_any() ||
 	    (!blocking && !__atomic_load_n(&nwaiting, __ATOMIC_RELAXED)))
 		return;
-	if (!sm_policy_batches(&sm_opt, SM_FD_TCP) || !flush_batched())
+	/* only an event loop's thread makes a ring for it (a worker that
+	 * polls one socket sends as before batching) */
+	if (!loop_thread || !sm_policy_batches(&sm_opt, SM_FD_TCP) ||
+	    !flush_batched())
 		flush_all(false);
 }
 
