@@ -145,17 +145,20 @@ static int reg_actor(struct pipe_inode_info *pipe, struct splice_desc *sd)
  * file's page cache and uptodate, so that the splice read cannot wait for
  * I/O.  Otherwise -EAGAIN, and io_uring issues the command again from
  * io-wq, where it may block; 7.3 copies the SQE before that (the 6.12
- * trouble the send's IOSQE_ASYNC rule avoids, main.c, is not here).  A
- * file whose own mapping stays empty (overlayfs hands over another file's
- * pages), O_DIRECT and DAX go to io-wq every time: slower, still right.
- * The pages may be evicted between this look and the read, which then
- * waits for them: rare, and only this ring's submitter waits.
+ * trouble the send's IOSQE_ASYNC rule avoids, main.c, is not here).  An
+ * overlayfs file's own mapping stays empty: its reads are the real file's
+ * (ovl_splice_read), so the real inode's cache is the one looked at --
+ * containers serve their files from overlayfs.  O_DIRECT and DAX go to
+ * io-wq every time: slower, still right.  The pages may be evicted between
+ * this look and the read, which then waits for them: rare, and only this
+ * ring's submitter waits.
  */
 static bool reg_cached(struct file *file, loff_t pos, size_t len)
 {
-	struct address_space *mapping = file->f_mapping;
-	loff_t end = min_t(loff_t, pos + len,
-			   i_size_read(file_inode(file)));
+	struct inode *real = d_real_inode(file->f_path.dentry);
+	struct address_space *mapping = real == file_inode(file) ?
+					file->f_mapping : real->i_mapping;
+	loff_t end = min_t(loff_t, pos + len, i_size_read(real));
 	pgoff_t index = pos >> PAGE_SHIFT;
 
 	if ((file->f_flags & O_DIRECT) || IS_DAX(mapping->host))

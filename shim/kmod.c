@@ -23,6 +23,7 @@ static int kmod_err = -ENODEV;
 static size_t kmod_max;		/* file bytes per send, from the module */
 static size_t kmod_max_hdtr;	/* header + trailer bytes per send */
 static bool kmod_offptr;	/* it takes sendfile(2)'s offset argument */
+static size_t kmod_max_reg;	/* file bytes per REG_FILE, 0 without it */
 
 static void kmod_open(void)
 {
@@ -46,6 +47,8 @@ static void kmod_open(void)
 	kmod_max = v.max_count;
 	kmod_max_hdtr = v.max_hdtr;
 	kmod_offptr = v.features & SPLICEMSG_FEAT_OFFPTR;
+	if (v.features & SPLICEMSG_FEAT_REG)
+		kmod_max_reg = v.max_reg;
 	kmod_err = 0;
 	sm_info("using %s (api %u)", SPLICEMSG_DEVICE, v.api_version);
 }
@@ -69,6 +72,16 @@ size_t sm_kmod_max_hdtr(void)
 bool sm_kmod_offptr(void)
 {
 	return kmod_offptr;
+}
+
+size_t sm_kmod_max_reg(void)
+{
+	return sm_kmod_available() ? kmod_max_reg : 0;
+}
+
+int sm_kmod_fd(void)
+{
+	return __atomic_load_n(&kmod_fd, __ATOMIC_ACQUIRE);
 }
 
 ssize_t sm_kmod_sendfile(int out_fd, int in_fd, uint64_t offset, size_t len,

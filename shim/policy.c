@@ -42,6 +42,44 @@ static int zc_refusal(const struct sm_options *o, const struct sm_call *c)
 	return -1;
 }
 
+/*
+ * Zero-copy from buffers the module registers into this thread's ring
+ * (kmod_zc): the page-cache pages of the range and the held headers in
+ * page fragments, one SEND_ZC, no mapping and no pinning.  Where zero-copy
+ * is wanted and the module can, it replaces the mapping (uring_zc) and the
+ * module's own send; -1, or why not.
+ */
+static int kmod_zc_refusal(const struct sm_options *o,
+			   const struct sm_call *c)
+{
+	int why = zc_refusal(o, c);
+
+	if (why >= 0)
+		return why;
+	if (!c->kmod_reg)
+		return SM_FB_kmod_no_reg;
+	if (!c->uring_ok)
+		return sm_policy_setup_fallback(c->uring_err);
+	return -1;
+}
+
+/*
+ * The forced module engine: kmod_zc where zero-copy is wanted, else the
+ * module's single send.  Only a missing feature is counted: the other
+ * refusals (a local peer, a small body) are the zero-copy rule's own.
+ */
+static struct sm_choice kmod_engine(const struct sm_options *o,
+				    const struct sm_call *c)
+{
+	int why = kmod_zc_refusal(o, c);
+
+	if (why < 0)
+		return pick(SM_PATH_KMOD_ZC, -1);
+	if (why == SM_FB_kmod_no_reg || !c->uring_ok)
+		return pick(SM_PATH_KMOD, why);
+	return pick(SM_PATH_KMOD, -1);
+}
+
 struct sm_choice sm_policy_choose(const struct sm_options *o,
 				  const struct sm_call *c)
 {
@@ -69,7 +107,7 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 		 * module without copying the body, or an io_uring copy.
 		 */
 		if (c->kmod_ok)
-			return pick(SM_PATH_KMOD, -1);
+			return kmod_engine(o, c);
 		if (o->ENGINE == SM_ENGINE_KMOD)
 			return pick(SM_PATH_NATIVE, SM_FB_kmod_unavailable);
 		if (!c->uring_ok)
@@ -93,7 +131,7 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	 * can do (one send of header and body), so here it is only forced.
 	 */
 	if (o->ENGINE == SM_ENGINE_KMOD)
-		return c->kmod_ok ? pick(SM_PATH_KMOD, -1) :
+		return c->kmod_ok ? kmod_engine(o, c) :
 		       pick(SM_PATH_NATIVE, SM_FB_kmod_unavailable);
 	/*
 	 * A local peer copies what it receives, so zero-copy saves nothing
@@ -111,7 +149,8 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 			    sm_policy_setup_fallback(c->uring_err));
 	why = zc_refusal(o, c);
 	if (why < 0)
-		return pick(SM_PATH_URING_ZC, -1);
+		return pick(c->kmod_reg ? SM_PATH_KMOD_ZC : SM_PATH_URING_ZC,
+			    -1);
 	/* forced: a copy instead, and only the budget is worth counting */
 	if (o->ENGINE == SM_ENGINE_URING)
 		return pick(SM_PATH_URING_COPY,

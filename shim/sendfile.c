@@ -90,7 +90,7 @@ struct sm_xfer {
 	loff_t pos;		/* file offset of the first byte */
 	size_t len;		/* bytes to send (already cut at EOF) */
 	bool nonblock;
-	enum sm_path path;	/* uring_zc, uring_copy or sendmsg */
+	enum sm_path path;	/* uring_zc, uring_copy, kmod_zc or sendmsg */
 	struct sm_hold *h;	/* held headers go first, or NULL */
 	int more;		/* MSG_MORE while the application corks */
 	uint64_t ino;
@@ -136,15 +136,23 @@ static ssize_t direct_send(struct sm_xfer *x, const struct sm_send *s)
 static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 {
 	struct sm_send s = { 0 };
-	struct sm_map *map;
-	const void *buf;
+	struct sm_map *map = NULL;
+	const void *buf = NULL;
 	ssize_t ret;
 	int err;
 
-	map = sm_map_get(x->in_fd, x->st, x->pos + x->done, chunk, &buf, &err);
-	if (!map) {
-		x->fallback = SM_FB_map_failed;
-		return 0;
+	if (x->path == SM_PATH_KMOD_ZC) {
+		/* the module registers the file's own pages: no mapping */
+		s.kreg = true;
+		s.kfile = x->in_fd;
+		s.kpos = x->pos + x->done;
+	} else {
+		map = sm_map_get(x->in_fd, x->st, x->pos + x->done, chunk,
+				 &buf, &err);
+		if (!map) {
+			x->fallback = SM_FB_map_failed;
+			return 0;
+		}
 	}
 	s.fd = x->out_fd;
 	s.pre_len = sm_hold_pending(x->h, &s.pre);
@@ -155,7 +163,7 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 	 * retry in the kernel until done, like sendfile(2). */
 	s.msg_flags = MSG_NOSIGNAL | (x->nonblock ? MSG_DONTWAIT : MSG_WAITALL) |
 		      x->more;
-	s.zc = x->path == SM_PATH_URING_ZC;
+	s.zc = x->path == SM_PATH_URING_ZC || x->path == SM_PATH_KMOD_ZC;
 	s.map = map;
 	s.ino = x->ino;
 	if (x->path == SM_PATH_SENDMSG) {
@@ -166,6 +174,11 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 	}
 	if (!s.zc_handed_off)
 		sm_map_put(map);
+	if (s.kreg_err && ret <= 0 && ret != -EINTR) {
+		/* nothing was registered, so nothing went */
+		x->fallback = SM_FB_kmod_reg;
+		return 0;
+	}
 	if (ret > 0 && x->h) {
 		size_t pre = (size_t)ret < s.pre_len ? (size_t)ret : s.pre_len;
 
@@ -336,6 +349,8 @@ static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 
 		if (chunk > SM_CHUNK)
 			chunk = SM_CHUNK;
+		if (x->path == SM_PATH_KMOD_ZC && chunk > sm_kmod_max_reg())
+			chunk = sm_kmod_max_reg();
 		ret = send_chunk(r, x, chunk);
 		if (ret == -EINTR && !x->done && sm_signal_restartable())
 			continue;	/* as the kernel restarts sendfile(2) */
@@ -556,11 +571,15 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	c.paced = c.kind == SM_FD_TCP && fi->local_peer &&
 		  sm_fd_paced(out_fd, fi);
 	c.kmod_ok = sm_opt.ENGINE == SM_ENGINE_KMOD && sm_kmod_available();
+	c.kmod_reg = c.kmod_ok && sm_kmod_max_reg();
 	c.batch_ok = sm_hold_may_batch(h, out_fd);
 	/* Cheap decisions first: auto mostly stays native. */
 	ch = sm_policy_choose(&sm_opt, &c);
 	if (ch.path == SM_PATH_NATIVE)
 		return native(h, out_fd, in_fd, offset, count, ch.fallback);
+	/* auto's zero-copy: through the module's buffers where it has them */
+	if (ch.path == SM_PATH_URING_ZC && sm_opt.ENGINE == SM_ENGINE_AUTO)
+		c.kmod_reg = sm_kmod_max_reg();
 	if (!c.held && !same_inode(out_fd, fi)) {
 		/*
 		 * The fd number was reused behind our back: look again.  (A
@@ -573,14 +592,21 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 				      SM_FB_ineligible);
 		return sm_sendfile(out_fd, in_fd, offset, count);
 	}
-	if (ch.path == SM_PATH_KMOD)
+	if (ch.path == SM_PATH_KMOD) {
+		if (ch.fallback >= 0)
+			sm_count_fallback(ch.fallback);
 		return kmod_send(h, out_fd, in_fd, offset, count);
+	}
 
 	/* The call may leave sendfile(2): now check everything. */
 	if (sm_fd_stat(in_fd, sm_fd_get(in_fd), &st) < 0 ||
 	    !S_ISREG(st.st_mode) ||
-	    st.st_size <= 0)	/* procfs-like files report size 0 */
+	    st.st_size <= 0) {	/* procfs-like files report size 0 */
+		/* the module's own send answers as sendfile(2) would */
+		if (c.kmod_ok)
+			return kmod_send(h, out_fd, in_fd, offset, count);
 		return native(h, out_fd, in_fd, offset, count, SM_FB_ineligible);
+	}
 	x.ino = fi->ino;
 	r = NULL;
 	if (ch.path != SM_PATH_SENDMSG) {	/* no ring needed for that */
@@ -596,6 +622,10 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 		return native(h, out_fd, in_fd, offset, count, ch.fallback);
 	if (ch.fallback >= 0)	/* a copy where zero-copy was asked for */
 		sm_count_fallback(ch.fallback);
+	/* the module's send honours SO_SNDTIMEO; io_uring would not */
+	if (ch.path == SM_PATH_KMOD ||
+	    (c.kmod_ok && sm_fd_sndtimeo(out_fd, fi)))
+		return kmod_send(h, out_fd, in_fd, offset, count);
 	if (sm_fd_sndtimeo(out_fd, fi))
 		return native(h, out_fd, in_fd, offset, count, SM_FB_sndtimeo);
 
@@ -613,8 +643,10 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	x.path = ch.path;
 	fl = sm_fd_flags(out_fd, fi);
 	x.nonblock = fl >= 0 && (fl & O_NONBLOCK);
-	if (h && x.path == SM_PATH_URING_ZC) {
-		/* zero-copy never carries copied headers: they go first */
+	if (h && (x.path == SM_PATH_URING_ZC ||
+		  (x.path == SM_PATH_KMOD_ZC && c.held > sm_kmod_max_hdtr()))) {
+		/* zero-copy carries copied headers only in the module's
+		 * page fragments, as much as it takes: else they go first */
 		ret = sm_hold_drain(h, out_fd, 0);
 		if (ret < 0)
 			return ret;

@@ -338,6 +338,7 @@ struct sm_call {
 	bool zc_supported;	/* the kernel has SEND_ZC */
 	bool zc_budget;		/* the ring may own more zero-copy buffers */
 	bool kmod_ok;		/* /dev/splicemsg passed the handshake */
+	bool kmod_reg;		/* ... and registers buffers (FEAT_REG) */
 	size_t held;		/* header bytes held for this socket */
 	bool paced;		/* local TCP peer, pacing congestion control */
 	bool batch_ok;		/* the hold may wait for the loop turn's end */
@@ -390,9 +391,9 @@ struct sm_ring;
 /* This thread's ring, created on first use; NULL with *err = -errno. */
 struct sm_ring *sm_ring_get(int *err);
 bool sm_ring_zc_supported(struct sm_ring *r);
+/* May the ring own one more zero-copy buffer?  (Reaps notifications
+ * before it says no.) */
 bool sm_ring_zc_budget(struct sm_ring *r);
-/* Reap whatever completed without waiting (notifications). */
-void sm_ring_poll(struct sm_ring *r);
 
 struct sm_send {
 	int fd;
@@ -408,9 +409,18 @@ struct sm_send {
 	struct sm_map *map;
 	size_t map_len;		/* bytes it keeps busy, for the budget */
 	uint64_t ino;
+	/*
+	 * kmod_zc: no mapping.  The module registers @pre and @len bytes
+	 * of @kfile from @kpos as one buffer of the ring's table, which a
+	 * SEND_ZC sends and an UNREG empties, in one io_uring_enter.
+	 */
+	bool kreg;
+	int kfile;
+	uint64_t kpos;
 	/* results */
 	bool interrupted;	/* a signal handler without SA_RESTART ran */
 	bool zc_handed_off;	/* the ring now owns the @map reference */
+	int kreg_err;		/* kreg: the registration failed (-errno) */
 	/* private: the SENDMSG of [pre, buf] */
 	struct iovec iov[2];
 	struct msghdr msg;
@@ -453,6 +463,14 @@ ssize_t sm_kmod_sendfile(int out_fd, int in_fd, uint64_t offset, size_t len,
 			 size_t *file_sent, size_t *sent);
 /* The module takes sendfile(2)'s offset pointer (SPLICEMSG_SEND_OFFPTR). */
 bool sm_kmod_offptr(void);
+/*
+ * File bytes the module registers into a ring's buffer table in one
+ * REG_FILE (SPLICEMSG_FEAT_REG, Linux 7.3), or 0: no module, or one
+ * without it.  Opens the module on first use.
+ */
+size_t sm_kmod_max_reg(void);
+/* The open /dev/splicemsg, once sm_kmod_available() said yes. */
+int sm_kmod_fd(void);
 
 /* ---- signals.c: application memory, SIGSEGV and SIGBUS -------------- */
 /*

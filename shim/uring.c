@@ -25,9 +25,10 @@
  * sent part of its bytes returns that partial count (seen: 65535 of 344065
  * from the real sendfile(2) after this socket's verdict went native).  So
  * rings are made with IORING_SETUP_DEFER_TASKRUN (6.1), whose completions
- * wait until this thread asks for them in io_uring_enter(GETEVENTS):
- * sm_ring_poll() asks while zero-copy buffers are out.  Older kernels get
- * a plain ring, and that interruption.
+ * wait until this thread asks for them in io_uring_enter(GETEVENTS): the
+ * next send's own io_uring_enter does (no system call of their own), and
+ * the zero-copy budget asks before it refuses.  Older kernels get a plain
+ * ring, and that interruption.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -38,6 +39,7 @@
 #include <unistd.h>
 
 #include <liburing.h>
+#include <linux/splicemsg.h>
 
 #include "sm.h"
 
@@ -52,10 +54,18 @@
 /* Zero-copy buffers the kernel may hold per ring before we stop adding. */
 #define SM_ZC_MAX_BUFS 32
 #define SM_ZC_MAX_BYTES (256UL << 20)
+/*
+ * Slots of a ring's buffer table for kmod_zc.  Each send empties its slot
+ * before it returns, so one would do; the others stand in for a slot that
+ * could not be emptied.
+ */
+#define SM_REG_SLOTS 4
 
 /* user_data of requests that are not zero-copy sends */
 #define UD_COPY 1ULL
 #define UD_CANCEL 2ULL
+#define UD_REG 3ULL		/* kmod_zc: the module's REG_FILE */
+#define UD_UNREG 4ULL		/* ... and its UNREG */
 /*
  * A batch entry: this tag in the low bits, its slot above them, and the
  * batch's generation above that, so that the completion of a send from a
@@ -90,6 +100,15 @@ struct sm_ring {
 	uint64_t cur;
 	int cur_res;
 	bool cur_done;
+	bool cancel_missed;	/* its cancel came before it was issued */
+	/* kmod_zc: the table, and the REG, SEND_ZC, UNREG being waited for */
+	int reg_table;		/* 0 not yet, 1 registered, or -errno */
+	unsigned int reg_lost;	/* slots that may still hold a buffer */
+	bool kchain;
+	struct splicemsg_reg kreq, kunreq;
+	struct splicemsg_iovec kiov;
+	int kreg_res, kunreg_res;
+	bool kreg_done, kunreg_done;
 	/* the batch round being waited for (sm_ring_send_batch) */
 	uint64_t batch_gen;
 	unsigned int batch_n, batch_left;
@@ -152,8 +171,17 @@ static void handle_cqe(struct sm_ring *r, struct io_uring_cqe *cqe)
 	uint64_t ud = cqe->user_data;
 	struct sm_zcbuf *b;
 
-	if (ud == UD_CANCEL)
+	if (ud == UD_CANCEL) {
+		/* A link not yet issued is not found: ask again later. */
+		if (cqe->res == -ENOENT)
+			r->cancel_missed = true;
 		return;
+	}
+	if (ud == UD_REG || ud == UD_UNREG) {
+		*(ud == UD_REG ? &r->kreg_res : &r->kunreg_res) = cqe->res;
+		*(ud == UD_REG ? &r->kreg_done : &r->kunreg_done) = true;
+		return;
+	}
 	if ((ud & UD_TAG) == UD_BATCH) {
 		unsigned int slot = (ud >> UD_SLOT_SHIFT) &
 				    ((1U << (UD_GEN_SHIFT - UD_SLOT_SHIFT)) - 1);
@@ -206,12 +234,6 @@ static void flush(struct sm_ring *r)
 	if (r->defer)
 		io_uring_get_events(&r->ring);
 	reap(r);
-}
-
-void sm_ring_poll(struct sm_ring *r)
-{
-	if (r->zc)
-		flush(r);
 }
 
 /* Would a blocking syscall interrupted by a handler be restarted? */
@@ -362,10 +384,8 @@ struct sm_ring *sm_ring_get(int *err)
 	struct sm_ring *r = tls_ring;
 	int ret;
 
-	if (sm_likely(r != NULL)) {
-		sm_ring_poll(r);
+	if (sm_likely(r != NULL))
 		return r;
-	}
 	/* A thread whose setup failed for good does not retry each call. */
 	if (tls_setup_err == -ENOSYS || tls_setup_err == -EPERM) {
 		*err = tls_setup_err;
@@ -396,9 +416,17 @@ bool sm_ring_zc_supported(struct sm_ring *r)
 	return __atomic_load_n(&have_send_zc, __ATOMIC_RELAXED) > 0;
 }
 
-bool sm_ring_zc_budget(struct sm_ring *r)
+static bool zc_room(const struct sm_ring *r)
 {
 	return r->zc_bufs < SM_ZC_MAX_BUFS && r->zc_bytes < SM_ZC_MAX_BYTES;
+}
+
+bool sm_ring_zc_budget(struct sm_ring *r)
+{
+	/* notifications the kernel has not posted yet may make room */
+	if (!zc_room(r))
+		flush(r);
+	return zc_room(r);
 }
 
 static void prep_send(struct sm_ring *r, struct sm_send *s,
@@ -432,6 +460,88 @@ static void prep_send(struct sm_ring *r, struct sm_send *s,
 	r->cur_done = false;
 }
 
+/* A URING_CMD of the module's on @req, in @r's SQ. */
+static void prep_kcmd(struct io_uring_sqe *sqe, unsigned int op,
+		      struct splicemsg_reg *req, uint64_t ud)
+{
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, sm_kmod_fd(), NULL, 0, 0);
+	sqe->cmd_op = op;
+	*(uint64_t *)sqe->cmd = (uintptr_t)req;
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+/*
+ * kmod_zc: the module registers @s's held bytes and file range as one
+ * buffer in a free slot, a SEND_ZC sends it, and an UNREG empties the slot
+ * whatever the send did (a hard link); in-flight skbs keep the pages until
+ * the notification.  A registration cut short by the end of the file
+ * leaves the send too long for the buffer: EFAULT, nothing sent.
+ */
+static int prep_kreg(struct sm_ring *r, struct sm_send *s,
+		     struct sm_zcbuf *b)
+{
+	struct io_uring_sqe *sqe[3];
+	unsigned int slot, i;
+
+	if (!r->reg_table) {
+		i = io_uring_register_buffers_sparse(&r->ring, SM_REG_SLOTS);
+		r->reg_table = (int)i < 0 ? (int)i : 1;
+	}
+	if (r->reg_table < 0)
+		return r->reg_table;
+	for (slot = 0; slot < SM_REG_SLOTS && r->reg_lost & 1U << slot;)
+		slot++;
+	if (slot == SM_REG_SLOTS ||
+	    io_uring_sq_space_left(&r->ring) < 3)
+		return -EBUSY;
+	for (i = 0; i < 3; i++)
+		sqe[i] = io_uring_get_sqe(&r->ring);
+	memset(&r->kreq, 0, sizeof(r->kreq));
+	r->kreq.size = sizeof(r->kreq);
+	r->kreq.file_fd = s->kfile;
+	r->kreq.index = slot;
+	r->kreq.offset = s->kpos;
+	r->kreq.len = s->len;
+	if (s->pre_len) {
+		r->kiov.base = (uintptr_t)s->pre;
+		r->kiov.len = s->pre_len;
+		r->kreq.iov = (uintptr_t)&r->kiov;
+		r->kreq.iov_cnt = 1;
+	}
+	prep_kcmd(sqe[0], SPLICEMSG_IOC_REG_FILE, &r->kreq, UD_REG);
+	sqe[0]->flags |= IOSQE_IO_LINK;
+	io_uring_prep_send_zc_fixed(sqe[1], s->fd, NULL,
+				    s->pre_len + s->len, s->msg_flags,
+				    have_report_usage > 0 ?
+				    IORING_SEND_ZC_REPORT_USAGE : 0, slot);
+	sqe[1]->flags |= IOSQE_IO_HARDLINK;
+	io_uring_sqe_set_data64(sqe[1], (uintptr_t)b);
+	memset(&r->kunreq, 0, sizeof(r->kunreq));
+	r->kunreq.size = sizeof(r->kunreq);
+	r->kunreq.index = slot;
+	prep_kcmd(sqe[2], SPLICEMSG_IOC_UNREG, &r->kunreq, UD_UNREG);
+	r->kchain = true;
+	r->kreg_done = r->kunreg_done = false;
+	r->kreg_res = r->kunreg_res = 0;
+	r->cur = (uintptr_t)b;
+	r->cur_done = false;
+	return slot;
+}
+
+/* After the chain: a slot whose buffer may be left there is not reused. */
+static void kreg_finish(struct sm_ring *r, struct sm_send *s,
+			unsigned int slot)
+{
+	if (!r->kunreg_done ? r->kreg_res > 0 || !r->kreg_done :
+	    r->kreg_res > 0 ? r->kunreg_res < 0 : r->kreg_res == -EBUSY)
+		r->reg_lost |= 1U << slot;
+	if (r->kreg_done && r->kreg_res < 0)
+		s->kreg_err = r->kreg_res;
+	else if (!r->kreg_done)
+		s->kreg_err = -EIO;
+	r->kchain = false;
+}
+
 static int submit(struct sm_ring *r)
 {
 	int ret;
@@ -454,16 +564,49 @@ static void cancel_current(struct sm_ring *r)
 	submit(r);
 }
 
-/* Wait for the current send's result; s->interrupted if a handler ran. */
-static ssize_t wait_current(struct sm_ring *r, struct sm_send *s)
+/*
+ * Submit, and wait for @want completions, in one io_uring_enter.  When it
+ * submitted, the kernel returns the count submitted even if a signal cut
+ * the wait short, so a return with fewer completions ready than asked for
+ * says that a handler ran (the wait ends early for nothing else): *cut.
+ */
+static int submit_wait(struct sm_ring *r, unsigned int want, bool *cut)
+{
+	int ret;
+
+	do {
+		ret = io_uring_submit_and_wait(&r->ring, want);
+	} while (ret == -EINTR);
+	if (ret < 0)
+		return ret;
+	*cut = io_uring_cq_ready(&r->ring) < want;
+	return 0;
+}
+
+/*
+ * Wait for the current send's result (and a kmod_zc chain's UNREG);
+ * s->interrupted if a handler ran, here or in the submitting wait (@cut).
+ */
+static ssize_t wait_current(struct sm_ring *r, struct sm_send *s, bool cut)
 {
 	struct io_uring_cqe *cqe;
 	int ret;
 
+	r->cancel_missed = false;
 	for (;;) {
 		reap(r);
-		if (r->cur_done)
+		if (r->cur_done && (!r->kchain || r->kunreg_done))
 			break;
+		if (cut && !r->cur_done && !s->interrupted) {
+			s->interrupted = true;
+			cancel_current(r);
+			continue;
+		}
+		/* a kmod_zc send is issued once its registration is done */
+		if (r->cancel_missed && r->kreg_done && !r->cur_done) {
+			r->cancel_missed = false;
+			cancel_current(r);
+		}
 		ret = io_uring_wait_cqe(&r->ring, &cqe);
 		if (ret == -EINTR && !s->interrupted) {
 			/* Stop the send; its CQE tells what went. */
@@ -485,10 +628,13 @@ static ssize_t wait_current(struct sm_ring *r, struct sm_send *s)
 ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s)
 {
 	struct sm_zcbuf *b = NULL;
+	bool cut = false;
+	int slot = -1;
 	ssize_t ret;
 
-	if (s->zc && s->pre_len)
-		return -EINVAL;	/* held bytes are never zero-copy */
+	/* held bytes go zero-copy only from the module's page fragments */
+	if (s->zc && s->pre_len && !s->kreg)
+		return -EINVAL;
 	if (s->zc) {
 		b = calloc(1, sizeof(*b));
 		if (!b)
@@ -505,17 +651,30 @@ ssize_t sm_ring_send(struct sm_ring *r, struct sm_send *s)
 		/* The ring drops this reference once the kernel is done. */
 		s->zc_handed_off = true;
 	}
-	prep_send(r, s, b);
-	ret = submit(r);
+	if (s->kreg) {
+		slot = prep_kreg(r, s, b);
+		if (slot < 0) {
+			s->kreg_err = slot;
+			zc_unlink(r, b);
+			return slot;
+		}
+	} else {
+		prep_send(r, s, b);
+	}
+	/* the send's CQE; a kmod_zc chain's three */
+	ret = submit_wait(r, s->kreg ? 3 : 1, &cut);
 	if (ret < 0) {
 		r->cur = 0;
+		r->kchain = false;
 		if (b) {
 			/* Never reached the kernel: no notification. */
 			zc_unlink(r, b);
 		}
 		return ret;
 	}
-	ret = wait_current(r, s);
+	ret = wait_current(r, s, cut);
+	if (slot >= 0)
+		kreg_finish(r, s, slot);
 	if (b && ret == -EINVAL && have_report_usage > 0) {
 		/* Kernels before 6.2 reject REPORT_USAGE; go without it. */
 		__atomic_store_n(&have_report_usage, -1, __ATOMIC_RELAXED);

@@ -96,3 +96,19 @@ t_clean_env() {
 	done
 	unset LD_PRELOAD
 }
+
+# t_nic_netns: in the VM booted with two NICs (vm-run --net2), eth1 into a
+# network namespace of its own at 10.99.0.2 and eth0 here at 10.99.0.1, so
+# that traffic between them crosses the emulated device, which takes page
+# references (loopback and veth copy every zero-copy buffer).  Sets
+# T_NIC_NS, the namespace holder's pid (kill it at exit; its namespace
+# file is /proc/$T_NIC_NS/ns/net); returns non-zero if it could not.
+t_nic_netns() {
+	unshare -n sleep 600 &
+	T_NIC_NS=$!
+	sleep 0.5
+	ip addr add 10.99.0.1/24 dev eth0 && ip link set eth0 up &&
+		ip link set eth1 netns "$T_NIC_NS" &&
+		nsenter -t "$T_NIC_NS" -n sh -c 'ip link set lo up &&
+			ip addr add 10.99.0.2/24 dev eth1 && ip link set eth1 up'
+}

@@ -291,11 +291,21 @@ static int cmd_version(void)
 
 	printf("splicemsg %s\n", PACKAGE_VERSION);
 	ret = kmod_version(&ver);
-	if (!ret)
-		printf("module api %u, features 0x%llx, max_count %llu\n",
-		       ver.api_version, (unsigned long long)ver.features,
+	if (!ret) {
+		static const char *const names[] = {
+			"tcp", "udp", "unix", "uring_cmd", "hdtr", "stage",
+			"offptr", "reg",
+		};
+		unsigned int i;
+
+		printf("module api %u, features 0x%llx (",
+		       ver.api_version, (unsigned long long)ver.features);
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (ver.features & 1ULL << i)
+				printf(" %s", names[i]);
+		printf(" ), max_count %llu\n",
 		       (unsigned long long)ver.max_count);
-	else
+	} else
 		printf("module: not loaded (%s: %s)\n", SPLICEMSG_DEVICE,
 		       strerror(-ret));
 	return fflush(stdout) ? SM_EXIT_ERROR : 0;

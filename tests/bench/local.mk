@@ -9,6 +9,6 @@ noinst_PROGRAMS += tests/bench/sm_resp
 tests_bench_sm_resp_SOURCES = tests/bench/sm_resp.c
 tests_bench_sm_resp_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
 tests_bench_sm_resp_LDADD = $(URING_LIBS)
-EXTRA_DIST += tests/bench/vm-resp.sh tests/bench/resp.sh \
+EXTRA_DIST += tests/bench/vm-resp.sh tests/bench/vm-nic.sh tests/bench/resp.sh \
 	tests/bench/nginx-bench.sh tests/bench/nginx-plot.gp \
 	tests/bench/nginx-report.py

@@ -18,12 +18,15 @@
  *   reg       one io_uring_enter per response: REG_FILE of the header and
  *             the range into one registered buffer (Linux 7.3+), SEND_ZC
  *             of it, UNREG, hard-linked; waits for the send like sendfile,
- *             not for its notification.  REG_FILE runs inline only where
- *             the file's own mapping holds the pages: SM_RESP_DIR=/dev/shm
- *             puts the file on tmpfs (default /tmp: the VM's overlayfs,
- *             where every REG_FILE goes through io-wq)
+ *             not for its notification.  REG_FILE runs inline where the
+ *             pages are cached (SM_RESP_DIR=/dev/shm puts the file on
+ *             tmpfs; default /tmp, the VM's overlayfs)
  * Run inside the VM by `scripts/bench --vm` (the module is loaded there);
  * run `writev` under LD_PRELOAD with SPLICEMSG_ENGINE=uring for "shim".
+ * SM_RESP_NETNS=/proc/PID/ns/net SM_RESP_PEER=ADDR: the receiver listens
+ * on ADDR in that network namespace (behind the VM's second NIC:
+ * tests/bench/vm-nic.sh), not on loopback.  Also printed: the sender's
+ * CPU time (user + system, io-wq workers included) per MiB sent.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,7 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -59,6 +64,45 @@ static void die(const char *what)
 {
 	perror(what);
 	exit(99);
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage u;
+
+	getrusage(RUSAGE_SELF, &u);
+	return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
+	       (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+/*
+ * The listening socket: on loopback, or on SM_RESP_PEER inside the network
+ * namespace SM_RESP_NETNS (a socket stays in the namespace it was made in).
+ */
+static int listener(struct sockaddr_in *a)
+{
+	const char *ns = getenv("SM_RESP_NETNS"), *peer = getenv("SM_RESP_PEER");
+	socklen_t alen = sizeof(*a);
+	int l, self = -1, there;
+
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (ns && peer) {
+		self = open("/proc/self/ns/net", O_RDONLY);
+		there = open(ns, O_RDONLY);
+		if (self < 0 || there < 0 || setns(there, CLONE_NEWNET) ||
+		    inet_pton(AF_INET, peer, &a->sin_addr) != 1)
+			die("SM_RESP_NETNS");
+		close(there);
+	}
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	if (bind(l, (void *)a, sizeof(*a)) || listen(l, 1) ||
+	    getsockname(l, (void *)a, &alen))
+		die("listen");
+	if (self >= 0 && setns(self, CLONE_NEWNET))
+		die("setns back");
+	if (self >= 0)
+		close(self);
+	return l;
 }
 
 /*
@@ -199,14 +243,13 @@ static void reg_send(int dev, int s, int f, const char *hdr, size_t hlen,
 int main(int argc, char **argv)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
 	size_t hlen, blen, n, i, total;
 	const char *where = getenv("SM_RESP_DIR");
 	char tmpl[256], *hdr, *buf;
 	int l = -1, s, c, f, dev = -1, one = 1, zero = 0, sv[2];
 	bool af_unix = false, rr = false;
 	const char *mode;
-	double t0, t1;
+	double t0, t1, c0, c1;
 	pid_t pid;
 
 	if (argc < 5)
@@ -245,11 +288,7 @@ int main(int argc, char **argv)
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 			die("socketpair");
 	} else {
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		l = socket(AF_INET, SOCK_STREAM, 0);
-		if (bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
-		    getsockname(l, (void *)&a, &alen))
-			die("listen");
+		l = listener(&a);
 	}
 	total = n * (hlen + blen);
 	pid = fork();
@@ -290,6 +329,7 @@ int main(int argc, char **argv)
 			die("connect");
 	}
 	t0 = now();
+	c0 = cpu_seconds();
 	for (i = 0; i < n; i++) {
 		struct iovec v = { hdr, hlen };
 		off_t off = 0;
@@ -372,10 +412,12 @@ int main(int argc, char **argv)
 	if (read(s, hdr, 1) != 1)
 		die("ack");
 	t1 = now();
+	c1 = cpu_seconds();
 	waitpid(pid, &c, 0);
 	printf("mode=%s hdr=%zu body=%zu n=%zu seconds=%.4f resp_per_s=%.0f "
-	       "gbps=%.3f ok=%d\n", mode, hlen, blen, n, t1 - t0,
-	       n / (t1 - t0), total / (t1 - t0) / 1e9,
+	       "gbps=%.3f cpu_ms_per_mib=%.3f ok=%d\n", mode, hlen, blen, n,
+	       t1 - t0, n / (t1 - t0), total / (t1 - t0) / 1e9,
+	       (c1 - c0) * 1e3 / (total / 1048576.0),
 	       WIFEXITED(c) && !WEXITSTATUS(c));
 	return WIFEXITED(c) && !WEXITSTATUS(c) ? 0 : 1;
 }

@@ -37,9 +37,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
 #include <uapi/linux/splicemsg.h>
 
 static int dev = -1;
@@ -923,15 +925,16 @@ static int iowq_workers(void)
  * REG_FILE without IOSQE_ASYNC: inline when the range is in the page
  * cache (no io-wq worker appears for this thread), through io-wq when it
  * is not (tmpfs holes have no pages): the same answer either way.  In a
- * thread of its own, whose io-wq starts empty; on /dev/shm, as overlayfs
- * (the VM's root) always goes through io-wq.
+ * thread of its own, whose io-wq starts empty; on tmpfs (/dev/shm), and on
+ * the VM's root, an overlayfs, whose cache is the real file's.
  */
 static void *reg_inline_main(void *arg)
 {
 	struct splicemsg_reg req;
-	int *res = arg, f;
+	int *res = arg, f, g;
+	char path[256], gpath[256];
 	struct io_uring r;
-	char path[256];
+	struct statfs sf;
 
 	if (reg_ring(&r, true))
 		return NULL;
@@ -940,6 +943,19 @@ static void *reg_inline_main(void *arg)
 	reg_init(&req, f, 5000, 60000, 0);
 	res[0] = reg_cmd_on(&r, dev, SPLICEMSG_IOC_REG_FILE, &req, false);
 	res[1] = iowq_workers();
+	/*
+	 * The test directory: the VM's root, an overlayfs, whose pages are
+	 * the real (upper) file's.  Written just now, so cached: inline,
+	 * and still no io-wq worker.
+	 */
+	g = make_file("reg_inline_ovl", 100000, gpath);
+	reg_init(&req, g, 5000, 60000, 2);
+	res[4] = reg_cmd_on(&r, dev, SPLICEMSG_IOC_REG_FILE, &req, false);
+	res[5] = iowq_workers();
+	if (!statfs(gpath, &sf))
+		res[6] = sf.f_type == OVERLAYFS_SUPER_MAGIC;
+	close(g);
+	unlink(gpath);
 	ftruncate(f, 8 << 20);		/* a hole from 100000 on */
 	reg_init(&req, f, 1 << 20, 60000, 1);
 	res[2] = reg_cmd_on(&r, dev, SPLICEMSG_IOC_REG_FILE, &req, false);
@@ -952,7 +968,7 @@ static void *reg_inline_main(void *arg)
 
 static void test_reg_inline(void)
 {
-	int res[4] = { -1, -1, -1, -1 };
+	int res[7] = { -1, -1, -1, -1, -1, -1, -1 };
 	pthread_t th;
 
 	pthread_create(&th, NULL, reg_inline_main, res);
@@ -961,6 +977,13 @@ static void test_reg_inline(void)
 	       "res %d, %d io-wq workers", res[0], res[1]);
 	result(res[2] == 60000 && res[3] >= 1, "reg_file_iowq_uncached",
 	       "res %d, %d io-wq workers", res[2], res[3]);
+	if (res[6] != 1)
+		printf("SKIP reg_file_inline_overlayfs: %s is not on "
+		       "overlayfs\n", dir);
+	else
+		result(res[4] == 60000 && res[5] == 0,
+		       "reg_file_inline_overlayfs",
+		       "res %d, %d io-wq workers", res[4], res[5]);
 }
 
 /* Where the file ends: the range is cut there, as sendfile(2) cuts it. */

@@ -15,6 +15,9 @@ MODE is the policy under test:
                 held TCP headers with a small body: one sendmsg(2)
   report        ENGINE=auto ZC=report: zero-copy probes, then native
   kmod          ENGINE=kmod with /dev/splicemsg: eligible bytes on kmod
+  kmod-zc       ENGINE=kmod ZC=always ZC_MIN=0, a module with registered
+                buffers: eligible bytes on kmod_zc (on kmod, its single
+                send, under SO_SNDTIMEO or the zero-copy budget)
   noring-eperm  io_uring_setup denied with EPERM: everything native
   noring-enosys io_uring_setup denied with ENOSYS: everything native
 
@@ -113,11 +116,12 @@ class Checker:
 
     def summary(self):
         return ("eligible %d B in %d calls, ineligible %d B; stats: "
-                "zc %d B, copy %d B, sendmsg %d B, batch %d B, native %d B, "
-                "notif %d copied %d"
+                "zc %d B, copy %d B, sendmsg %d B, batch %d B, kmod %d B, "
+                "kmod_zc %d B, native %d B, notif %d copied %d"
                 % (self.E, self.EC, self.I, self.b["uring_zc"],
                    self.b["uring_copy"], self.b["sendmsg"],
-                   self.b["batch"], self.b["native"], self.notif,
+                   self.b["batch"], self.b["kmod"], self.b["kmod_zc"],
+                   self.b["native"], self.notif,
                    self.copied))
 
     def common(self):
@@ -129,8 +133,9 @@ class Checker:
             self.want(s.get("engine") == self.engine,
                       "engine %r, expected %r" % (s.get("engine"),
                                                   self.engine))
-        if self.mode != "kmod":
+        if self.mode not in ("kmod", "kmod-zc"):
             self.eq("bytes_by_path.kmod", self.b["kmod"], 0)
+            self.eq("bytes_by_path.kmod_zc", self.b["kmod_zc"], 0)
         # only auto's coalesced responses take sendmsg(2), and its copies
         # to a local peer under a pacing congestion control
         if (self.mode != "auto-paced" and
@@ -217,6 +222,27 @@ class Checker:
         self.uring("kmod", "uring_zc")
         self.eq("zc_notifications", self.notif, 0)
 
+    def kmod_zc(self):
+        zc = self.b["kmod_zc"]
+        if self.reason == "sndtimeo":
+            # the module's send honours SO_SNDTIMEO, io_uring would not
+            self.reason = None
+            self.eq("bytes_by_path.kmod_zc", zc, 0)
+        elif self.E and self.accounting != "none":
+            self.want(zc > 0, "bytes_by_path.kmod_zc = 0")
+        self.eq("bytes_by_path.uring_copy", self.b["uring_copy"], 0)
+        for k in ("kmod_reg", "kmod_no_reg", "send_error"):
+            self.eq("fallbacks." + k, self.fb(k), 0)
+        # what the budget kept from zero-copy went by the module's send
+        self.b["kmod_zc"] += self.b["kmod"]
+        self.c["kmod_zc"] += self.c["kmod"]
+        self.b["kmod"] = self.c["kmod"] = 0
+        self.uring("kmod_zc", "uring_zc")
+        if zc:
+            self.want(self.notif > 0, "zc_notifications = 0")
+        # Loopback always copies what zero-copy sends hand over.
+        self.eq("zc_copied", self.copied, self.notif)
+
     def auto(self):
         self.all_native()
         if self.E:
@@ -286,6 +312,9 @@ class Checker:
         else:
             n = self.coalesce_min
             self.want(co >= n, "coalesced = %d, expected >= %d" % (co, n))
+            if self.mode == "kmod-zc":
+                # TCP headers in the module's page fragments, one SEND_ZC
+                self.want(self.b["kmod_zc"] > 0, "bytes_by_path.kmod_zc = 0")
         if self.scenario in ("idioms4", "idioms6"):
             # its TCP calls are the eligible ones, its AF_UNIX calls the
             # ineligible ones
@@ -308,8 +337,9 @@ class Checker:
         co = total(self.stats, "coalesced")
         b = total(self.stats, "batches")
         n = total(self.stats, "batch_sends")
-        if self.mode == "kmod" or self.mode.startswith("noring-"):
-            # no ring: nothing waits (and without one, nothing coalesces)
+        if self.mode in ("kmod", "kmod-zc") or self.mode.startswith("noring-"):
+            # the module's engine does not batch; without a ring nothing
+            # waits (and without one, nothing coalesces)
             self.eq("calls_by_path.batch", self.c["batch"], 0)
             self.eq("batches", b, 0)
             return
@@ -345,6 +375,8 @@ class Checker:
             self.uring_copy()
         elif self.mode == "kmod":
             self.kmod()
+        elif self.mode == "kmod-zc":
+            self.kmod_zc()
         elif self.mode == "auto":
             self.auto()
         elif self.mode == "auto-paced":

@@ -108,13 +108,58 @@ START_TEST(kmod_engine_forces_the_module_or_says_why_not)
 {
 	o.ENGINE = SM_ENGINE_KMOD;
 	c.kmod_ok = true;
-	expect(SM_PATH_KMOD, -1);
+	/* zero-copy wanted, but this module cannot register: counted */
+	expect(SM_PATH_KMOD, SM_FB_kmod_no_reg);
 	c.count = 1;
 	expect(SM_PATH_KMOD, -1);
 	c.kmod_ok = false;
 	expect(SM_PATH_NATIVE, SM_FB_kmod_unavailable);
 	c.kind = SM_FD_OTHER;
 	expect(SM_PATH_NATIVE, SM_FB_ineligible);
+}
+END_TEST
+
+START_TEST(kmod_engine_sends_zero_copy_from_registered_buffers)
+{
+	o.ENGINE = SM_ENGINE_KMOD;
+	c.kmod_ok = c.kmod_reg = true;
+	expect(SM_PATH_KMOD_ZC, -1);		/* remote peer, probing */
+	c.held = 250;
+	expect(SM_PATH_KMOD_ZC, -1);		/* the headers too */
+	/* the zero-copy rule's refusals leave the module's own send */
+	fi.local_peer = 1;
+	expect(SM_PATH_KMOD, -1);
+	o.ZC = SM_ZC_ALWAYS;
+	expect(SM_PATH_KMOD_ZC, -1);
+	c.zc_budget = false;
+	expect(SM_PATH_KMOD, -1);
+	c.zc_budget = true;
+	c.count = 1;
+	expect(SM_PATH_KMOD, -1);		/* below ZC_MIN */
+	o.ZC_MIN = 0;
+	expect(SM_PATH_KMOD_ZC, -1);
+	/* no ring in this thread: the module's send, and why */
+	c.uring_ok = false;
+	c.uring_err = -EPERM;
+	expect(SM_PATH_KMOD, SM_FB_uring_eperm);
+	c.uring_ok = true;
+	o.ZC = SM_ZC_NEVER;
+	expect(SM_PATH_KMOD, -1);
+}
+END_TEST
+
+START_TEST(auto_zero_copy_prefers_the_modules_buffers)
+{
+	c.kmod_reg = true;
+	expect(SM_PATH_KMOD_ZC, -1);
+	fi.zc_state = SM_ZCS_COPIED;
+	expect(SM_PATH_NATIVE, SM_FB_zc_copied);
+	fi.zc_state = 0;
+	fi.local_peer = 1;
+	expect(SM_PATH_NATIVE, SM_FB_local_peer);
+	c.kmod_reg = false;
+	fi.local_peer = 0;
+	expect(SM_PATH_URING_ZC, -1);
 }
 END_TEST
 
@@ -311,6 +356,8 @@ int main(void)
 	tcase_add_test(tc, uring_engine_copies_where_zero_copy_is_refused);
 	tcase_add_test(tc, report_mode_ignores_addresses_but_not_reports);
 	tcase_add_test(tc, kmod_engine_forces_the_module_or_says_why_not);
+	tcase_add_test(tc, kmod_engine_sends_zero_copy_from_registered_buffers);
+	tcase_add_test(tc, auto_zero_copy_prefers_the_modules_buffers);
 	tcase_add_test(tc, auto_never_sends_a_bare_sendfile_through_the_module);
 	tcase_add_test(tc,
 		       auto_sends_held_headers_and_a_small_body_in_one_sendmsg);
