@@ -36,7 +36,7 @@ static bool installed;
 static struct sigaction app_act[2];
 
 /* The copy in progress on this thread, if any. */
-static __thread sigjmp_buf *copy_env __attribute__((tls_model("initial-exec")));
+static SM_TLS sigjmp_buf *copy_env;
 
 static int slot(int sig)
 {
@@ -149,7 +149,9 @@ static int guarded_copy(void *dst, const void *src, size_t n)
 
 	if (!n)
 		return 0;
-	pthread_once(&install_once, install);
+	/* once installed, no call into libc to learn it */
+	if (sm_unlikely(!__atomic_load_n(&installed, __ATOMIC_ACQUIRE)))
+		pthread_once(&install_once, install);
 	if (sigsetjmp(env, 0))
 		return -EFAULT;
 	copy_env = &env;
