@@ -111,7 +111,7 @@ static bool timer_failed;		/* no thread for it: hold nothing */
 static bool passthrough;		/* sandboxed: hold nothing, ever */
 static int nwaiting;			/* holds waiting for a loop's wait */
 /* This thread waits in epoll_wait: an event loop's. */
-static __thread bool loop_thread;
+static SM_TLS bool loop_thread;
 
 static uint64_t now_ns(void)
 {

@@ -34,7 +34,7 @@ struct sm_map {
 	int refs;
 };
 
-static __thread struct sm_map *tls_map;
+static SM_TLS struct sm_map *tls_map;
 static pthread_key_t map_key;
 static pthread_once_t map_once = PTHREAD_ONCE_INIT;
 

@@ -243,7 +243,7 @@ static bool queue_body(struct sm_xfer *x)
  */
 static bool on_live_stack(const void *p, size_t n)
 {
-	static __thread uintptr_t lo, hi;
+	static SM_TLS uintptr_t lo, hi;
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
 	uintptr_t a = (uintptr_t)p;
 
