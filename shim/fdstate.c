@@ -490,13 +490,19 @@ bool sm_fd_paced_slow(int fd, struct sm_fdinfo *fi)
 
 void sm_fd_sockopt_set(int fd, int level, int name)
 {
-	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	bool timeo = level == SOL_SOCKET &&
+		     (name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW);
+	bool cc = level == IPPROTO_TCP && name == TCP_CONGESTION;
+	struct sm_fdinfo *fi;
 
-	if (fi && level == SOL_SOCKET &&
-	    (name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW))
+	/* every TCP_CORK comes here: no lookup for the others */
+	if (!timeo && !cc)
+		return;
+	fi = sm_fd_peek(fd);
+	if (fi && timeo)
 		__atomic_store_n(&fi->sndtimeo, SM_TRI_UNKNOWN,
 				 __ATOMIC_RELAXED);
-	if (fi && level == IPPROTO_TCP && name == TCP_CONGESTION)
+	if (fi && cc)
 		__atomic_store_n(&fi->paced, SM_TRI_UNKNOWN,
 				 __ATOMIC_RELAXED);
 }
@@ -614,35 +620,35 @@ void sm_fd_stat_seen(int fd, const struct stat *st)
 	fi->st_size = st->st_size;
 	fi->st_ino = st->st_ino;
 	fi->st_dev = st->st_dev;
-	fi->st_mtime_ns = st->st_mtim.tv_sec * 1000000000ULL +
-			  st->st_mtim.tv_nsec;
 	__atomic_store_n(&fi->st_gen, __atomic_load_n(&file_gen,
 						      __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
 }
 
-int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct stat *st)
+int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct sm_file *f)
 {
 	uint32_t gen = fi ? __atomic_load_n(&fi->st_gen, __ATOMIC_ACQUIRE) : 0;
+	struct stat st;
 
 	if (gen && gen == __atomic_load_n(&file_gen, __ATOMIC_ACQUIRE)) {
-		memset(st, 0, sizeof(*st));
-		st->st_mode = fi->st_mode;
-		st->st_size = fi->st_size;
-		st->st_ino = fi->st_ino;
-		st->st_dev = fi->st_dev;
-		st->st_mtim.tv_sec = fi->st_mtime_ns / 1000000000ULL;
-		st->st_mtim.tv_nsec = fi->st_mtime_ns % 1000000000ULL;
+		f->mode = fi->st_mode;
+		f->size = fi->st_size;
+		f->ino = fi->st_ino;
+		f->dev = fi->st_dev;
 		/* torn by a concurrent fstat of the same fd: ask the kernel */
 		if (__atomic_load_n(&fi->st_gen, __ATOMIC_ACQUIRE) == gen)
 			return 0;
 	}
-	if (sm_real.fstat(fd, st) < 0)
+	if (sm_real.fstat(fd, &st) < 0)
 		return -errno;
+	f->mode = st.st_mode;
+	f->size = st.st_size;
+	f->ino = st.st_ino;
+	f->dev = st.st_dev;
 	/* kept as the application's own answer would be: the next send
 	 * from this descriptor asks no more (a Python or rsync loop) */
 	if (fi)
-		sm_fd_stat_seen(fd, st);
+		sm_fd_stat_seen(fd, &st);
 	return 0;
 }
 

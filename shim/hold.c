@@ -352,21 +352,23 @@ static struct sm_hold *hold_of(int fd, struct sm_fdinfo *fi, bool create,
 /*
  * The hold to look at for a call on @fd that may have to wait for held
  * bytes (@create: or starts a hold).  With no bytes held anywhere and no
- * hold of its own, a call cannot overtake anything: no lookup.
+ * hold of its own, a call cannot overtake anything: no lookup.  *@fip is
+ * @fd's entry as the caller peeked it (NULL: none yet); with a hold it is
+ * the entry on return, so that no caller looks it up twice.
  */
-static struct sm_hold *hold_for(int fd, bool create, bool via_more)
+static struct sm_hold *hold_for(int fd, struct sm_fdinfo **fip, bool create,
+				bool via_more)
 {
-	struct sm_fdinfo *fi;
+	struct sm_fdinfo *fi = *fip;
 
 	if (sandboxed())
 		return NULL;
 	if (create && (!sm_active() || sm_opt.ENGINE == SM_ENGINE_NATIVE))
 		create = false;
-	fi = create ? sm_fd_get(fd) : sm_fd_peek(fd);
 	if (!create && !sm_hold_any() &&
 	    (!fi || !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE)))
 		return NULL;
-	if (!fi && !(fi = sm_fd_get(fd)))
+	if (!fi && !(fi = *fip = sm_fd_get(fd)))
 		return NULL;
 	return hold_of(fd, fi, create, via_more);
 }
@@ -404,7 +406,7 @@ static struct sm_hold *lock_checked(struct sm_hold *h, uint64_t ino)
 
 struct sm_hold *sm_hold_lock(int fd, struct sm_fdinfo *fi)
 {
-	struct sm_hold *h = hold_for(fd, false, false);
+	struct sm_hold *h = hold_for(fd, &fi, false, false);
 
 	return h ? lock_checked(h, fi->ino) : NULL;
 }
@@ -729,9 +731,9 @@ void sm_hold_spent(struct sm_hold *h, size_t n)
  * shim took a write is reported by the socket's next call, as the kernel
  * reports an error that comes after a successful write.
  */
-static bool room_for(struct sm_hold *h, int fd, size_t need, int flags)
+static bool room_for(struct sm_hold *h, int fd, struct sm_fdinfo *fi,
+		     size_t need, int flags)
 {
-	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	int fl = sm_fd_flags(fd, fi), outq, sndbuf;
 	socklen_t len = sizeof(sndbuf);
 
@@ -760,14 +762,15 @@ static bool room_for(struct sm_hold *h, int fd, size_t need, int flags)
  * MSG_MORE), only this process writes to it, the bytes fit, and the kernel
  * would take them at once.
  */
-static bool holdable(struct sm_hold *h, int fd, size_t n, int flags)
+static bool holdable(struct sm_hold *h, int fd, struct sm_fdinfo *fi,
+		     size_t n, int flags)
 {
 	if (!(h->app_cork || (flags & MSG_MORE)) || h->shut || h->err ||
 	    h->dead || h->shared || (flags & ~SM_HOLD_FLAGS))
 		return false;
 	if (!n || h->len + n > SM_HOLD_MAX || !timer_ready())
 		return false;
-	return room_for(h, fd, h->len + n, flags);
+	return room_for(h, fd, fi, h->len + n, flags);
 }
 
 static size_t iov_total(const struct iovec *iov, int cnt, bool *ok)
@@ -841,8 +844,9 @@ static bool pass_on(struct sm_hold *h, int fd, int flags, ssize_t *res)
 }
 
 /* The write of @cnt iovecs at @iov (the application's) on locked @h. */
-static bool write_locked(struct sm_hold *h, int fd, const struct iovec *iov,
-			 int cnt, int flags, ssize_t *res)
+static bool write_locked(struct sm_hold *h, int fd, struct sm_fdinfo *fi,
+			 const struct iovec *iov, int cnt, int flags,
+			 ssize_t *res)
 {
 	struct iovec v[SM_HOLD_IOV - 1];
 	bool ok;
@@ -861,7 +865,7 @@ static bool write_locked(struct sm_hold *h, int fd, const struct iovec *iov,
 	n = iov_total(v, cnt, &ok);
 	if (!ok)
 		return pass_on(h, fd, flags, res);
-	if (holdable(h, fd, n, flags) && append_locked(h, v, cnt, n)) {
+	if (holdable(h, fd, fi, n, flags) && append_locked(h, v, cnt, n)) {
 		sm_count(&sm_stats->hold_writes, 1);
 		*res = n;
 		return true;
@@ -875,13 +879,13 @@ static bool write_locked(struct sm_hold *h, int fd, const struct iovec *iov,
 bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		   ssize_t *res)
 {
-	struct sm_fdinfo *fi;
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	struct sm_hold *h;
 	bool done;
 
-	sm_fd_written(fd);
+	sm_fd_written_to(fi);
 	/* The send family: MSG_MORE may start a hold, as TCP_CORK does. */
-	h = hold_for(fd, flags & MSG_MORE, true);
+	h = hold_for(fd, &fi, flags & MSG_MORE, true);
 	if (!h)
 		return false;
 	/* The common case, unlocked: nothing held, nothing corked (and the
@@ -893,23 +897,23 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		__atomic_store_n(&h->budget, 0, __ATOMIC_RELAXED);
 		return false;
 	}
-	fi = sm_fd_peek(fd);
 	h = lock_checked(h, fi->ino);
 	if (!h)
 		return false;
-	done = write_locked(h, fd, iov, cnt, flags, res);
+	done = write_locked(h, fd, fi, iov, cnt, flags, res);
 	sm_hold_unlock(h);
 	return done;
 }
 
 int sm_hold_before_write(int fd, int flags)
 {
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	struct sm_hold *h;
 	ssize_t res = 0;
 
-	sm_fd_written(fd);
-	h = hold_for(fd, false, false);
-	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+	sm_fd_written_to(fi);
+	h = hold_for(fd, &fi, false, false);
+	if (!h || !(h = lock_checked(h, fi->ino)))
 		return 0;
 	pass_on(h, fd, flags, &res);
 	sm_hold_unlock(h);
@@ -1018,9 +1022,12 @@ static uint64_t flush_all(bool due_only);
  */
 static bool may_wait(struct sm_hold *h, int fd)
 {
-	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_fdinfo *fi;
 
-	return loop_thread && fi && sm_policy_batches(&sm_opt, fi->kind) &&
+	if (!loop_thread)	/* most threads: no lookup */
+		return false;
+	fi = sm_fd_peek(fd);
+	return fi && sm_policy_batches(&sm_opt, fi->kind) &&
 	       !h->kern_cork && !h->more_sent && !h->shared && !h->err &&
 	       !h->dead && !h->shut &&
 	       (h->waiting || __atomic_load_n(&nwaiting, __ATOMIC_RELAXED) <
@@ -1042,7 +1049,7 @@ bool sm_hold_take_body(struct sm_hold *h, int fd, struct sm_map *map,
 		       const void *body, size_t n)
 {
 	if (!sm_hold_may_batch(h, fd) ||
-	    !room_for(h, fd, h->len + n, MSG_DONTWAIT))
+	    !room_for(h, fd, sm_fd_peek(fd), h->len + n, MSG_DONTWAIT))
 		return false;
 	h->body_map = map;
 	h->body = body;
@@ -1168,7 +1175,8 @@ static int set_cork(struct sm_hold *h, int fd, bool on)
 		h->waiting = true;
 		return 0;
 	}
-	flush_locked(h, fd, false, false);
+	if (h->len)
+		flush_locked(h, fd, false, false);
 	/* a socket shared with another process may have been corked there */
 	if (h->kern_cork || h->more_sent || h->shared)
 		ret = sm_real.setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero,
@@ -1181,6 +1189,7 @@ static int set_cork(struct sm_hold *h, int fd, bool on)
 bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 			socklen_t len, int *res)
 {
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	struct sm_hold *h;
 	bool cork = level == IPPROTO_TCP && name == TCP_CORK;
 	int on;
@@ -1189,12 +1198,12 @@ bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 	/* a value the kernel cannot read is its own EFAULT */
 	if (cork && (len < sizeof(int) || sm_copy_in(&on, val, sizeof(on))))
 		cork = false;
-	h = hold_for(fd, cork, false);
+	h = hold_for(fd, &fi, cork, false);
 	/* the uncork keeps a queued body: the loop's wait sends it */
-	if (!h || !(h = lock_hold(h, sm_fd_peek(fd)->ino, cork && !on)))
+	if (!h || !(h = lock_hold(h, fi->ino, cork && !on)))
 		return false;
 	/* an AF_UNIX socket holding MSG_MORE bytes has no cork to set */
-	if (sm_fd_peek(fd)->kind != SM_FD_TCP)
+	if (fi->kind != SM_FD_TCP)
 		cork = false;
 	if (cork) {
 		*res = set_cork(h, fd, on != 0);
@@ -1212,9 +1221,10 @@ bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 
 void sm_hold_cork_applied(int fd, int on)
 {
-	struct sm_hold *h = hold_for(fd, false, false);
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h = hold_for(fd, &fi, false, false);
 
-	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+	if (!h || !(h = lock_checked(h, fi->ino)))
 		return;
 	/* the kernel's cork is the application's now, as set */
 	h->app_cork = on;
@@ -1226,9 +1236,10 @@ void sm_hold_cork_applied(int fd, int on)
 
 void sm_hold_sockopt_applied(int fd)
 {
-	struct sm_hold *h = hold_for(fd, false, false);
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h = hold_for(fd, &fi, false, false);
 
-	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+	if (!h || !(h = lock_checked(h, fi->ino)))
 		return;
 	h->budget = 0;		/* SO_SNDBUF, maybe */
 	h->sndbuf = 0;
@@ -1262,10 +1273,11 @@ void sm_hold_getsockopt(int fd, int level, int name, void *val,
 
 size_t sm_hold_queued(int fd)
 {
-	struct sm_hold *h = hold_for(fd, false, false);
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h = hold_for(fd, &fi, false, false);
 	size_t n;
 
-	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+	if (!h || !(h = lock_checked(h, fi->ino)))
 		return 0;
 	n = h->len;
 	sm_hold_unlock(h);
@@ -1299,13 +1311,14 @@ void sm_hold_close(int fd)
 
 void sm_hold_shutdown(int fd, int how)
 {
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	struct sm_hold *h;
 
 	if (how != SHUT_WR && how != SHUT_RDWR)
 		return;
 	/* made if need be: the write side stays shut for every descriptor */
-	h = hold_for(fd, true, true);
-	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+	h = hold_for(fd, &fi, true, true);
+	if (!h || !(h = lock_checked(h, fi->ino)))
 		return;
 	flush_for_close(h, fd);
 	h->shut = true;

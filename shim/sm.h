@@ -157,7 +157,6 @@ struct sm_fdinfo {
 	uint64_t st_size;
 	uint64_t st_ino;
 	uint64_t st_dev;
-	uint64_t st_mtime_ns;
 };
 
 /*
@@ -241,19 +240,30 @@ void sm_fd_opened(int fd, int flags);
 void sm_fd_stat_seen(int fd, const struct stat *st);
 /* The same for fstatat(@dir, @path, ..., AT_EMPTY_PATH). */
 void sm_fd_stat_path(int dir, const char *path, const struct stat *st);
+/* What the engine reads of a file's fstat(). */
+struct sm_file {
+	int64_t size;		/* st_size */
+	uint64_t ino;
+	uint64_t dev;
+	uint32_t mode;
+};
 /* fstat(@fd), from the application's own answer while no file has been
  * written in this process since; 0 or -errno. */
-int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct stat *st);
-/* A write-like call on @fd (any descriptor): a file it may have changed
- * makes every remembered fstat() answer stale. */
-static inline void sm_fd_written(int fd)
+int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct sm_file *f);
+/* A write-like call on the descriptor whose entry is @fi (NULL: none):
+ * a file it may have changed makes every remembered fstat() answer stale. */
+static inline void sm_fd_written_to(const struct sm_fdinfo *fi)
 {
-	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	int kind = fi ? __atomic_load_n(&fi->kind, __ATOMIC_RELAXED) :
 		   SM_FD_UNKNOWN;
 
 	if (kind != SM_FD_TCP && kind != SM_FD_UNIX)
 		sm_fd_files_changed();
+}
+/* The same for @fd (any descriptor). */
+static inline void sm_fd_written(int fd)
+{
+	sm_fd_written_to(sm_fd_peek(fd));
 }
 /* @newfd is now a duplicate of @oldfd: it shares its facts and hold. */
 void sm_fd_dup(int oldfd, int newfd);
@@ -451,9 +461,8 @@ int sm_policy_setup_fallback(int err);
 #define SM_ZC_DECAY_AT 64	/* halve the counts here: recent sends rule */
 
 /* ---- mapcache.c: file windows kept across calls ---------------------- */
-struct stat;
 struct sm_map;
-struct sm_map *sm_map_get(int fd, const struct stat *st, loff_t start,
+struct sm_map *sm_map_get(int fd, const struct sm_file *f, loff_t start,
 			  size_t len, const void **ptr, int *err);
 void sm_map_put(struct sm_map *m);
 
