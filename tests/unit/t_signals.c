@@ -59,7 +59,7 @@ END_TEST
 
 START_TEST(bad_memory_is_efault)
 {
-	char dst[16];
+	char dst[16], big[64];
 	char *ro = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
 			-1, 0);
 	int i;
@@ -78,6 +78,12 @@ START_TEST(bad_memory_is_efault)
 			 -EFAULT);
 	ck_assert_int_eq(sm_copy_in(dst, ro + 4096 - 8, 9), -EFAULT);
 	ck_assert_int_eq(sm_copy_in(dst, ro + 4096 - 9, 9), 0);
+	/* a fault in the second 32-byte block, reading and writing */
+	ck_assert_int_eq(sm_copy_in(big, ro + 4096 - 40, sizeof(big)),
+			 -EFAULT);
+	ck_assert_int_eq(sm_copy_in(big, ro + 4096 - 64, sizeof(big)), 0);
+	ck_assert_int_eq(sm_copy_out(ro + 4096 - 64, big, sizeof(big)),
+			 -EFAULT);
 	munmap(ro, 4096);
 }
 END_TEST
