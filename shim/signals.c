@@ -43,7 +43,7 @@ static struct sigaction app_act[2];
  * (with its bookkeeping it cost more than copying a 250-byte header, four
  * times per corked response: callgrind, docs/bench.md) and no jump out of
  * the handler, which returns as any other and the kernel restores the
- * mask.  32 bytes at a time, then words, then bytes; no access is merged
+ * mask.  32 bytes at a time, then words, then 4, 2, 1; no access is merged
  * into a library call a sanitizer would check first.  Elsewhere (or built
  * with -DSM_COPY_GENERIC, to test that here) a sigsetjmp() guards a copy
  * in C.
@@ -86,15 +86,23 @@ __asm__(
 "	add	$8, %rdi\n"
 "	dec	%ecx\n"
 "	jnz	3b\n"
-"4:	and	$7, %edx\n"
+"4:	test	$4, %dl\n"
+"	jz	5f\n"
+"	mov	(%rsi), %eax\n"
+"	mov	%eax, (%rdi)\n"
+"	add	$4, %rsi\n"
+"	add	$4, %rdi\n"
+"5:	test	$2, %dl\n"
 "	jz	6f\n"
-"5:	movzbl	(%rsi), %eax\n"
+"	movzwl	(%rsi), %eax\n"
+"	mov	%ax, (%rdi)\n"
+"	add	$2, %rsi\n"
+"	add	$2, %rdi\n"
+"6:	test	$1, %dl\n"
+"	jz	7f\n"
+"	movzbl	(%rsi), %eax\n"
 "	mov	%al, (%rdi)\n"
-"	inc	%rsi\n"
-"	inc	%rdi\n"
-"	dec	%edx\n"
-"	jnz	5b\n"
-"6:	xor	%eax, %eax\n"
+"7:	xor	%eax, %eax\n"
 "	ret\n"
 "	.globl	sm_fault_fixup\n"
 "	.hidden	sm_fault_fixup\n"
