@@ -23,42 +23,29 @@
 
 #include "sm.h"
 
-#define CHUNK_BITS 10
-#define CHUNK_SIZE (1 << CHUNK_BITS)
-#define NCHUNKS 1024		/* covers fds below 1 Mi */
+struct sm_fdinfo *sm_fd_chunks[SM_FD_NCHUNKS];
 
-static struct sm_fdinfo *chunks[NCHUNKS];
-
-struct sm_fdinfo *sm_fd_peek(int fd)
+/* sm_fd_get() of an fd whose chunk is not there yet. */
+struct sm_fdinfo *sm_fd_make(int fd)
 {
-	struct sm_fdinfo *c;
+	struct sm_fdinfo *c, *expected = NULL, **slot;
 
-	if (fd < 0 || fd >= NCHUNKS * CHUNK_SIZE)
+	if (fd < 0 || fd >= SM_FD_NCHUNKS * SM_FD_CHUNK_SIZE)
 		return NULL;
-	c = __atomic_load_n(&chunks[fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
-	return c ? &c[fd & (CHUNK_SIZE - 1)] : NULL;
-}
-
-struct sm_fdinfo *sm_fd_get(int fd)
-{
-	struct sm_fdinfo *c, *expected = NULL;
-
-	if (fd < 0 || fd >= NCHUNKS * CHUNK_SIZE)
-		return NULL;
-	c = __atomic_load_n(&chunks[fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+	slot = &sm_fd_chunks[fd >> SM_FD_CHUNK_BITS];
+	c = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	if (!c) {
-		c = calloc(CHUNK_SIZE, sizeof(*c));
+		c = calloc(SM_FD_CHUNK_SIZE, sizeof(*c));
 		if (!c)
 			return NULL;
-		if (!__atomic_compare_exchange_n(&chunks[fd >> CHUNK_BITS],
-						 &expected, c, false,
+		if (!__atomic_compare_exchange_n(slot, &expected, c, false,
 						 __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE)) {
 			free(c);
 			c = expected;
 		}
 	}
-	return &c[fd & (CHUNK_SIZE - 1)];
+	return &c[fd & (SM_FD_CHUNK_SIZE - 1)];
 }
 
 static bool addr_is_loopback(const struct sockaddr_storage *ss)
@@ -111,7 +98,7 @@ static bool peer_is_local(int fd)
 	return same_host(&peer, &self);
 }
 
-int sm_fd_classify(int fd, struct sm_fdinfo *fi)
+int sm_fd_classify_slow(int fd, struct sm_fdinfo *fi)
 {
 	int kind = __atomic_load_n(&fi->kind, __ATOMIC_RELAXED);
 	int domain, type, proto;
@@ -255,14 +242,14 @@ int sm_fd_other_of(const struct sm_hold *h, int fd)
 {
 	unsigned int c, i;
 
-	for (c = 0; c < NCHUNKS; c++) {
-		struct sm_fdinfo *t = __atomic_load_n(&chunks[c],
+	for (c = 0; c < SM_FD_NCHUNKS; c++) {
+		struct sm_fdinfo *t = __atomic_load_n(&sm_fd_chunks[c],
 						      __ATOMIC_ACQUIRE);
 
-		for (i = 0; t && i < CHUNK_SIZE; i++)
-			if ((int)(c * CHUNK_SIZE + i) != fd &&
+		for (i = 0; t && i < SM_FD_CHUNK_SIZE; i++)
+			if ((int)(c * SM_FD_CHUNK_SIZE + i) != fd &&
 			    __atomic_load_n(&t[i].hold, __ATOMIC_RELAXED) == h)
-				return c * CHUNK_SIZE + i;
+				return c * SM_FD_CHUNK_SIZE + i;
 	}
 	return -1;
 }
@@ -276,32 +263,29 @@ int sm_fd_other_of(const struct sm_hold *h, int fd)
  * another process sharing the open file, or by raw syscalls, are not seen:
  * the cost is one wrong guess of blocking mode or O_DIRECT, never bytes.
  */
-static uint32_t flags_gen = 1;
+uint32_t sm_fd_flags_gen = 1;
 
 void sm_fd_flags_changed(void)
 {
-	__atomic_add_fetch(&flags_gen, 1, __ATOMIC_RELEASE);
-	if (!__atomic_load_n(&flags_gen, __ATOMIC_RELAXED))
-		__atomic_store_n(&flags_gen, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sm_fd_flags_gen, 1, __ATOMIC_RELEASE);
+	if (!__atomic_load_n(&sm_fd_flags_gen, __ATOMIC_RELAXED))
+		__atomic_store_n(&sm_fd_flags_gen, 1, __ATOMIC_RELAXED);
 }
 
 /* Flags known without asking: at a descriptor's birth. */
 static void learn_flags(struct sm_fdinfo *fi, int fl)
 {
 	__atomic_store_n(&fi->fl, fl, __ATOMIC_RELAXED);
-	__atomic_store_n(&fi->fl_gen, __atomic_load_n(&flags_gen,
+	__atomic_store_n(&fi->fl_gen, __atomic_load_n(&sm_fd_flags_gen,
 						      __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
 }
 
-int sm_fd_flags(int fd, struct sm_fdinfo *fi)
+/* sm_fd_flags() when @fi has no answer of generation @gen. */
+int sm_fd_flags_slow(int fd, struct sm_fdinfo *fi, uint32_t gen)
 {
-	uint32_t gen = __atomic_load_n(&flags_gen, __ATOMIC_ACQUIRE);
-	int fl;
+	int fl = sm_real.fcntl(fd, F_GETFL);
 
-	if (fi && __atomic_load_n(&fi->fl_gen, __ATOMIC_ACQUIRE) == gen)
-		return __atomic_load_n(&fi->fl, __ATOMIC_RELAXED);
-	fl = sm_real.fcntl(fd, F_GETFL);
 	if (fi && fl >= 0) {
 		__atomic_store_n(&fi->fl, fl, __ATOMIC_RELAXED);
 		__atomic_store_n(&fi->fl_gen, gen, __ATOMIC_RELEASE);
@@ -311,15 +295,15 @@ int sm_fd_flags(int fd, struct sm_fdinfo *fi)
 
 void sm_fd_forget_range(unsigned int first, unsigned int last)
 {
-	unsigned int fd, end = NCHUNKS * CHUNK_SIZE - 1;
+	unsigned int fd, end = SM_FD_NCHUNKS * SM_FD_CHUNK_SIZE - 1;
 
 	if (last < end)
 		end = last;
 	for (fd = first; fd <= end && fd >= first; fd++) {
-		if (!(fd & (CHUNK_SIZE - 1)) &&
-		    !__atomic_load_n(&chunks[fd >> CHUNK_BITS],
+		if (!(fd & (SM_FD_CHUNK_SIZE - 1)) &&
+		    !__atomic_load_n(&sm_fd_chunks[fd >> SM_FD_CHUNK_BITS],
 				     __ATOMIC_RELAXED)) {
-			fd += CHUNK_SIZE - 1;
+			fd += SM_FD_CHUNK_SIZE - 1;
 			continue;
 		}
 		sm_fd_forget(fd);
@@ -473,14 +457,12 @@ void sm_fd_after_fork(void)
 }
 
 /* Cached per socket; sm_fd_sockopt_set() forgets it on a change. */
-bool sm_fd_sndtimeo(int fd, struct sm_fdinfo *fi)
+bool sm_fd_sndtimeo_slow(int fd, struct sm_fdinfo *fi)
 {
 	struct timeval tv = { 0 };
 	socklen_t len = sizeof(tv);
-	int v = __atomic_load_n(&fi->sndtimeo, __ATOMIC_RELAXED);
+	int v;
 
-	if (v != SM_TRI_UNKNOWN)
-		return v == SM_TRI_YES;
 	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0)
 		return false;
 	v = tv.tv_sec || tv.tv_usec ? SM_TRI_YES : SM_TRI_NO;
@@ -493,14 +475,12 @@ bool sm_fd_sndtimeo(int fd, struct sm_fdinfo *fi)
  * (loopback): the name is all user space can ask.  Cached per socket;
  * sm_fd_sockopt_set() forgets it when TCP_CONGESTION is set.
  */
-bool sm_fd_paced(int fd, struct sm_fdinfo *fi)
+bool sm_fd_paced_slow(int fd, struct sm_fdinfo *fi)
 {
 	char cc[16] = "";
 	socklen_t len = sizeof(cc) - 1;
-	int v = __atomic_load_n(&fi->paced, __ATOMIC_RELAXED);
+	int v;
 
-	if (v != SM_TRI_UNKNOWN)
-		return v == SM_TRI_YES;
 	if (sm_real.getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len) < 0)
 		return false;
 	v = !strncmp(cc, "bbr", 3) ? SM_TRI_YES : SM_TRI_NO;
@@ -510,13 +490,19 @@ bool sm_fd_paced(int fd, struct sm_fdinfo *fi)
 
 void sm_fd_sockopt_set(int fd, int level, int name)
 {
-	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	bool timeo = level == SOL_SOCKET &&
+		     (name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW);
+	bool cc = level == IPPROTO_TCP && name == TCP_CONGESTION;
+	struct sm_fdinfo *fi;
 
-	if (fi && level == SOL_SOCKET &&
-	    (name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW))
+	/* every TCP_CORK comes here: no lookup for the others */
+	if (!timeo && !cc)
+		return;
+	fi = sm_fd_peek(fd);
+	if (fi && timeo)
 		__atomic_store_n(&fi->sndtimeo, SM_TRI_UNKNOWN,
 				 __ATOMIC_RELAXED);
-	if (fi && level == IPPROTO_TCP && name == TCP_CONGESTION)
+	if (fi && cc)
 		__atomic_store_n(&fi->paced, SM_TRI_UNKNOWN,
 				 __ATOMIC_RELAXED);
 }
@@ -623,16 +609,6 @@ void sm_fd_files_changed(void)
 		__atomic_store_n(&file_gen, 1, __ATOMIC_RELAXED);
 }
 
-void sm_fd_written(int fd)
-{
-	struct sm_fdinfo *fi = sm_fd_peek(fd);
-	int kind = fi ? __atomic_load_n(&fi->kind, __ATOMIC_RELAXED) :
-		   SM_FD_UNKNOWN;
-
-	if (kind != SM_FD_TCP && kind != SM_FD_UNIX)
-		sm_fd_files_changed();
-}
-
 void sm_fd_stat_seen(int fd, const struct stat *st)
 {
 	struct sm_fdinfo *fi = sm_fd_get(fd);
@@ -644,35 +620,35 @@ void sm_fd_stat_seen(int fd, const struct stat *st)
 	fi->st_size = st->st_size;
 	fi->st_ino = st->st_ino;
 	fi->st_dev = st->st_dev;
-	fi->st_mtime_ns = st->st_mtim.tv_sec * 1000000000ULL +
-			  st->st_mtim.tv_nsec;
 	__atomic_store_n(&fi->st_gen, __atomic_load_n(&file_gen,
 						      __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
 }
 
-int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct stat *st)
+int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct sm_file *f)
 {
 	uint32_t gen = fi ? __atomic_load_n(&fi->st_gen, __ATOMIC_ACQUIRE) : 0;
+	struct stat st;
 
 	if (gen && gen == __atomic_load_n(&file_gen, __ATOMIC_ACQUIRE)) {
-		memset(st, 0, sizeof(*st));
-		st->st_mode = fi->st_mode;
-		st->st_size = fi->st_size;
-		st->st_ino = fi->st_ino;
-		st->st_dev = fi->st_dev;
-		st->st_mtim.tv_sec = fi->st_mtime_ns / 1000000000ULL;
-		st->st_mtim.tv_nsec = fi->st_mtime_ns % 1000000000ULL;
+		f->mode = fi->st_mode;
+		f->size = fi->st_size;
+		f->ino = fi->st_ino;
+		f->dev = fi->st_dev;
 		/* torn by a concurrent fstat of the same fd: ask the kernel */
 		if (__atomic_load_n(&fi->st_gen, __ATOMIC_ACQUIRE) == gen)
 			return 0;
 	}
-	if (sm_real.fstat(fd, st) < 0)
+	if (sm_real.fstat(fd, &st) < 0)
 		return -errno;
+	f->mode = st.st_mode;
+	f->size = st.st_size;
+	f->ino = st.st_ino;
+	f->dev = st.st_dev;
 	/* kept as the application's own answer would be: the next send
 	 * from this descriptor asks no more (a Python or rsync loop) */
 	if (fi)
-		sm_fd_stat_seen(fd, st);
+		sm_fd_stat_seen(fd, &st);
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -44,6 +45,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,7 +65,7 @@
 
 /* One socket's cork state and held bytes; private to this file. */
 struct sm_hold {
-	pthread_mutex_t lock;
+	int lock;		/* hold_lock(): 0 free, 1 taken, 2 waited for */
 	int fd;			/* a descriptor of the socket, for flushes */
 	uint64_t ino;		/* the socket (0: free) */
 	uint32_t fds;		/* descriptors known to refer to it */
@@ -95,6 +97,50 @@ struct sm_hold {
 	struct sm_hold *next_ino;	/* in its bucket, or the free list */
 };
 
+/*
+ * A hold's lock: a futex word, 0 free, 1 taken, 2 taken with a thread
+ * waiting (Drepper, "Futexes Are Tricky", mutex 3).  It is taken and
+ * released four times per corked response, where pthread_mutex_lock() and
+ * pthread_mutex_unlock() cost 57 instructions a pair (callgrind); free,
+ * this is one atomic each way.  Waits and wakes are the futex calls that
+ * a mutex makes too, and only when contended.
+ */
+static void lock_wait(int *l, int c)
+{
+	if (c != 2)
+		c = __atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE);
+	while (c) {
+		sm_real.syscall(SYS_futex, l, FUTEX_WAIT_PRIVATE, 2, NULL,
+				NULL, 0);
+		c = __atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+static inline void hold_lock(struct sm_hold *h)
+{
+	int c = 0;
+
+	if (!__atomic_compare_exchange_n(&h->lock, &c, 1, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		lock_wait(&h->lock, c);
+}
+
+static inline bool hold_trylock(struct sm_hold *h)
+{
+	int c = 0;
+
+	return __atomic_compare_exchange_n(&h->lock, &c, 1, false,
+					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+/* The lock alone (sm_hold_unlock() also finishes a zombie's reset). */
+static inline void hold_release(struct sm_hold *h)
+{
+	if (__atomic_exchange_n(&h->lock, 0, __ATOMIC_RELEASE) == 2)
+		sm_real.syscall(SYS_futex, &h->lock, FUTEX_WAKE_PRIVATE, 1,
+				NULL, NULL, 0);
+}
+
 /* list_lock is taken before a hold's lock, never while holding one. */
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t list_cond = PTHREAD_COND_INITIALIZER;
@@ -111,7 +157,7 @@ static bool timer_failed;		/* no thread for it: hold nothing */
 static bool passthrough;		/* sandboxed: hold nothing, ever */
 static int nwaiting;			/* holds waiting for a loop's wait */
 /* This thread waits in epoll_wait: an event loop's. */
-static __thread bool loop_thread;
+static SM_TLS bool loop_thread;
 
 static uint64_t now_ns(void)
 {
@@ -204,16 +250,15 @@ static struct sm_hold *new_locked(int fd, uint64_t ino)
 		h = calloc(1, sizeof(*h));
 		if (!h)
 			return NULL;
-		pthread_mutex_init(&h->lock, NULL);
 		h->next_all = all_holds;
 		all_holds = h;
 	}
 	/* a thread may still have it locked from its last life */
-	pthread_mutex_lock(&h->lock);
+	hold_lock(h);
 	reset_locked(h, ino);
 	h->fd = fd;
 	h->fds = 0;
-	pthread_mutex_unlock(&h->lock);
+	hold_release(h);
 	h->next_ino = *bucket(ino);
 	*bucket(ino) = h;
 	return h;
@@ -249,9 +294,9 @@ void sm_hold_detach(struct sm_fdinfo *fi)
 		unhash_locked(h);
 		h->next_ino = free_holds;
 		free_holds = h;
-		if (pthread_mutex_trylock(&h->lock) == 0) {
+		if (hold_trylock(h)) {
 			reset_locked(h, 0);
-			pthread_mutex_unlock(&h->lock);
+			hold_release(h);
 		} else {
 			__atomic_store_n(&h->zombie, true, __ATOMIC_RELEASE);
 		}
@@ -279,16 +324,15 @@ void sm_hold_attach_dup(struct sm_fdinfo *fi, const struct sm_fdinfo *from)
  * @fd's hold: its socket's, found through any of its descriptors; made if
  * @create and the engine holds this socket's writes (policy.c).  Unlocked;
  * NULL if none.  Looking by inode costs a classification (system calls)
- * only for a descriptor the shim has not seen yet.
+ * only for a descriptor the shim has not seen yet.  The entry's own hold,
+ * the answer four times per corked response, is inline (hold_of()).
  */
-static struct sm_hold *hold_of(int fd, struct sm_fdinfo *fi, bool create,
-			       bool via_more)
+static __attribute__((noinline)) struct sm_hold *
+hold_find(int fd, struct sm_fdinfo *fi, bool create, bool via_more)
 {
-	struct sm_hold *h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
+	struct sm_hold *h;
 	int kind;
 
-	if (h && __atomic_load_n(&h->ino, __ATOMIC_RELAXED) == fi->ino)
-		return h;
 	kind = sm_fd_classify(fd, fi);
 	if (kind != SM_FD_TCP && kind != SM_FD_UNIX)
 		return NULL;
@@ -304,24 +348,36 @@ static struct sm_hold *hold_of(int fd, struct sm_fdinfo *fi, bool create,
 	return h;
 }
 
+static inline struct sm_hold *hold_of(int fd, struct sm_fdinfo *fi,
+				      bool create, bool via_more)
+{
+	struct sm_hold *h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
+
+	if (h && __atomic_load_n(&h->ino, __ATOMIC_RELAXED) == fi->ino)
+		return h;
+	return hold_find(fd, fi, create, via_more);
+}
+
 /*
  * The hold to look at for a call on @fd that may have to wait for held
  * bytes (@create: or starts a hold).  With no bytes held anywhere and no
- * hold of its own, a call cannot overtake anything: no lookup.
+ * hold of its own, a call cannot overtake anything: no lookup.  *@fip is
+ * @fd's entry as the caller peeked it (NULL: none yet); with a hold it is
+ * the entry on return, so that no caller looks it up twice.
  */
-static struct sm_hold *hold_for(int fd, bool create, bool via_more)
+static struct sm_hold *hold_for(int fd, struct sm_fdinfo **fip, bool create,
+				bool via_more)
 {
-	struct sm_fdinfo *fi;
+	struct sm_fdinfo *fi = *fip;
 
 	if (sandboxed())
 		return NULL;
 	if (create && (!sm_active() || sm_opt.ENGINE == SM_ENGINE_NATIVE))
 		create = false;
-	fi = create ? sm_fd_get(fd) : sm_fd_peek(fd);
 	if (!create && !sm_hold_any() &&
 	    (!fi || !__atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE)))
 		return NULL;
-	if (!fi && !(fi = sm_fd_get(fd)))
+	if (!fi && !(fi = *fip = sm_fd_get(fd)))
 		return NULL;
 	return hold_of(fd, fi, create, via_more);
 }
@@ -340,9 +396,9 @@ static struct sm_hold *lock_hold(struct sm_hold *h, uint64_t ino,
 {
 	if (!h)
 		return NULL;
-	pthread_mutex_lock(&h->lock);
+	hold_lock(h);
 	if (h->ino != ino || h->zombie) {
-		pthread_mutex_unlock(&h->lock);
+		hold_release(h);
 		return NULL;
 	}
 	if (h->shared)
@@ -359,7 +415,7 @@ static struct sm_hold *lock_checked(struct sm_hold *h, uint64_t ino)
 
 struct sm_hold *sm_hold_lock(int fd, struct sm_fdinfo *fi)
 {
-	struct sm_hold *h = hold_for(fd, false, false);
+	struct sm_hold *h = hold_for(fd, &fi, false, false);
 
 	return h ? lock_checked(h, fi->ino) : NULL;
 }
@@ -368,7 +424,7 @@ void sm_hold_unlock(struct sm_hold *h)
 {
 	if (__atomic_load_n(&h->zombie, __ATOMIC_ACQUIRE))
 		reset_locked(h, 0);
-	pthread_mutex_unlock(&h->lock);
+	hold_release(h);
 }
 
 /* ---- the timer: the cork ceiling -------------------------------------- */
@@ -684,9 +740,9 @@ void sm_hold_spent(struct sm_hold *h, size_t n)
  * shim took a write is reported by the socket's next call, as the kernel
  * reports an error that comes after a successful write.
  */
-static bool room_for(struct sm_hold *h, int fd, size_t need, int flags)
+static bool room_for(struct sm_hold *h, int fd, struct sm_fdinfo *fi,
+		     size_t need, int flags)
 {
-	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	int fl = sm_fd_flags(fd, fi), outq, sndbuf;
 	socklen_t len = sizeof(sndbuf);
 
@@ -715,14 +771,15 @@ static bool room_for(struct sm_hold *h, int fd, size_t need, int flags)
  * MSG_MORE), only this process writes to it, the bytes fit, and the kernel
  * would take them at once.
  */
-static bool holdable(struct sm_hold *h, int fd, size_t n, int flags)
+static bool holdable(struct sm_hold *h, int fd, struct sm_fdinfo *fi,
+		     size_t n, int flags)
 {
 	if (!(h->app_cork || (flags & MSG_MORE)) || h->shut || h->err ||
 	    h->dead || h->shared || (flags & ~SM_HOLD_FLAGS))
 		return false;
 	if (!n || h->len + n > SM_HOLD_MAX || !timer_ready())
 		return false;
-	return room_for(h, fd, h->len + n, flags);
+	return room_for(h, fd, fi, h->len + n, flags);
 }
 
 static size_t iov_total(const struct iovec *iov, int cnt, bool *ok)
@@ -796,8 +853,9 @@ static bool pass_on(struct sm_hold *h, int fd, int flags, ssize_t *res)
 }
 
 /* The write of @cnt iovecs at @iov (the application's) on locked @h. */
-static bool write_locked(struct sm_hold *h, int fd, const struct iovec *iov,
-			 int cnt, int flags, ssize_t *res)
+static bool write_locked(struct sm_hold *h, int fd, struct sm_fdinfo *fi,
+			 const struct iovec *iov, int cnt, int flags,
+			 ssize_t *res)
 {
 	struct iovec v[SM_HOLD_IOV - 1];
 	bool ok;
@@ -816,7 +874,7 @@ static bool write_locked(struct sm_hold *h, int fd, const struct iovec *iov,
 	n = iov_total(v, cnt, &ok);
 	if (!ok)
 		return pass_on(h, fd, flags, res);
-	if (holdable(h, fd, n, flags) && append_locked(h, v, cnt, n)) {
+	if (holdable(h, fd, fi, n, flags) && append_locked(h, v, cnt, n)) {
 		sm_count(&sm_stats->hold_writes, 1);
 		*res = n;
 		return true;
@@ -830,13 +888,13 @@ static bool write_locked(struct sm_hold *h, int fd, const struct iovec *iov,
 bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		   ssize_t *res)
 {
-	struct sm_fdinfo *fi;
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	struct sm_hold *h;
 	bool done;
 
-	sm_fd_written(fd);
+	sm_fd_written_to(fi);
 	/* The send family: MSG_MORE may start a hold, as TCP_CORK does. */
-	h = hold_for(fd, flags & MSG_MORE, true);
+	h = hold_for(fd, &fi, flags & MSG_MORE, true);
 	if (!h)
 		return false;
 	/* The common case, unlocked: nothing held, nothing corked (and the
@@ -848,23 +906,23 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 		__atomic_store_n(&h->budget, 0, __ATOMIC_RELAXED);
 		return false;
 	}
-	fi = sm_fd_peek(fd);
 	h = lock_checked(h, fi->ino);
 	if (!h)
 		return false;
-	done = write_locked(h, fd, iov, cnt, flags, res);
+	done = write_locked(h, fd, fi, iov, cnt, flags, res);
 	sm_hold_unlock(h);
 	return done;
 }
 
 int sm_hold_before_write(int fd, int flags)
 {
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	struct sm_hold *h;
 	ssize_t res = 0;
 
-	sm_fd_written(fd);
-	h = hold_for(fd, false, false);
-	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+	sm_fd_written_to(fi);
+	h = hold_for(fd, &fi, false, false);
+	if (!h || !(h = lock_checked(h, fi->ino)))
 		return 0;
 	pass_on(h, fd, flags, &res);
 	sm_hold_unlock(h);
@@ -973,9 +1031,12 @@ static uint64_t flush_all(bool due_only);
  */
 static bool may_wait(struct sm_hold *h, int fd)
 {
-	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_fdinfo *fi;
 
-	return loop_thread && fi && sm_policy_batches(&sm_opt, fi->kind) &&
+	if (!loop_thread)	/* most threads: no lookup */
+		return false;
+	fi = sm_fd_peek(fd);
+	return fi && sm_policy_batches(&sm_opt, fi->kind) &&
 	       !h->kern_cork && !h->more_sent && !h->shared && !h->err &&
 	       !h->dead && !h->shut &&
 	       (h->waiting || __atomic_load_n(&nwaiting, __ATOMIC_RELAXED) <
@@ -997,7 +1058,7 @@ bool sm_hold_take_body(struct sm_hold *h, int fd, struct sm_map *map,
 		       const void *body, size_t n)
 {
 	if (!sm_hold_may_batch(h, fd) ||
-	    !room_for(h, fd, h->len + n, MSG_DONTWAIT))
+	    !room_for(h, fd, sm_fd_peek(fd), h->len + n, MSG_DONTWAIT))
 		return false;
 	h->body_map = map;
 	h->body = body;
@@ -1054,7 +1115,7 @@ static bool flush_batched(void)
 		for (n = 0; next && n < SM_BATCH_ROUND; next = next->next_all) {
 			h = next;
 			if (!__atomic_load_n(&h->len, __ATOMIC_RELAXED) ||
-			    pthread_mutex_trylock(&h->lock))
+			    !hold_trylock(h))
 				continue;
 			if (!h->len || !h->ino || h->zombie) {
 				sm_hold_unlock(h);
@@ -1123,7 +1184,8 @@ static int set_cork(struct sm_hold *h, int fd, bool on)
 		h->waiting = true;
 		return 0;
 	}
-	flush_locked(h, fd, false, false);
+	if (h->len)
+		flush_locked(h, fd, false, false);
 	/* a socket shared with another process may have been corked there */
 	if (h->kern_cork || h->more_sent || h->shared)
 		ret = sm_real.setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero,
@@ -1136,6 +1198,7 @@ static int set_cork(struct sm_hold *h, int fd, bool on)
 bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 			socklen_t len, int *res)
 {
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	struct sm_hold *h;
 	bool cork = level == IPPROTO_TCP && name == TCP_CORK;
 	int on;
@@ -1144,12 +1207,12 @@ bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 	/* a value the kernel cannot read is its own EFAULT */
 	if (cork && (len < sizeof(int) || sm_copy_in(&on, val, sizeof(on))))
 		cork = false;
-	h = hold_for(fd, cork, false);
+	h = hold_for(fd, &fi, cork, false);
 	/* the uncork keeps a queued body: the loop's wait sends it */
-	if (!h || !(h = lock_hold(h, sm_fd_peek(fd)->ino, cork && !on)))
+	if (!h || !(h = lock_hold(h, fi->ino, cork && !on)))
 		return false;
 	/* an AF_UNIX socket holding MSG_MORE bytes has no cork to set */
-	if (sm_fd_peek(fd)->kind != SM_FD_TCP)
+	if (fi->kind != SM_FD_TCP)
 		cork = false;
 	if (cork) {
 		*res = set_cork(h, fd, on != 0);
@@ -1167,9 +1230,10 @@ bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 
 void sm_hold_cork_applied(int fd, int on)
 {
-	struct sm_hold *h = hold_for(fd, false, false);
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h = hold_for(fd, &fi, false, false);
 
-	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+	if (!h || !(h = lock_checked(h, fi->ino)))
 		return;
 	/* the kernel's cork is the application's now, as set */
 	h->app_cork = on;
@@ -1181,9 +1245,10 @@ void sm_hold_cork_applied(int fd, int on)
 
 void sm_hold_sockopt_applied(int fd)
 {
-	struct sm_hold *h = hold_for(fd, false, false);
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h = hold_for(fd, &fi, false, false);
 
-	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+	if (!h || !(h = lock_checked(h, fi->ino)))
 		return;
 	h->budget = 0;		/* SO_SNDBUF, maybe */
 	h->sndbuf = 0;
@@ -1217,10 +1282,11 @@ void sm_hold_getsockopt(int fd, int level, int name, void *val,
 
 size_t sm_hold_queued(int fd)
 {
-	struct sm_hold *h = hold_for(fd, false, false);
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	struct sm_hold *h = hold_for(fd, &fi, false, false);
 	size_t n;
 
-	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+	if (!h || !(h = lock_checked(h, fi->ino)))
 		return 0;
 	n = h->len;
 	sm_hold_unlock(h);
@@ -1254,13 +1320,14 @@ void sm_hold_close(int fd)
 
 void sm_hold_shutdown(int fd, int how)
 {
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
 	struct sm_hold *h;
 
 	if (how != SHUT_WR && how != SHUT_RDWR)
 		return;
 	/* made if need be: the write side stays shut for every descriptor */
-	h = hold_for(fd, true, true);
-	if (!h || !(h = lock_checked(h, sm_fd_peek(fd)->ino)))
+	h = hold_for(fd, &fi, true, true);
+	if (!h || !(h = lock_checked(h, fi->ino)))
 		return;
 	flush_for_close(h, fd);
 	h->shut = true;
@@ -1369,7 +1436,7 @@ static uint64_t flush_all(bool due_only)
 				next = d;
 			continue;
 		}
-		pthread_mutex_lock(&h->lock);
+		hold_lock(h);
 		if (h->len && h->ino && (!due_only || h->deadline <= now)) {
 			if (flush_locked(h, h->fd, due_only, due_only) ==
 			    -EAGAIN)
@@ -1442,12 +1509,12 @@ void sm_hold_sandbox(void)
 	if (__atomic_exchange_n(&passthrough, true, __ATOMIC_SEQ_CST))
 		return;
 	for (h = all_holds; h; h = h->next_all) {
-		pthread_mutex_lock(&h->lock);
+		hold_lock(h);
 		if (h->ino && h->fds) {
 			drain_defer(h);
 			kernel_cork(h, h->fd);
 		}
-		pthread_mutex_unlock(&h->lock);
+		hold_release(h);
 	}
 	pthread_mutex_lock(&list_lock);
 	timer_quit = true;
@@ -1478,7 +1545,7 @@ void sm_hold_after_fork(void)
 	timer_failed = false;
 	nheld = 0;
 	for (h = all_holds; h; h = h->next_all) {
-		pthread_mutex_init(&h->lock, NULL);
+		h->lock = 0;
 		h->len = 0;
 	}
 }

@@ -19,6 +19,7 @@ char sm_program[SM_PROGRAM_MAX];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool active;
 static bool sandboxed;
+int sm_live;
 
 bool sm_sandboxed(void)
 {
@@ -29,6 +30,7 @@ void sm_sandbox(void)
 {
 	if (__atomic_exchange_n(&sandboxed, true, __ATOMIC_SEQ_CST))
 		return;
+	__atomic_store_n(&sm_live, SM_LIVE_OFF, __ATOMIC_RELEASE);
 	sm_hold_sandbox();
 }
 
@@ -67,7 +69,7 @@ void sm_fork_child(void)
 
 static void sm_init(void)
 {
-	int saved = errno;
+	int saved = errno, unknown = SM_LIVE_UNKNOWN;
 
 	sm_real_resolve();
 	/* Before main(): nginx later writes its process title over argv. */
@@ -83,10 +85,14 @@ static void sm_init(void)
 			 sm_program, sm_opt.ENGINE,
 			 sm_opt.ZC, (unsigned long long)sm_opt.ZC_MIN);
 	}
+	/* a sandbox that came meanwhile has the last word */
+	__atomic_compare_exchange_n(&sm_live, &unknown,
+				    active ? SM_LIVE_ON : SM_LIVE_OFF, false,
+				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	errno = saved;
 }
 
-bool sm_active(void)
+bool sm_active_slow(void)
 {
 	pthread_once(&init_once, sm_init);
 	return active && !sm_sandboxed();

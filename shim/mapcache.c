@@ -18,7 +18,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sm.h"
@@ -29,12 +28,12 @@ struct sm_map {
 	void *addr;
 	size_t len;
 	loff_t base;
-	dev_t dev;
-	ino_t ino;
+	uint64_t dev;
+	uint64_t ino;
 	int refs;
 };
 
-static __thread struct sm_map *tls_map;
+static SM_TLS struct sm_map *tls_map;
 static pthread_key_t map_key;
 static pthread_once_t map_once = PTHREAD_ONCE_INIT;
 
@@ -63,10 +62,10 @@ static void make_key(void)
 	pthread_key_create(&map_key, thread_exit);
 }
 
-static bool covers(const struct sm_map *m, const struct stat *st,
+static bool covers(const struct sm_map *m, const struct sm_file *f,
 		   loff_t start, size_t len)
 {
-	return m->dev == st->st_dev && m->ino == st->st_ino &&
+	return m->dev == f->dev && m->ino == f->ino &&
 	       start >= m->base &&
 	       (uint64_t)(start - m->base) + len <= m->len;
 }
@@ -75,7 +74,7 @@ static bool covers(const struct sm_map *m, const struct stat *st,
  * A mapping of @fd covering [start, start + len), with a reference for the
  * caller; *ptr is the address of @start.  Returns NULL with -errno in *err.
  */
-struct sm_map *sm_map_get(int fd, const struct stat *st, loff_t start,
+struct sm_map *sm_map_get(int fd, const struct sm_file *f, loff_t start,
 			  size_t len, const void **ptr, int *err)
 {
 	static long pagesz;
@@ -83,7 +82,7 @@ struct sm_map *sm_map_get(int fd, const struct stat *st, loff_t start,
 	loff_t base;
 	size_t mlen;
 
-	if (m && !covers(m, st, start, len))
+	if (m && !covers(m, f, start, len))
 		drop_cached();
 	m = tls_map;
 	if (!m) {
@@ -108,8 +107,8 @@ struct sm_map *sm_map_get(int fd, const struct stat *st, loff_t start,
 		}
 		m->len = mlen;
 		m->base = base;
-		m->dev = st->st_dev;
-		m->ino = st->st_ino;
+		m->dev = f->dev;
+		m->ino = f->ino;
 		m->refs = 1;		/* the cache's */
 		tls_map = m;
 		/* Any non-NULL value makes the destructor run at exit. */

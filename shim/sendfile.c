@@ -94,7 +94,7 @@ struct sm_xfer {
 	struct sm_hold *h;	/* held headers go first, or NULL */
 	int more;		/* MSG_MORE while the application corks */
 	uint64_t ino;
-	const struct stat *st;	/* in_fd's, for the mapping cache */
+	const struct sm_file *file;	/* in_fd's, for the mapping cache */
 	size_t done;		/* bytes sent so far */
 	bool interrupted;	/* a signal handler without SA_RESTART ran */
 	int fallback;		/* why the rest went native, or -1 */
@@ -147,7 +147,7 @@ static ssize_t send_chunk(struct sm_ring *r, struct sm_xfer *x, size_t chunk)
 		s.kfile = x->in_fd;
 		s.kpos = x->pos + x->done;
 	} else {
-		map = sm_map_get(x->in_fd, x->st, x->pos + x->done, chunk,
+		map = sm_map_get(x->in_fd, x->file, x->pos + x->done, chunk,
 				 &buf, &err);
 		if (!map) {
 			x->fallback = SM_FB_map_failed;
@@ -238,7 +238,7 @@ static bool queue_body(struct sm_xfer *x)
 	const void *buf;
 	int err;
 
-	map = sm_map_get(x->in_fd, x->st, x->pos, x->len, &buf, &err);
+	map = sm_map_get(x->in_fd, x->file, x->pos, x->len, &buf, &err);
 	if (!map)
 		return false;
 	if (sm_hold_take_body(x->h, x->out_fd, map, buf, x->len))
@@ -256,7 +256,7 @@ static bool queue_body(struct sm_xfer *x)
  */
 static bool on_live_stack(const void *p, size_t n)
 {
-	static __thread uintptr_t lo, hi;
+	static SM_TLS uintptr_t lo, hi;
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
 	uintptr_t a = (uintptr_t)p;
 
@@ -283,17 +283,19 @@ static bool on_live_stack(const void *p, size_t n)
  * them.  With an offset pointer (or odd descriptor modes) a zero-length
  * real sendfile lets the kernel check everything and send nothing; without
  * one only the modes are left, and their flags tell those.  A pointer on
- * the live stack to a range inside the file (@st: in_fd's, or NULL) needs
+ * the live stack to a range inside the file (@f: in_fd's, or NULL) needs
  * no check either: the range is below the filesystem's maximum file size,
  * whose EOVERFLOW is the one check left.  Left to the kernel: O_DIRECT
  * files (their alignment rules apply to sendfile(2)) and an offset + count
  * that overflows (EINVAL).  Returns true with *pos set, or false with the
  * reason to pass to native() in *why (-1: the kernel's own answer).
+ * @in_fi: in_fd's entry (or NULL).
  */
-static bool start_pos(int out_fd, int in_fd, off64_t *offset, size_t count,
-		      const struct stat *st, loff_t *pos, int *why)
+static bool start_pos(int out_fd, int in_fd, struct sm_fdinfo *in_fi,
+		      off64_t *offset, size_t count, const struct sm_file *f,
+		      loff_t *pos, int *why)
 {
-	int fl = sm_fd_flags(in_fd, sm_fd_get(in_fd));
+	int fl = sm_fd_flags(in_fd, in_fi);
 	bool checked = false;
 	off64_t off;
 
@@ -301,10 +303,10 @@ static bool start_pos(int out_fd, int in_fd, off64_t *offset, size_t count,
 	if (fl < 0 || (fl & O_DIRECT))
 		return false;
 	/* The kernel takes any alignment: so do we (memcpy, not *offset). */
-	if (offset && st && on_live_stack(offset, sizeof(*offset))) {
+	if (offset && f && on_live_stack(offset, sizeof(*offset))) {
 		memcpy(&off, offset, sizeof(off));
-		checked = off >= 0 && off <= st->st_size &&
-			  count <= (uint64_t)(st->st_size - off);
+		checked = off >= 0 && off <= f->size &&
+			  count <= (uint64_t)(f->size - off);
 	}
 	if (((offset && !checked) ||
 	     (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH)) &&
@@ -422,8 +424,8 @@ static ssize_t kmod_send(struct sm_hold *h, int out_fd, int in_fd,
 		flags |= SPLICEMSG_SEND_OFFPTR;
 		where = (uintptr_t)offset;
 	} else {
-		if (!start_pos(out_fd, in_fd, offset, count, NULL, &pos,
-			       &why))
+		if (!start_pos(out_fd, in_fd, sm_fd_get(in_fd), offset, count,
+			       NULL, &pos, &why))
 			return native(h, out_fd, in_fd, offset, count, why);
 		where = pos;
 	}
@@ -519,7 +521,7 @@ ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count)
 		return native(NULL, out_fd, in_fd, offset, count,
 			      SM_FB_ineligible);
 	kind = sm_fd_classify(out_fd, fi);
-	sm_fd_written(out_fd);	/* into a file: it changed */
+	sm_fd_written_to(fi);	/* into a file: it changed */
 	sm_count(&sm_stats->calls_by_socket[kind == SM_FD_TCP ? SM_SOCK_TCP :
 					    kind == SM_FD_UNIX ? SM_SOCK_UNIX :
 					    SM_SOCK_OTHER], 1);
@@ -546,10 +548,11 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 			     .zc_supported = true, .zc_budget = true };
 	struct sm_xfer x = { .out_fd = out_fd, .in_fd = in_fd,
 			     .fallback = -1 };
+	struct sm_fdinfo *in_fi;
 	struct sm_choice ch;
+	struct sm_file file;
 	struct sm_ring *r;
 	const void *held;
-	struct stat st;
 	ssize_t ret;
 	int fl, why;
 
@@ -599,9 +602,9 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	}
 
 	/* The call may leave sendfile(2): now check everything. */
-	if (sm_fd_stat(in_fd, sm_fd_get(in_fd), &st) < 0 ||
-	    !S_ISREG(st.st_mode) ||
-	    st.st_size <= 0) {	/* procfs-like files report size 0 */
+	in_fi = sm_fd_get(in_fd);
+	if (sm_fd_stat(in_fd, in_fi, &file) < 0 || !S_ISREG(file.mode) ||
+	    file.size <= 0) {	/* procfs-like files report size 0 */
 		/* the module's own send answers as sendfile(2) would */
 		if (c.kmod_ok)
 			return kmod_send(h, out_fd, in_fd, offset, count);
@@ -629,17 +632,18 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	if (sm_fd_sndtimeo(out_fd, fi))
 		return native(h, out_fd, in_fd, offset, count, SM_FB_sndtimeo);
 
-	if (!start_pos(out_fd, in_fd, offset, count, &st, &x.pos, &why))
+	if (!start_pos(out_fd, in_fd, in_fi, offset, count, &file, &x.pos,
+		       &why))
 		return native(h, out_fd, in_fd, offset, count, why);
-	if (x.pos >= st.st_size) {
+	if (x.pos >= file.size) {
 		/* At or past EOF sendfile(2) sends nothing and returns 0. */
 		sm_count_call(ch.path, 0);
 		return 0;
 	}
-	x.st = &st;
+	x.file = &file;
 	x.len = count < SM_MAX_RW ? count : SM_MAX_RW;
-	if ((uint64_t)st.st_size - x.pos < x.len)
-		x.len = st.st_size - x.pos;
+	if ((uint64_t)file.size - x.pos < x.len)
+		x.len = file.size - x.pos;
 	x.path = ch.path;
 	fl = sm_fd_flags(out_fd, fi);
 	x.nonblock = fl >= 0 && (fl & O_NONBLOCK);

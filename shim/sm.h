@@ -27,6 +27,12 @@
 #define SM_EXPORT __attribute__((visibility("default")))
 #define sm_likely(x) __builtin_expect(!!(x), 1)
 #define sm_unlikely(x) __builtin_expect(!!(x), 0)
+/*
+ * Thread-local state, in the static TLS block: a plain load from the
+ * thread pointer instead of a __tls_get_addr() call per access (the
+ * library is preloaded, or linked, so the block has room for it).
+ */
+#define SM_TLS __thread __attribute__((tls_model("initial-exec")))
 
 /* ---- real.c: the functions we interpose, resolved once ---------------- */
 struct sm_real {
@@ -151,18 +157,67 @@ struct sm_fdinfo {
 	uint64_t st_size;
 	uint64_t st_ino;
 	uint64_t st_dev;
-	uint64_t st_mtime_ns;
 };
 
-/* Entry for @fd, created on demand; NULL if @fd is out of range or OOM. */
-struct sm_fdinfo *sm_fd_get(int fd);
+/*
+ * The table: chunks of entries, made on first use and never freed.  Its
+ * lookups and the cached answers below are inline: every interposed call
+ * asks them, several times per corked response (callgrind: a call each
+ * cost more than the lookup).  The slow paths are fdstate.c's.
+ */
+#define SM_FD_CHUNK_BITS 10
+#define SM_FD_CHUNK_SIZE (1 << SM_FD_CHUNK_BITS)
+#define SM_FD_NCHUNKS 1024		/* covers fds below 1 Mi */
+extern struct sm_fdinfo *sm_fd_chunks[SM_FD_NCHUNKS];
+/* Bumped by every change of any descriptor's file status flags. */
+extern uint32_t sm_fd_flags_gen;
+
+struct sm_fdinfo *sm_fd_make(int fd);
+int sm_fd_classify_slow(int fd, struct sm_fdinfo *fi);
+int sm_fd_flags_slow(int fd, struct sm_fdinfo *fi, uint32_t gen);
+bool sm_fd_sndtimeo_slow(int fd, struct sm_fdinfo *fi);
+bool sm_fd_paced_slow(int fd, struct sm_fdinfo *fi);
+/* A file may have changed (a write to one, truncate): every remembered
+ * fstat() answer is stale. */
+void sm_fd_files_changed(void);
+
 /* Existing entry or NULL, never allocates (async-signal-safe). */
-struct sm_fdinfo *sm_fd_peek(int fd);
+static inline struct sm_fdinfo *sm_fd_peek(int fd)
+{
+	struct sm_fdinfo *c;
+
+	if (sm_unlikely((unsigned int)fd >= SM_FD_NCHUNKS * SM_FD_CHUNK_SIZE))
+		return NULL;
+	c = __atomic_load_n(&sm_fd_chunks[fd >> SM_FD_CHUNK_BITS],
+			    __ATOMIC_ACQUIRE);
+	return c ? &c[fd & (SM_FD_CHUNK_SIZE - 1)] : NULL;
+}
+
+/* Entry for @fd, created on demand; NULL if @fd is out of range or OOM. */
+static inline struct sm_fdinfo *sm_fd_get(int fd)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+
+	return sm_likely(fi) ? fi : sm_fd_make(fd);
+}
+
 /* Classify @fd if unknown; returns its kind. */
-int sm_fd_classify(int fd, struct sm_fdinfo *fi);
+static inline int sm_fd_classify(int fd, struct sm_fdinfo *fi)
+{
+	int kind = __atomic_load_n(&fi->kind, __ATOMIC_RELAXED);
+
+	return sm_likely(kind) ? kind : sm_fd_classify_slow(fd, fi);
+}
 void sm_fd_forget(int fd);
 /* fcntl(fd, F_GETFL), cached until the process changes any file flags. */
-int sm_fd_flags(int fd, struct sm_fdinfo *fi);
+static inline int sm_fd_flags(int fd, struct sm_fdinfo *fi)
+{
+	uint32_t gen = __atomic_load_n(&sm_fd_flags_gen, __ATOMIC_ACQUIRE);
+
+	if (fi && __atomic_load_n(&fi->fl_gen, __ATOMIC_ACQUIRE) == gen)
+		return __atomic_load_n(&fi->fl, __ATOMIC_RELAXED);
+	return sm_fd_flags_slow(fd, fi, gen);
+}
 void sm_fd_flags_changed(void);
 void sm_fd_forget_range(unsigned int first, unsigned int last);
 bool sm_fd_is_owned(int fd);
@@ -185,14 +240,31 @@ void sm_fd_opened(int fd, int flags);
 void sm_fd_stat_seen(int fd, const struct stat *st);
 /* The same for fstatat(@dir, @path, ..., AT_EMPTY_PATH). */
 void sm_fd_stat_path(int dir, const char *path, const struct stat *st);
+/* What the engine reads of a file's fstat(). */
+struct sm_file {
+	int64_t size;		/* st_size */
+	uint64_t ino;
+	uint64_t dev;
+	uint32_t mode;
+};
 /* fstat(@fd), from the application's own answer while no file has been
  * written in this process since; 0 or -errno. */
-int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct stat *st);
-/* A write-like call on @fd (any descriptor): a file it may have changed
- * makes every remembered fstat() answer stale. */
-void sm_fd_written(int fd);
-/* The same, for a call that names a file by path (truncate). */
-void sm_fd_files_changed(void);
+int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct sm_file *f);
+/* A write-like call on the descriptor whose entry is @fi (NULL: none):
+ * a file it may have changed makes every remembered fstat() answer stale. */
+static inline void sm_fd_written_to(const struct sm_fdinfo *fi)
+{
+	int kind = fi ? __atomic_load_n(&fi->kind, __ATOMIC_RELAXED) :
+		   SM_FD_UNKNOWN;
+
+	if (kind != SM_FD_TCP && kind != SM_FD_UNIX)
+		sm_fd_files_changed();
+}
+/* The same for @fd (any descriptor). */
+static inline void sm_fd_written(int fd)
+{
+	sm_fd_written_to(sm_fd_peek(fd));
+}
 /* @newfd is now a duplicate of @oldfd: it shares its facts and hold. */
 void sm_fd_dup(int oldfd, int newfd);
 /* Another process may now write to @fd's socket (SCM_RIGHTS, a fork). */
@@ -204,9 +276,19 @@ void sm_fd_forked(void);
 /* Any descriptor of the same socket as @h other than @fd, or -1. */
 int sm_fd_other_of(const struct sm_hold *h, int fd);
 /* Does the socket have SO_SNDTIMEO?  Asked once, cached. */
-bool sm_fd_sndtimeo(int fd, struct sm_fdinfo *fi);
+static inline bool sm_fd_sndtimeo(int fd, struct sm_fdinfo *fi)
+{
+	int v = __atomic_load_n(&fi->sndtimeo, __ATOMIC_RELAXED);
+
+	return sm_likely(v) ? v == SM_TRI_YES : sm_fd_sndtimeo_slow(fd, fi);
+}
 /* Does the TCP socket's congestion control pace (bbr)?  Asked once. */
-bool sm_fd_paced(int fd, struct sm_fdinfo *fi);
+static inline bool sm_fd_paced(int fd, struct sm_fdinfo *fi)
+{
+	int v = __atomic_load_n(&fi->paced, __ATOMIC_RELAXED);
+
+	return sm_likely(v) ? v == SM_TRI_YES : sm_fd_paced_slow(fd, fi);
+}
 /* setsockopt(@level, @name) on @fd: forget what it may have changed. */
 void sm_fd_sockopt_set(int fd, int level, int name);
 
@@ -380,9 +462,8 @@ int sm_policy_setup_fallback(int err);
 #define SM_ZC_DECAY_AT 64	/* halve the counts here: recent sends rule */
 
 /* ---- mapcache.c: file windows kept across calls ---------------------- */
-struct stat;
 struct sm_map;
-struct sm_map *sm_map_get(int fd, const struct stat *st, loff_t start,
+struct sm_map *sm_map_get(int fd, const struct sm_file *f, loff_t start,
 			  size_t len, const void **ptr, int *err);
 void sm_map_put(struct sm_map *m);
 
@@ -508,8 +589,18 @@ int sm_clone(int (*fn)(void *), void *stack, int flags, void *arg,
 /* program_invocation_short_name as it was at start (cut to fit): what
  * ONLY, SKIP and the statistics call the program. */
 extern char sm_program[SM_PROGRAM_MAX];
-/* 1 when the shim is active in this process; runs init on first use. */
-bool sm_active(void);
+/* SM_LIVE_ON once started and active, SM_LIVE_OFF if not (or sandboxed). */
+enum { SM_LIVE_UNKNOWN, SM_LIVE_ON, SM_LIVE_OFF };
+extern int sm_live;
+bool sm_active_slow(void);
+/* 1 when the shim is active in this process; runs init on first use.
+ * Inline: every sendfile and every cork asks. */
+static inline bool sm_active(void)
+{
+	int live = __atomic_load_n(&sm_live, __ATOMIC_ACQUIRE);
+
+	return sm_likely(live) ? live == SM_LIVE_ON : sm_active_slow();
+}
 /*
  * A seccomp filter is coming: from here on the shim makes no system call
  * the application did not ask for.  Held bytes go now, the timer ends,

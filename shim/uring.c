@@ -116,8 +116,8 @@ struct sm_ring {
 	bool batch_done[SM_RING_ENTRIES];
 };
 
-static __thread struct sm_ring *tls_ring;
-static __thread int tls_setup_err;
+static SM_TLS struct sm_ring *tls_ring;
+static SM_TLS int tls_setup_err;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sm_ring *registry;
 static pthread_key_t ring_key;

@@ -31,9 +31,35 @@ START_TEST(good_memory_is_copied)
 }
 END_TEST
 
+/* Words, then a tail of bytes: every length at every alignment. */
+START_TEST(every_length_and_alignment)
+{
+	char src[64], dst[80];
+	size_t n, a, b, i;
+
+	for (i = 0; i < sizeof(src); i++)
+		src[i] = (char)(i * 7 + 1);
+	for (n = 0; n <= 40; n++) {
+		for (a = 0; a < 8; a++) {
+			for (b = 0; b < 8; b++) {
+				memset(dst, 0, sizeof(dst));
+				ck_assert_int_eq(sm_copy_in(dst + b, src + a,
+							    n), 0);
+				ck_assert_int_eq(memcmp(dst + b, src + a, n),
+						 0);
+				/* nothing around it is touched */
+				for (i = 0; i < sizeof(dst); i++)
+					if (i < b || i >= b + n)
+						ck_assert_int_eq(dst[i], 0);
+			}
+		}
+	}
+}
+END_TEST
+
 START_TEST(bad_memory_is_efault)
 {
-	char dst[16];
+	char dst[16], big[64];
 	char *ro = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
 			-1, 0);
 	int i;
@@ -46,6 +72,17 @@ START_TEST(bad_memory_is_efault)
 	ck_assert_int_eq(sm_copy_out(ro, dst, sizeof(dst)), -EFAULT);
 	/* a range that starts good and ends in a hole */
 	ck_assert_int_eq(sm_copy_in(dst, ro + 4096 - 8, sizeof(dst)),
+			 -EFAULT);
+	/* ... at an odd address, and one whose tail alone is in it */
+	ck_assert_int_eq(sm_copy_in(dst, ro + 4096 - 5, sizeof(dst)),
+			 -EFAULT);
+	ck_assert_int_eq(sm_copy_in(dst, ro + 4096 - 8, 9), -EFAULT);
+	ck_assert_int_eq(sm_copy_in(dst, ro + 4096 - 9, 9), 0);
+	/* a fault in the second 32-byte block, reading and writing */
+	ck_assert_int_eq(sm_copy_in(big, ro + 4096 - 40, sizeof(big)),
+			 -EFAULT);
+	ck_assert_int_eq(sm_copy_in(big, ro + 4096 - 64, sizeof(big)), 0);
+	ck_assert_int_eq(sm_copy_out(ro + 4096 - 64, big, sizeof(big)),
 			 -EFAULT);
 	munmap(ro, 4096);
 }
@@ -97,6 +134,7 @@ int main(void)
 
 	sm_real_resolve();
 	tcase_add_test(tc, good_memory_is_copied);
+	tcase_add_test(tc, every_length_and_alignment);
 	tcase_add_test(tc, bad_memory_is_efault);
 	tcase_add_test(tc, the_applications_action_is_kept);
 	suite_add_tcase(s, tc);
