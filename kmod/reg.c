@@ -140,42 +140,74 @@ static int reg_actor(struct pipe_inode_info *pipe, struct splice_desc *sd)
 }
 
 /*
- * May REG_FILE run inline (IO_URING_F_NONBLOCK), where it must not block?
- * Only when every page of the range, up to the end of the file, is in the
- * file's page cache and uptodate, so that the splice read cannot wait for
- * I/O.  Otherwise -EAGAIN, and io_uring issues the command again from
- * io-wq, where it may block; 7.3 copies the SQE before that (the 6.12
- * trouble the send's IOSQE_ASYNC rule avoids, main.c, is not here).  An
- * overlayfs file's own mapping stays empty: its reads are the real file's
- * (ovl_splice_read), so the real inode's cache is the one looked at --
- * containers serve their files from overlayfs.  O_DIRECT and DAX go to
- * io-wq every time: slower, still right.  The pages may be evicted between
- * this look and the read, which then waits for them: rare, and only this
- * ring's submitter waits.
+ * The range's pages straight from the page cache, when every one up to the
+ * end of the range or of the file is there and uptodate: a bvec per page
+ * (as the splice read gives them), one folio reference each, the range cut
+ * at i_size read after each folio was found, as filemap_splice_read() cuts
+ * it.  This is what lets REG_FILE run inline (IO_URING_F_NONBLOCK), where
+ * it must not block, and saves the pipe's rounds anywhere.  An overlayfs
+ * file's own mapping stays empty: its reads are the real file's
+ * (ovl_splice_read), so the real inode's cache is the one taken from --
+ * containers serve their files from overlayfs.  Returns the bytes taken,
+ * or -EAGAIN with nothing taken (a missing folio, O_DIRECT, DAX): then
+ * the filesystem's own splice read does it, from io-wq when inline.
  */
-static bool reg_cached(struct file *file, loff_t pos, size_t len)
+static ssize_t reg_take_cached(struct file *file, struct sm_reg *reg,
+			       loff_t pos, size_t len)
 {
 	struct inode *real = d_real_inode(file->f_path.dentry);
 	struct address_space *mapping = real == file_inode(file) ?
 					file->f_mapping : real->i_mapping;
-	loff_t end = min_t(loff_t, pos + len, i_size_read(real));
-	pgoff_t index = pos >> PAGE_SHIFT;
+	unsigned int first = reg->nr, i;
+	loff_t end = pos + len;
+	size_t done = 0;
 
 	if ((file->f_flags & O_DIRECT) || IS_DAX(mapping->host))
-		return false;
-	while (pos < end && index <= (end - 1) >> PAGE_SHIFT) {
-		struct folio *folio = filemap_get_folio(mapping, index);
-		bool uptodate;
+		return -EAGAIN;
+	while (pos < end && pos < i_size_read(real)) {
+		struct folio *folio = filemap_get_folio(mapping,
+							pos >> PAGE_SHIFT);
+		bool ref = true;	/* filemap_get_folio()'s, used first */
+		loff_t stop;
 
 		if (IS_ERR(folio))
-			return false;
-		uptodate = folio_test_uptodate(folio);
-		index = folio_next_index(folio);
-		folio_put(folio);
-		if (!uptodate)
-			return false;
+			goto miss;
+		if (!folio_test_uptodate(folio) || folio->mapping != mapping) {
+			folio_put(folio);
+			goto miss;
+		}
+		stop = min3(end, i_size_read(real),
+			    folio_pos(folio) + (loff_t)folio_size(folio));
+		while (pos < stop) {
+			size_t off = offset_in_page(pos);
+			size_t n = min_t(loff_t, PAGE_SIZE - off, stop - pos);
+
+			if (WARN_ON_ONCE(reg->nr == reg->max))
+				break;
+			if (!ref)
+				folio_get(folio);
+			ref = false;
+			bvec_set_page(&reg->bv[reg->nr++],
+				      folio_page(folio, (pos - folio_pos(folio)) >>
+						 PAGE_SHIFT), n, off);
+			reg->held++;
+			pos += n;
+			done += n;
+		}
+		if (ref)		/* the file ended before this folio */
+			folio_put(folio);
+		if (pos < stop)		/* the WARN above */
+			goto miss;
 	}
-	return true;
+	if (done)
+		file_accessed(file);
+	return done;
+miss:
+	for (i = first; i < reg->nr; i++)
+		put_page(reg->bv[i].bv_page);
+	reg->held -= reg->nr - first;
+	reg->nr = first;
+	return -EAGAIN;
 }
 
 static int reg_publish(struct io_uring_cmd *cmd, struct sm_reg *reg,
@@ -242,9 +274,6 @@ static int reg_file(struct io_uring_cmd *cmd, struct splicemsg_reg *req,
 	ret = sm_load_pos(req->flags, &req->offset, file, &offp);
 	if (!ret)
 		ret = sm_check_file(file, req->flags, req->offset, req->len);
-	if (!ret && (issue_flags & IO_URING_F_NONBLOCK) &&
-	    !reg_cached(file, req->offset, req->len))
-		ret = -EAGAIN;	/* nothing done yet: io-wq starts afresh */
 	if (ret)
 		goto out;
 	/* a page per PAGE_SIZE, one more if the range starts inside one */
@@ -254,15 +283,24 @@ static int reg_file(struct io_uring_cmd *cmd, struct splicemsg_reg *req,
 		ret = PTR_ERR(reg);
 		goto out;
 	}
-	sd.total_len = req->len;
-	sd.pos = req->offset;
-	sd.u.data = reg;
-	/*
-	 * The filesystem's own splice read: its rules for holes, for reading
-	 * pages in, and for where the file ends (i_size read once the pages
-	 * are uptodate); overlayfs and the like hand over the real file's.
-	 */
-	got = splice_direct_to_actor(file, &sd, reg_actor);
+	got = reg_take_cached(file, reg, req->offset, req->len);
+	if (got == -EAGAIN && (issue_flags & IO_URING_F_NONBLOCK)) {
+		reg_free(reg);
+		ret = -EAGAIN;	/* nothing done yet: io-wq starts afresh */
+		goto out;
+	}
+	if (got == -EAGAIN) {
+		sd.total_len = req->len;
+		sd.pos = req->offset;
+		sd.u.data = reg;
+		/*
+		 * The filesystem's own splice read: its rules for holes, for
+		 * reading pages in, and for where the file ends (i_size read
+		 * once the pages are uptodate); overlayfs and the like hand
+		 * over the real file's.
+		 */
+		got = splice_direct_to_actor(file, &sd, reg_actor);
+	}
 	reg_trim(reg);
 	/* at the end of the file a header alone is still a buffer */
 	if (got < 0 || !(got + hbytes)) {
