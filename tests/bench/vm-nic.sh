@@ -8,7 +8,7 @@
 # writev + sendfile), the module's single send (kmod: ENGINE=kmod ZC=never,
 # the cork idiom) and SEND_ZC from the module's registered buffer (kmod_zc:
 # ENGINE=kmod ZC=always, the cork idiom; Linux 7.3+).  Medians of the
-# responses per second and of the sender's CPU time per MiB, ratios to
+# throughput (MB/s) and of the sender's CPU time per MiB, ratios to
 # sendfile(2) from the same run, and the share of each shim run's bytes on
 # the path it names (from its stats), which shows that path carried them.
 # Usage: vm-nic.sh BUILDDIR REPS
@@ -28,7 +28,7 @@ t_nic_netns || { echo "vm-nic.sh: no namespace for eth1" >&2; exit 99; }
 export SM_RESP_NETNS=/proc/$T_NIC_NS/ns/net SM_RESP_PEER=10.99.0.2
 modes=(native uring_zc kmod kmod_zc)
 
-# run MODE HDR BODY N -> "resp_per_s cpu_ms_per_mib share_on_path"
+# run MODE HDR BODY N -> "MB/s cpu_ms_per_mib share_on_path"
 run() {
 	local m=$1 out env=()
 	shift
@@ -60,14 +60,15 @@ if m != "native":
         for k, v in json.load(open(n))["bytes_by_path"].items():
             b[k] = b.get(k, 0) + v
     share = b.get(m, 0) / max(1, sum(b.values()))
-print(f["resp_per_s"], f["cpu_ms_per_mib"], "%.2f" % share)
+mbs = float(f["n"]) * (float(f["hdr"]) + float(f["body"])) / float(f["seconds"])
+print("%.2f" % (mbs / 1e6), f["cpu_ms_per_mib"], "%.2f" % share)
 PY
 }
 
-echo "| workload | sendfile(2) resp/s, CPU ms/MiB | uring_zc (mapping) | kmod (single send) | kmod_zc (registered) |"
+echo "| workload | sendfile(2) MB/s, CPU ms/MiB | uring_zc (mapping) | kmod (single send) | kmod_zc (registered) |"
 echo "|---|---|---|---|---|"
-for w in "250 4096 2000 250 B + 4 KiB" "250 65536 300 250 B + 64 KiB" \
-	 "250 1048576 24 250 B + 1 MiB" "250 16777216 2 250 B + 16 MiB"; do
+for w in "250 4096 3000 250 B + 4 KiB" "250 65536 400 250 B + 64 KiB" \
+	 "250 1048576 40 250 B + 1 MiB" "250 16777216 4 250 B + 16 MiB"; do
 	read -r h body n name <<<"$w"
 	declare -A res=()
 	for ((r = 0; r < reps; r++)); do
@@ -92,12 +93,12 @@ for i, s in enumerate(runs):
     cpu = [float(x[1]) for x in v]
     share = min(float(x[2]) for x in v)
     mr, mc = statistics.median(rps), statistics.median(cpu)
-    spread = "%.0f-%.0f" % (min(rps), max(rps))
+    spread = "%.1f-%.1f" % (min(rps), max(rps))
     if i == 0:
         base = (mr, mc)
-        cells.append("%.0f (%s), %.3f ms" % (mr, spread, mc))
+        cells.append("%.1f (%s), %.2f ms" % (mr, spread, mc))
     else:
-        cells.append("%.0f (%s, %.2fx), %.3f ms (%.2fx), on path %.0f%%"
+        cells.append("%.1f (%s, %.2fx), %.2f ms (%.2fx), on path %.0f%%"
                      % (mr, spread, mr / base[0], mc, mc / base[1],
                         100 * share))
 print("| %s | %s |" % (name, " | ".join(cells)))
