@@ -10,5 +10,5 @@ tests_bench_sm_resp_SOURCES = tests/bench/sm_resp.c
 tests_bench_sm_resp_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
 tests_bench_sm_resp_LDADD = $(URING_LIBS)
 EXTRA_DIST += tests/bench/vm-resp.sh tests/bench/vm-nic.sh tests/bench/resp.sh \
-	tests/bench/nginx-bench.sh tests/bench/nginx-plot.gp \
-	tests/bench/nginx-report.py
+	tests/bench/http-bench.sh tests/bench/http-plot.gp \
+	tests/bench/http-report.py

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# nginx serving static files over loopback, natively and under libsplicemsg
+# A web server (nginx, lighttpd or apache2 with mpm_event) serving static
+# files over loopback, natively and under libsplicemsg
 # (SPLICEMSG_ENGINE=auto, the default), driven by wrk: requests/s and bytes/s
 # per file size and connection count.  The two servers run side by side and
 # are timed interleaved (native, shim, native, shim, ...) so that drift in
@@ -10,17 +11,20 @@
 # checked with curl before and after the timed runs, and the shim's stats
 # show which path carried them.
 #
-# Usage: nginx-bench.sh BUILDDIR OUTDIR [--quick] [--reps N] [--batch]
-#   --quick   smoke run: 1 rep of 2 s, 4 KiB and 1 MiB, 16 connections
-#   --reps N  repetitions per cell (default 3)
-#   --batch   a third server, the shim with SPLICEMSG_BATCH=0 (nobatch),
-#             in the same interleaving: what batching adds
-# Writes OUTDIR/nginx-bench.{tsv,md,png}, the ratios plotted
-# (nginx-bench-ratios.tsv) and every wrk output (nginx-bench.log); prints
+# Usage: http-bench.sh BUILDDIR OUTDIR [--server NAME] [--quick] [--reps N]
+#                      [--batch]
+#   --server NAME  nginx (default), lighttpd or apache2; started and
+#                  stopped by tests/apps/NAME-lib.sh, as its app test does
+#   --quick        smoke run: 1 rep of 2 s, 4 KiB and 1 MiB, 16 connections
+#   --reps N       repetitions per cell (default 3)
+#   --batch        a third server, the shim with SPLICEMSG_BATCH=0
+#                  (nobatch), in the same interleaving: what batching adds
+# Writes OUTDIR/NAME-bench.{tsv,md,png}, the ratios plotted
+# (NAME-bench-ratios.tsv) and every wrk output (NAME-bench.log); prints
 # the markdown report.
 # Environment: SM_WRAPPER (default BUILDDIR/tools/splicemsg), NGINX_WORKERS
 # (default 2), SM_WRAPPER_ARGS (extra wrapper options, see nginx-lib.sh).
-# Needs nginx, wrk, curl, python3, gnuplot.
+# Needs the server, wrk, curl, python3, gnuplot.
 #
 # Exit: 0 done (a missed target is reported, not failed), 1 wrong bytes or a
 # broken run (no numbers, non-2xx answers, a crashed worker), 2 usage,
@@ -29,7 +33,8 @@
 set -u -o pipefail
 
 usage() {
-	echo "usage: nginx-bench.sh BUILDDIR OUTDIR [--quick] [--reps N] [--batch]" >&2
+	echo "usage: http-bench.sh BUILDDIR OUTDIR [--server NAME] [--quick]" \
+	     "[--reps N] [--batch]" >&2
 	exit 2
 }
 
@@ -39,12 +44,17 @@ top=$(cd "$here/../.." && pwd)
 [ $# -ge 2 ] || usage
 builddir=$1 outdir=$2
 shift 2
-quick=0 reps=
+quick=0 reps='' server=nginx
 modes=(native shim)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
 	--batch) modes=(native shim nobatch) ;;
+	--server)
+		[[ ${2:-} =~ ^(nginx|lighttpd|apache2)$ ]] || usage
+		server=$2
+		shift
+		;;
 	--reps)
 		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage
 		reps=$2
@@ -66,7 +76,7 @@ else
 fi
 
 setup_error() {
-	echo "nginx-bench: $*" >&2
+	echo "$server-bench: $*" >&2
 	exit 99
 }
 
@@ -75,14 +85,69 @@ builddir=$(cd "$builddir" && pwd)
 SM_WRAPPER=${SM_WRAPPER:-$builddir/tools/splicemsg}
 export NGINX_WORKERS=${NGINX_WORKERS:-2}
 [ -x "$SM_WRAPPER" ] || setup_error "no wrapper at $SM_WRAPPER"
-for t in nginx wrk curl python3 gnuplot; do
+for t in "$server" wrk curl python3 gnuplot; do
 	command -v "$t" >/dev/null || setup_error "$t is not installed"
 done
 mkdir -p "$outdir" || setup_error "cannot create $outdir"
 outdir=$(cd "$outdir" && pwd)
 
+# shellcheck source=tests/apps/http-lib.sh
+. "$top/tests/apps/http-lib.sh"
 # shellcheck source=tests/apps/nginx-lib.sh
 . "$top/tests/apps/nginx-lib.sh"
+# shellcheck source=tests/apps/lighttpd-lib.sh
+. "$top/tests/apps/lighttpd-lib.sh"
+# shellcheck source=tests/apps/apache2-lib.sh
+. "$top/tests/apps/apache2-lib.sh"
+
+# ---- what differs between the servers ---------------------------------------
+# Each SERVER-lib.sh has SERVER_start DIR PORT ROOT MODE, SERVER_workers DIR
+# (the processes that serve), SERVER_stop DIR and SERVER_stop_all.
+
+# srv_start DIR PORT ROOT MODE.  Access logs are off everywhere: they are the
+# same disk write in every mode, and the numbers should measure the send
+# path instead of the filesystem (lighttpd and apache2 have none as
+# configured by their libs).
+srv_start() {
+	if [ "$server" = nginx ]; then
+		nginx_start "$@" "access_log off;"
+	else
+		"${server}_start" "$@"
+	fi
+}
+
+# srv_errors DIR: the lines of the server's logs that say something went
+# wrong (a crashed worker is respawned and the runs go on).
+srv_errors() {
+	case $server in
+	nginx) grep -E '\[(alert|crit|emerg)\]' "$1/logs/error.log" ;;
+	lighttpd) grep -vE '\) server (started|stopped)' "$1/logs/error.log" ;;
+	apache2)
+		grep -hE '\[[a-z_0-9]*:(error|crit|alert|emerg)\]' \
+			"$1/logs/error.log" "$1/logs/stderr"
+		;;
+	esac
+}
+
+# srv_method: the configuration, for the report.
+srv_method() {
+	case $server in
+	nginx)
+		echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), $NGINX_WORKERS" \
+		     "workers, sendfile on, tcp_nopush on, access_log off"
+		;;
+	lighttpd)
+		echo "lighttpd $(lighttpd -v 2>&1 | sed -n '1s/^lighttpd\///p' |
+			cut -d' ' -f1), one process, default network backend," \
+		     "keep-alive, no access log"
+		;;
+	apache2)
+		echo "apache2 $(apache2 -v 2>&1 | sed -n 's/^Server version: Apache\/\([^ ]*\).*/\1/p')," \
+		     "mpm_event, one child of 64 threads, EnableSendfile On," \
+		     "keep-alive, no access log"
+		;;
+	esac
+}
 
 # The two modes are defined here only: nothing from the caller leaks in
 # (SPLICEMSG_LIB stays: it picks the library, not its behaviour).
@@ -91,18 +156,19 @@ while read -r v; do
 	[ "$v" = SPLICEMSG_LIB ] || unset "$v"
 done < <(compgen -e | grep '^SPLICEMSG_' || true)
 
-tmp=$(mktemp -d /tmp/sm-nginx-bench.XXXXXX) || setup_error "mktemp failed"
-# the workers run as nobody and must reach the tree
+tmp=$(mktemp -d "/tmp/sm-$server-bench.XXXXXX") ||
+	setup_error "mktemp failed"
+# the workers run as nobody (www-data) and must reach the tree
 chmod 755 "$tmp"
-trap 'nginx_stop_all; rm -rf "$tmp"' EXIT
+trap '"${server}_stop_all"; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-tsv=$outdir/nginx-bench.tsv
-md=$outdir/nginx-bench.md
-png=$outdir/nginx-bench.png
-ratios=$outdir/nginx-bench-ratios.tsv
-log=$outdir/nginx-bench.log
+tsv=$outdir/$server-bench.tsv
+md=$outdir/$server-bench.md
+png=$outdir/$server-bench.png
+ratios=$outdir/$server-bench-ratios.tsv
+log=$outdir/$server-bench.log
 rm -f "$tsv" "$md" "$png" "$ratios" "$log"
 problems=()
 broken=0
@@ -117,8 +183,8 @@ for s in 4096 $((64 << 10)) $((1 << 20)); do
 done
 chmod -R a+rX "$www"
 
-# Every port at once, so they differ; the sockets close before nginx binds,
-# which leaves a small window that nginx_start's failure would report.
+# Every port at once, so they differ; the sockets close before the server
+# binds, which leaves a small window that srv_start's failure would report.
 read -r -a ports < <(python3 -c 'import socket, sys
 s = [socket.socket() for _ in range(int(sys.argv[1]))]
 for x in s:
@@ -131,28 +197,26 @@ for i in "${!modes[@]}"; do
 	dir[${modes[$i]}]=$tmp/${modes[$i]}
 done
 
-# The access log is the same disk write in every mode; off, the numbers
-# measure the send path instead of the filesystem.
 for m in "${modes[@]}"; do
 	engine=auto batch=1
 	[ "$m" = native ] && engine=native
 	[ "$m" = nobatch ] && batch=0
-	if ! SPLICEMSG_BATCH=$batch nginx_start "${dir[$m]}" "${port[$m]}" \
-	     "$www" "$engine" "access_log off;"; then
-		tail -n 5 "${dir[$m]}/logs/error.log" >&2 2>/dev/null
-		setup_error "nginx ($m) did not start on port ${port[$m]}"
+	if ! SPLICEMSG_BATCH=$batch srv_start "${dir[$m]}" "${port[$m]}" \
+	     "$www" "$engine"; then
+		tail -n 5 "${dir[$m]}"/logs/* >&2 2>/dev/null
+		setup_error "$server ($m) did not start on port ${port[$m]}"
 	fi
 done
 
 # A shim that failed to load would make this a native-vs-native run.
 for m in "${modes[@]}"; do
 	[ "$m" = native ] && continue
-	for w in $(nginx_workers "${dir[$m]}"); do
+	for w in $("${server}_workers" "${dir[$m]}"); do
 		grep -q libsplicemsg "/proc/$w/maps" 2>/dev/null ||
 			setup_error "libsplicemsg is not loaded in $m worker $w"
 	done
 done
-for w in $(nginx_workers "${dir[native]}"); do
+for w in $("${server}_workers" "${dir[native]}"); do
 	! grep -q libsplicemsg "/proc/$w/maps" 2>/dev/null ||
 		setup_error "libsplicemsg is loaded in native worker $w"
 done
@@ -165,13 +229,13 @@ verify() {
 			if ! curl -sS --max-time 30 -o "$tmp/got" \
 			     "http://127.0.0.1:${port[$m]}/${file[$s]}" ||
 			   ! cmp -s "$tmp/got" "$www/${file[$s]}"; then
-				echo "nginx-bench: $1: $m served wrong bytes" \
+				echo "$server-bench: $1: $m served wrong bytes" \
 				     "for ${file[$s]}" >&2
 				exit 1
 			fi
 		done
 	done
-	echo "nginx-bench: $1: every file byte-exact from every server" >&2
+	echo "$server-bench: $1: every file byte-exact from every server" >&2
 }
 verify "before the runs"
 
@@ -244,7 +308,7 @@ run() {
 	[ -z "$bad" ] || problems+=("$m, $s B, $c conns, rep $rep: $bad")
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$c" "$rep" "$m" "$rps" \
 		"$bps" "$p99" >>"$tsv"
-	echo "nginx-bench: rep $rep/$reps, $s B, $c conns: $m" \
+	echo "$server-bench: rep $rep/$reps, $s B, $c conns: $m" \
 	     "${rps:-failed} req/s" >&2
 }
 
@@ -270,7 +334,7 @@ verify "after the runs"
 # included) and resident memory.
 footprint=()
 for m in "${modes[@]}"; do
-	for w in $(nginx_workers "${dir[$m]}"); do
+	for w in $("${server}_workers" "${dir[$m]}"); do
 		fds=$(find "/proc/$w/fd" -mindepth 1 2>/dev/null | wc -l)
 		rings=$(find "/proc/$w/fd" -mindepth 1 -lname \
 			'anon_inode:\[io_uring\]' 2>/dev/null | wc -l)
@@ -282,25 +346,21 @@ done
 
 # ---- stop, then what the shim did -------------------------------------------
 for m in "${modes[@]}"; do
-	nginx_stop "${dir[$m]}" ||
-		{ problems+=("nginx ($m) did not stop on QUIT"); broken=1; }
-	# a worker that crashed was respawned and the runs went on: look
-	if grep -E '\[(alert|crit|emerg)\]' "${dir[$m]}/logs/error.log" \
-	   >"$tmp/errs"; then
-		problems+=("nginx ($m) error log: $(head -n 1 "$tmp/errs")")
+	"${server}_stop" "${dir[$m]}" ||
+		{ problems+=("$server ($m) did not stop cleanly"); broken=1; }
+	if srv_errors "${dir[$m]}" >"$tmp/errs"; then
+		problems+=("$server ($m) error log: $(head -n 1 "$tmp/errs")")
 		broken=1
 	fi
 done
 stats=("${dir[shim]}"/stats/*.json)
 
 {
-	echo "## nginx static files, native vs libsplicemsg (engine auto)"
+	echo "## $server static files, native vs libsplicemsg (engine auto)"
 	echo
 	echo "date: $when; kernel: $(uname -r); CPUs: $(nproc);" \
-	     "method: nginx $(nginx -v 2>&1 | sed 's/.*\///'), $NGINX_WORKERS" \
-	     "workers, sendfile on, tcp_nopush on, access_log off, over" \
-	     "127.0.0.1; wrk -t2 (-t1 at 1 connection) -d${duration}s" \
-	     "--latency per cell; $nreps, interleaved (${modes[*]}, ...)," \
+	     "method: $(srv_method), over 127.0.0.1; wrk -t2 (-t1 at" \
+	     "1 connection) -d${duration}s --latency per cell; $nreps, interleaved (${modes[*]}, ...)," \
 	     "medians; ratio = mode/native; MB = 10^6 B of wrk's" \
 	     "Transfer/sec (headers included); p99 = wrk's 99th" \
 	     "percentile latency (nobatch: the shim with" \
@@ -313,18 +373,25 @@ stats=("${dir[shim]}"/stats/*.json)
 		     "its noise."
 		echo
 	fi
-	python3 "$here/nginx-report.py" table "$tsv" "$ratios"
+	python3 "$here/http-report.py" table "$tsv" "$ratios"
 	echo
-	if [ -e "${stats[0]}" ]; then
-		echo "Which path carried the bytes (the shim's stats from" \
-		     "${#stats[@]} processes, whole run including the checks):"
+	# nobatch's too: whether batching was used at all shows in the
+	# difference
+	for m in "${modes[@]}"; do
+		[ "$m" = native ] && continue
+		mstats=("${dir[$m]}"/stats/*.json)
+		if [ -e "${mstats[0]}" ]; then
+			echo "Which path carried the bytes ($m: the shim's" \
+			     "stats from ${#mstats[@]} processes, whole run" \
+			     "including the checks):"
+			echo
+			python3 "$here/http-report.py" paths "${mstats[@]}"
+		else
+			echo "Which path carried the bytes ($m): unknown, the" \
+			     "shim wrote no stats file"
+		fi
 		echo
-		python3 "$here/nginx-report.py" paths "${stats[@]}"
-	else
-		echo "Which path carried the bytes: unknown, the shim wrote" \
-		     "no stats file"
-	fi
-	echo
+	done
 	echo "Footprint after the runs:"
 	echo
 	printf -- '- %s\n' "${footprint[@]}"
@@ -339,8 +406,8 @@ stats=("${dir[shim]}"/stats/*.json)
 cat "$md"
 
 gnuplot -e "datafile='$ratios'; outfile='$png'" \
-	-e "plottitle='nginx, $(uname -r), $(nproc) CPUs: libsplicemsg (auto) / native, medians of $nreps'" \
-	"$here/nginx-plot.gp" || setup_error "gnuplot failed"
+	-e "plottitle='$server, $(uname -r), $(nproc) CPUs: libsplicemsg (auto) / native, medians of $nreps'" \
+	"$here/http-plot.gp" || setup_error "gnuplot failed"
 echo >&2
-echo "nginx-bench: wrote $tsv, $md, $png" >&2
+echo "$server-bench: wrote $tsv, $md, $png" >&2
 exit "$broken"

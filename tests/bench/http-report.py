@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Reports for tests/bench/nginx-bench.sh.
+"""Reports for tests/bench/http-bench.sh.
 
-  nginx-report.py table TSV RATIOS   markdown table and target lines from
-                                     the runs in TSV; the shim/native ratios
-                                     for nginx-plot.gp go to RATIOS
-  nginx-report.py paths JSON...      where the shim's bytes went, summed over
-                                     its processes' SPLICEMSG_STATS files
+  http-report.py table TSV RATIOS   markdown table and target lines from
+                                    the runs in TSV; the shim/native ratios
+                                    for http-plot.gp go to RATIOS
+  http-report.py paths JSON...      where the shim's bytes went, summed over
+                                    its processes' SPLICEMSG_STATS files
 """
 
 import json

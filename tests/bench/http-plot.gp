@@ -1,17 +1,17 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The shim/native ratios of tests/bench/nginx-bench.sh as clustered bars,
+# The shim/native ratios of tests/bench/http-bench.sh as clustered bars,
 # one cluster per file size and connection count.
 #
-#   gnuplot -e "datafile='RATIOS'; outfile='OUT.png'" tests/bench/nginx-plot.gp
+#   gnuplot -e "datafile='RATIOS'; outfile='OUT.png'" tests/bench/http-plot.gp
 #
 # RATIOS is tab-separated: size, connections, requests/s ratio, throughput
 # ratio (NaN for a cell without results).  Optional: -e "plottitle='...'".
 
 if (!exists("datafile") || !exists("outfile")) {
-	print "usage: gnuplot -e \"datafile='F'; outfile='F.png'\" nginx-plot.gp"
+	print "usage: gnuplot -e \"datafile='F'; outfile='F.png'\" http-plot.gp"
 	exit status 2
 }
-if (!exists("plottitle")) plottitle = "nginx static files: libsplicemsg / native"
+if (!exists("plottitle")) plottitle = "static files: libsplicemsg / native"
 
 # pngcairo draws antialiased text and lines; plain png is the fallback for
 # builds without cairo.
