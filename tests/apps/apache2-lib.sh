@@ -2,9 +2,9 @@
 # shellcheck shell=bash
 # apache2 under test: a self-contained configuration in a private
 # directory (nothing of /etc/apache2), started natively or under the
-# splicemsg wrapper, stopped cleanly.  Sourced by tests/apps/apache2.sh and
-# tests/apps/syscalls.sh, after http-lib.sh; the same calls as
-# nginx-lib.sh.
+# splicemsg wrapper, stopped cleanly.  Sourced by tests/apps/apache2.sh,
+# tests/apps/syscalls.sh and tests/bench/http-bench.sh (scripts/bench
+# --server apache2), after http-lib.sh; the same calls as nginx-lib.sh.
 #
 #   apache2_start DIR PORT ROOT MODE
 #	MODE native, or a SPLICEMSG_ENGINE (auto, uring, kmod) run under

@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 # lighttpd under test: a generated configuration in a private directory,
 # started natively or under the splicemsg wrapper, stopped cleanly.
-# Sourced by tests/apps/lighttpd.sh and tests/apps/syscalls.sh, after
+# Sourced by tests/apps/lighttpd.sh, tests/apps/syscalls.sh and
+# tests/bench/http-bench.sh (scripts/bench --server lighttpd), after
 # http-lib.sh; the same calls as nginx-lib.sh.
 #
 #   lighttpd_start DIR PORT ROOT MODE

@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 # nginx under test: a generated configuration in a private directory,
 # started natively or under the splicemsg wrapper, stopped cleanly.
-# Sourced by tests/apps/nginx.sh, scripts/demo and scripts/bench --nginx.
+# Sourced by tests/apps/nginx.sh, scripts/demo and tests/bench/http-bench.sh.
 #
 #   nginx_start DIR PORT ROOT MODE [HTTP_DIRECTIVES]
 #	MODE native, or a SPLICEMSG_ENGINE (auto, uring, kmod) run under
