@@ -331,16 +331,20 @@ end_load=$(cut -d' ' -f1-3 /proc/loadavg)
 verify "after the runs"
 
 # What each worker holds after the load: descriptors (the shim's rings
-# included) and resident memory.
+# included) and resident memory, split into anonymous memory and file
+# pages: a file page mapped by several of a worker's mappings (the shim's
+# per-thread window) counts once per mapping in RssFile, not in memory.
 footprint=()
 for m in "${modes[@]}"; do
 	for w in $("${server}_workers" "${dir[$m]}"); do
 		fds=$(find "/proc/$w/fd" -mindepth 1 2>/dev/null | wc -l)
 		rings=$(find "/proc/$w/fd" -mindepth 1 -lname \
 			'anon_inode:\[io_uring\]' 2>/dev/null | wc -l)
-		rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' \
-			"/proc/$w/status" 2>/dev/null)
-		footprint+=("$m worker $w: $fds descriptors ($rings io_uring), RSS ${rss:-?} MB")
+		rss=$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 }
+			/^RssFile:/ { f = $2 }
+			END { printf "%.1f MB (anon %.1f, file %.1f)", r / 1024,
+				a / 1024, f / 1024 }' "/proc/$w/status" 2>/dev/null)
+		footprint+=("$m worker $w: $fds descriptors ($rings io_uring), RSS ${rss:-?}")
 	done
 done
 
