@@ -625,12 +625,12 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 		return native(h, out_fd, in_fd, offset, count, ch.fallback);
 	if (ch.fallback >= 0)	/* a copy where zero-copy was asked for */
 		sm_count_fallback(ch.fallback);
-	/* the module's send honours SO_SNDTIMEO; io_uring would not */
-	if (ch.path == SM_PATH_KMOD ||
-	    (c.kmod_ok && sm_fd_sndtimeo(out_fd, fi)))
+	if (ch.path == SM_PATH_KMOD)
 		return kmod_send(h, out_fd, in_fd, offset, count);
+	/* io_uring would ignore SO_SNDTIMEO; the module's send honours it */
 	if (sm_fd_sndtimeo(out_fd, fi))
-		return native(h, out_fd, in_fd, offset, count, SM_FB_sndtimeo);
+		return c.kmod_ok ? kmod_send(h, out_fd, in_fd, offset, count) :
+		       native(h, out_fd, in_fd, offset, count, SM_FB_sndtimeo);
 
 	if (!start_pos(out_fd, in_fd, in_fi, offset, count, &file, &x.pos,
 		       &why))

@@ -482,10 +482,11 @@ static int prep_kreg(struct sm_ring *r, struct sm_send *s,
 {
 	struct io_uring_sqe *sqe[3];
 	unsigned int slot, i;
+	int ret;
 
 	if (!r->reg_table) {
-		i = io_uring_register_buffers_sparse(&r->ring, SM_REG_SLOTS);
-		r->reg_table = (int)i < 0 ? (int)i : 1;
+		ret = io_uring_register_buffers_sparse(&r->ring, SM_REG_SLOTS);
+		r->reg_table = ret < 0 ? ret : 1;
 	}
 	if (r->reg_table < 0)
 		return r->reg_table;
@@ -532,8 +533,15 @@ static int prep_kreg(struct sm_ring *r, struct sm_send *s,
 static void kreg_finish(struct sm_ring *r, struct sm_send *s,
 			unsigned int slot)
 {
-	if (!r->kunreg_done ? r->kreg_res > 0 || !r->kreg_done :
-	    r->kreg_res > 0 ? r->kunreg_res < 0 : r->kreg_res == -EBUSY)
+	bool left;
+
+	if (!r->kunreg_done)	/* the ring failed: what REG did stays */
+		left = !r->kreg_done || r->kreg_res > 0;
+	else if (r->kreg_res > 0)	/* registered: unless UNREG emptied it */
+		left = r->kunreg_res < 0;
+	else			/* nothing registered, unless the slot was taken */
+		left = r->kreg_res == -EBUSY;
+	if (left)
 		r->reg_lost |= 1U << slot;
 	if (r->kreg_done && r->kreg_res < 0)
 		s->kreg_err = r->kreg_res;
@@ -597,17 +605,15 @@ static ssize_t wait_current(struct sm_ring *r, struct sm_send *s, bool cut)
 		reap(r);
 		if (r->cur_done && (!r->kchain || r->kunreg_done))
 			break;
-		if (cut && !r->cur_done && !s->interrupted) {
-			s->interrupted = true;
-			cancel_current(r);
-			continue;
-		}
 		/* a kmod_zc send is issued once its registration is done */
 		if (r->cancel_missed && r->kreg_done && !r->cur_done) {
 			r->cancel_missed = false;
 			cancel_current(r);
 		}
-		ret = io_uring_wait_cqe(&r->ring, &cqe);
+		/* a handler that cut the submitting wait counts as this one's */
+		ret = cut && !r->cur_done ? -EINTR :
+		      io_uring_wait_cqe(&r->ring, &cqe);
+		cut = false;
 		if (ret == -EINTR && !s->interrupted) {
 			/* Stop the send; its CQE tells what went. */
 			s->interrupted = true;

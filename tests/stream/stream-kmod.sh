@@ -19,13 +19,6 @@ if [ ! -c /dev/splicemsg ]; then
 fi
 sm_native_all
 sm_check_all kmod kmod "" SPLICEMSG_ENGINE=kmod
-# Zero-copy from the module's registered buffers (Linux 7.3): on loopback
-# only ZC=always takes it, and the kernel copies at delivery, so this is
-# the path's correctness test; stream-nic.sh shows it not copied.
-# The truncate scenario is left out: the module takes the file's pages for
-# up to 16 MiB when the send starts, so a truncation while it runs does not
-# shorten it (docs/kmod.md); file-changes covers a file changed between
-# calls.
 # kmod_zc_syscalls N: N corked responses (tests/bench/sm_resp) each cost one
 # io_uring_enter, the module's REG_FILE, the SEND_ZC and the UNREG in one
 # submission (strace), and went on kmod_zc with their headers (stats).
@@ -59,6 +52,13 @@ kmod_zc_syscalls() {
 	fi
 }
 
+# Zero-copy from the module's registered buffers (Linux 7.3): on loopback
+# only ZC=always takes it, and the kernel copies at delivery, so this is
+# the path's correctness test; stream-nic.sh shows it not copied.
+# The truncate scenario is left out: the module takes the file's pages for
+# up to 16 MiB when the send starts, so a truncation while it runs does not
+# shorten it (docs/kmod.md); file-changes covers a file changed between
+# calls.
 if sm_kmod_reg; then
 	sm_check_all kmod-zc kmod truncate SPLICEMSG_ENGINE=kmod \
 		SPLICEMSG_ZC=always SPLICEMSG_ZC_MIN=0

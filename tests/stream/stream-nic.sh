@@ -43,7 +43,6 @@ if ! t_nic_netns; then
 	t_error setup "could not put eth1 in a namespace"
 	t_finish
 fi
-ns_pid=$T_NIC_NS
 
 file=$SM_TMP/body
 head -c "$SIZE" /dev/urandom >"$file"
@@ -147,13 +146,13 @@ summary() {
 # up to four in all (a host busy with other work ruled two in a row
 # copied), and the checks judge the last.
 nic=nic
-run nic "$ns_pid" 10.99.0.2 9000
+run nic "$T_NIC_NS" 10.99.0.2 9000
 for try in 2 3 4; do
 	[ "$(sm_stat $nic 's.get("fallbacks.zc_copied", 0) > 0')" = True ] ||
 		break
 	echo "# $nic: ruled copied ($(summary $nic)); one more connection"
 	nic=nic$try
-	run $nic "$ns_pid" 10.99.0.2 $((9000 + try))
+	run $nic "$T_NIC_NS" 10.99.0.2 $((9000 + try))
 done
 check $nic "probed zero-copy" 's.get("zc_notifications", 0) >= 4'
 check $nic "the kernel confirmed most sends not copied" \
