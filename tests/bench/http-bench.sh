@@ -12,13 +12,16 @@
 # show which path carried them.
 #
 # Usage: http-bench.sh BUILDDIR OUTDIR [--server NAME] [--quick] [--reps N]
-#                      [--batch]
+#                      [--batch] [--no-pin]
 #   --server NAME  nginx (default), lighttpd or apache2; started and
 #                  stopped by tests/apps/NAME-lib.sh, as its app test does
 #   --quick        smoke run: 1 rep of 2 s, 4 KiB and 1 MiB, 16 connections
 #   --reps N       repetitions per cell (default 3)
 #   --batch        a third server, the shim with SPLICEMSG_BATCH=0
 #                  (nobatch), in the same interleaving: what batching adds
+#   --no-pin       let the servers and wrk share every CPU even when the
+#                  servers leave one free (see "Where the servers and wrk
+#                  run" below)
 # Writes OUTDIR/NAME-bench.{tsv,md,png}, the ratios plotted
 # (NAME-bench-ratios.tsv) and every wrk output (NAME-bench.log); prints
 # the markdown report.
@@ -34,7 +37,7 @@ set -u -o pipefail
 
 usage() {
 	echo "usage: http-bench.sh BUILDDIR OUTDIR [--server NAME] [--quick]" \
-	     "[--reps N] [--batch]" >&2
+	     "[--reps N] [--batch] [--no-pin]" >&2
 	exit 2
 }
 
@@ -44,12 +47,13 @@ top=$(cd "$here/../.." && pwd)
 [ $# -ge 2 ] || usage
 builddir=$1 outdir=$2
 shift 2
-quick=0 reps='' server=nginx
+quick=0 reps='' server=nginx pin=1
 modes=(native shim)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
 	--batch) modes=(native shim nobatch) ;;
+	--no-pin) pin=0 ;;
 	--server)
 		[[ ${2:-} =~ ^(nginx|lighttpd|apache2)$ ]] || usage
 		server=$2
@@ -221,6 +225,54 @@ for w in $("${server}_workers" "${dir[native]}"); do
 		setup_error "libsplicemsg is loaded in native worker $w"
 done
 
+# ---- where the servers and wrk run -------------------------------------------
+# A server measured while wrk's threads share its cores measures how the
+# scheduler splits them as much as the server: on 2 CPUs one nginx worker
+# and wrk -t2 are three busy threads on two cores, so a server that needs
+# less CPU per request gives wrk more of its core and the two ends' costs
+# mix in the requests/s.  Two machines, the usual way to load a server,
+# do not mix them.  So when the server's processes leave a CPU free (one
+# nginx worker, lighttpd, apache2's one child), they are pinned to the
+# first CPUs and wrk to the rest, one wrk thread per CPU it has; when they
+# need every CPU (one nginx worker per core) nothing is pinned and wrk runs
+# two threads, as before.  Each server's CPU time per request (utime +
+# stime of its processes over the wrk run) is reported either way.
+ncpu=$(nproc)
+case $server in
+nginx) srv_cpus=$NGINX_WORKERS ;;
+*) srv_cpus=1 ;;
+esac
+wrk_cpus='' wrk_threads=2
+if ((pin && srv_cpus < ncpu)); then
+	wrk_cpus=$srv_cpus-$((ncpu - 1)) wrk_threads=$((ncpu - srv_cpus))
+	for m in "${modes[@]}"; do
+		for w in $("${server}_workers" "${dir[$m]}"); do
+			taskset -a -p -c 0-$((srv_cpus - 1)) "$w" >/dev/null ||
+				setup_error "cannot pin $m worker $w"
+		done
+	done
+fi
+# wrk's command line, for run and the report
+wrk_cmd() {
+	if [ -n "$wrk_cpus" ]; then
+		echo "taskset -c $wrk_cpus wrk"
+	else
+		echo wrk
+	fi
+}
+hz=$(getconf CLK_TCK)
+
+# srv_ticks MODE: the CPU ticks (user + system, every thread) the server's
+# processes have used so far.
+srv_ticks() {
+	local w t=0 f
+	for w in $("${server}_workers" "${dir[$1]}"); do
+		f=$(cut -d' ' -f14,15 "/proc/$w/stat" 2>/dev/null) || continue
+		t=$((t + ${f% *} + ${f#* }))
+	done
+	echo "$t"
+}
+
 # verify WHEN: every file from every server, byte for byte.
 verify() {
 	local m s
@@ -246,8 +298,8 @@ when=$(date -u '+%Y-%m-%d %H:%M UTC')
 # An untimed run per server, so the first timed run does not pay for
 # connection setup paths and caches the later ones find warm.
 for m in "${modes[@]}"; do
-	wrk -t2 -c16 -d1s "http://127.0.0.1:${port[$m]}/${file[4096]}" \
-		>/dev/null 2>&1
+	$(wrk_cmd) -t"$wrk_threads" -c16 -d1s \
+		"http://127.0.0.1:${port[$m]}/${file[4096]}" >/dev/null 2>&1
 done
 
 # ---- the timed runs ---------------------------------------------------------
@@ -282,12 +334,26 @@ to_us() {
 
 # run MODE SIZE CONNS REP: one wrk run, a line of $tsv.
 run() {
-	local m=$1 s=$2 c=$3 rep=$4 t out rc=0 rps bps bad p99
+	local m=$1 s=$2 c=$3 rep=$4 t out rc=0 rps bps bad p99 t0 t1 n cpu=''
+	local wcpu TIMEFORMAT='wrk-cpu %U %S %R'
 	# wrk wants at least one connection per thread
-	t=$((c < 2 ? c : 2))
-	out=$(timeout $((duration + 60)) wrk -t"$t" -c"$c" -d"${duration}s" \
-	      --timeout 10s --latency \
-	      "http://127.0.0.1:${port[$m]}/${file[$s]}" 2>&1) || rc=$?
+	t=$((c < wrk_threads ? c : wrk_threads))
+	t0=$(srv_ticks "$m")
+	# bash's time: wrk's own CPU (user, system, elapsed), for whether
+	# the client was the bottleneck
+	# shellcheck disable=SC2046 # the command and its options
+	out=$( { time timeout $((duration + 60)) $(wrk_cmd) -t"$t" -c"$c" \
+	      -d"${duration}s" --timeout 10s --latency \
+	      "http://127.0.0.1:${port[$m]}/${file[$s]}" 2>&1; } 2>&1) ||
+		rc=$?
+	t1=$(srv_ticks "$m")
+	n=$(awk '$2 == "requests" && $3 == "in" { print $1 }' <<<"$out")
+	[ -n "$n" ] && ((n > 0)) &&
+		cpu=$(awk -v d=$((t1 - t0)) -v n="$n" -v hz="$hz" \
+			'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
+	# wrk's CPUs busy: 1.00 is one CPU all the run
+	wcpu=$(awk '$1 == "wrk-cpu" && $4 > 0 {
+		printf "%.2f", ($2 + $3) / $4 }' <<<"$out")
 	printf '### %s size=%s conns=%s rep=%s exit=%s\n%s\n\n' \
 		"$m" "$s" "$c" "$rep" "$rc" "$out" >>"$log"
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
@@ -306,15 +372,16 @@ run() {
 	fi
 	bad=$(grep -o 'Socket errors:.*' <<<"$out")
 	[ -z "$bad" ] || problems+=("$m, $s B, $c conns, rep $rep: $bad")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$c" "$rep" "$m" "$rps" \
-		"$bps" "$p99" >>"$tsv"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$c" "$rep" "$m" \
+		"$rps" "$bps" "$p99" "$cpu" "$wcpu" >>"$tsv"
 	echo "$server-bench: rep $rep/$reps, $s B, $c conns: $m" \
 	     "${rps:-failed} req/s" >&2
 }
 
 nreps="$reps reps"
 ((reps > 1)) || nreps="1 rep"
-printf 'size\tconns\trep\tmode\treq_per_s\tbytes_per_s\tp99_us\n' >"$tsv"
+printf 'size\tconns\trep\tmode\treq_per_s\tbytes_per_s\tp99_us\tcpu_us\twrk_cpus\n' \
+	>"$tsv"
 # Repetitions outermost: a slow minute lowers one rep of every cell, not
 # every rep of one cell.
 for ((rep = 1; rep <= reps; rep++)); do
@@ -359,15 +426,27 @@ for m in "${modes[@]}"; do
 done
 stats=("${dir[shim]}"/stats/*.json)
 
+pin_method() {
+	if [ -n "$wrk_cpus" ]; then
+		echo "the server pinned to CPU 0-$((srv_cpus - 1)), wrk to CPU $wrk_cpus"
+	else
+		echo "nothing pinned (the server and wrk share every CPU)"
+	fi
+}
+
 {
 	echo "## $server static files, native vs libsplicemsg (engine auto)"
 	echo
 	echo "date: $when; kernel: $(uname -r); CPUs: $(nproc);" \
-	     "method: $(srv_method), over 127.0.0.1; wrk -t2 (-t1 at" \
-	     "1 connection) -d${duration}s --latency per cell; $nreps, interleaved (${modes[*]}, ...)," \
+	     "method: $(srv_method), over 127.0.0.1; $(pin_method);" \
+	     "wrk -t$wrk_threads (-t1 at 1 connection) -d${duration}s" \
+	     "--latency per cell; $nreps, interleaved (${modes[*]}, ...)," \
 	     "medians; ratio = mode/native; MB = 10^6 B of wrk's" \
 	     "Transfer/sec (headers included); p99 = wrk's 99th" \
-	     "percentile latency (nobatch: the shim with" \
+	     "percentile latency; CPU = the server's user + system time" \
+	     "per request over the run, from /proc; wrk CPUs = wrk's" \
+	     "user + system time over the elapsed time (1.00: one CPU" \
+	     "busy all the run) (nobatch: the shim with" \
 	     "SPLICEMSG_BATCH=0); load average" \
 	     "$start_load at start, $end_load at end."
 	echo

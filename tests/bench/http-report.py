@@ -15,11 +15,15 @@ import re
 import statistics
 import sys
 
-# Each target is checked at every connection count: a gain that only shows
-# at one load is not one.  For 1 MiB bodies the bytes are the point, so that
-# target is on throughput; for 4 KiB bodies it is on requests.
-TARGETS = ((4096, "req_per_s", "req/s", 1.10),
-           (1 << 20, "bytes_per_s", "throughput", 0.97))
+# The issues' targets, each checked at every connection count: a gain that
+# only shows at one load is not one.  For 1 MiB bodies the bytes are the
+# point, so that target is on throughput; for 4 KiB bodies it is on
+# requests (1.20x without batching's share, 1.30x with it; the shim column
+# is the shim as it ships, batching on).  No size may fall below 0.97x.
+TARGETS = ((4096, "req_per_s", "req/s", 1.20),
+           (4096, "req_per_s", "req/s", 1.30),
+           (1 << 20, "bytes_per_s", "throughput", 1.30),
+           (None, "req_per_s", "req/s", 0.97))
 
 
 def human(size):
@@ -47,19 +51,27 @@ def table(tsv, ratios_path):
     with open(tsv) as f:
         next(f)  # the header
         for line in f:
-            size, conns, _rep, mode, rps, bps, p99 = \
+            # cpu_us and wrk_cpus are absent from runs recorded before them
+            size, conns, rep, mode, rps, bps, p99, *more = \
                 line.rstrip("\n").split("\t")
+            cpu, wrk = (more + ["", ""])[:2]
             if mode not in modes:
                 modes.append(mode)
             cell = runs.setdefault((int(size), int(conns)), {})
             # a failed run has empty fields: its cell stays, without it
             m = cell.setdefault(mode, {"req_per_s": [], "bytes_per_s": [],
-                                       "p99_us": []})
+                                       "p99_us": [], "cpu_us": [],
+                                       "wrk_cpus": [], "by_rep": {}})
             if rps and bps:
                 m["req_per_s"].append(float(rps))
+                m["by_rep"][rep] = float(rps)
                 m["bytes_per_s"].append(float(bps))
             if p99:
                 m["p99_us"].append(float(p99))
+            if cpu:
+                m["cpu_us"].append(float(cpu))
+            if wrk:
+                m["wrk_cpus"].append(float(wrk))
     # native, the shim, then any other mode (nobatch)
     others = [m for m in modes if m not in ("native", "shim")]
 
@@ -67,7 +79,8 @@ def table(tsv, ratios_path):
     for key, cell in runs.items():
         for mode in modes:
             m = cell.get(mode, {})
-            for what in ("req_per_s", "bytes_per_s", "p99_us"):
+            for what in ("req_per_s", "bytes_per_s", "p99_us", "cpu_us",
+                         "wrk_cpus"):
                 med[key, mode, what] = median(m.get(what, []))
 
     head = ("| size | connections | native req/s | shim req/s | ratio "
@@ -75,6 +88,8 @@ def table(tsv, ratios_path):
     for m in others:
         head += f" {m} req/s | ratio |"
     head += "".join(f" {m} p99 ms |" for m in modes)
+    head += "".join(f" {m} CPU µs/req |" for m in modes)
+    head += "".join(f" {m} wrk CPUs |" for m in modes)
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     with open(ratios_path, "w") as out:
@@ -96,6 +111,10 @@ def table(tsv, ratios_path):
             for m in modes:
                 p = med[k, m, "p99_us"]
                 row += f" {fmt(None if p is None else p / 1000, '.2f')} |"
+            for m in modes:
+                row += f" {fmt(med[k, m, 'cpu_us'], '.1f')} |"
+            for m in modes:
+                row += f" {fmt(med[k, m, 'wrk_cpus'], '.2f')} |"
             print(row)
             out.write(f"{human(size)}\t{conns}\t"
                       f"{fmt(rr, '.6f').replace('failed', 'NaN')}\t"
@@ -104,16 +123,18 @@ def table(tsv, ratios_path):
     print()
     for size, what, name, goal in TARGETS:
         cells = []
-        for conns in sorted(c for s, c in runs if s == size):
-            k = (size, conns)
-            cells.append((conns, ratio(med[k, "shim", what],
-                                       med[k, "native", what])))
+        for k in sorted(k for k in runs if size in (None, k[0])):
+            cells.append((k, ratio(med[k, "shim", what],
+                                   med[k, "native", what])))
         if not cells:
             continue
         ok = all(r is not None and r >= goal for _, r in cells)
-        detail = ", ".join(f"{c} conn {fmt(r, '.2f')}" for c, r in cells)
-        print(f"- target: {human(size)} {name} shim/native >= {goal:.2f}: "
-              f"{'yes' if ok else 'no'} ({detail})")
+        detail = ", ".join(
+            (f"{c} conn" if size else f"{human(s)} {c} conn") +
+            f" {fmt(r, '.2f')}" for (s, c), r in cells)
+        print(f"- target: {human(size) if size else 'every size'} {name} "
+              f"shim/native >= {goal:.2f}: {'yes' if ok else 'no'} "
+              f"({detail})")
 
     # Medians hide how far apart the runs were; a ratio inside the spread
     # is not a result.
@@ -130,6 +151,35 @@ def table(tsv, ratios_path):
         print("Spread (min-max req/s over the reps):")
         print()
         for line in spread:
+            print(f"- {line}")
+
+    # Each rep's run against the native run just before it: drift slower
+    # than one cell's runs cancels, which the medians above do not do.
+    # Where batching does not apply (bodies above the batch limit), the shim
+    # and nobatch take the same path, and their difference is this
+    # machine's noise (an A/A pair).
+    paired = []
+    for size, conns in sorted(runs):
+        cell = runs[size, conns]
+        nat = cell.get("native", {}).get("by_rep", {})
+        parts = []
+        for mode in modes:
+            if mode == "native":
+                continue
+            got = cell.get(mode, {}).get("by_rep", {})
+            r = sorted(got[i] / nat[i] for i in got if nat.get(i))
+            if len(r) > 1:
+                parts.append(f"{mode} {median(r):.2f} "
+                             f"({r[0]:.2f}-{r[-1]:.2f})")
+        if parts:
+            paired.append(f"{human(size)}, {conns} conn: " +
+                          ", ".join(parts))
+    if paired:
+        print()
+        print("Paired ratios (each rep over that rep's native run: median,"
+              " min-max):")
+        print()
+        for line in paired:
             print(f"- {line}")
 
 
