@@ -292,17 +292,33 @@ static int cmd_version(void)
 	printf("splicemsg %s\n", PACKAGE_VERSION);
 	ret = kmod_version(&ver);
 	if (!ret) {
-		static const char *const names[] = {
-			"tcp", "udp", "unix", "uring_cmd", "hdtr", "stage",
-			"offptr", "reg",
+		/* each name beside the ABI's bit, so neither can move alone */
+		static const struct {
+			unsigned long long bit;
+			const char *name;
+		} feats[] = {
+			{ SPLICEMSG_FEAT_TCP, "tcp" },
+			{ SPLICEMSG_FEAT_UDP, "udp" },
+			{ SPLICEMSG_FEAT_UNIX, "unix" },
+			{ SPLICEMSG_FEAT_URING_CMD, "uring_cmd" },
+			{ SPLICEMSG_FEAT_HDTR, "hdtr" },
+			{ SPLICEMSG_FEAT_STAGE, "stage" },
+			{ SPLICEMSG_FEAT_OFFPTR, "offptr" },
+			{ SPLICEMSG_FEAT_REG, "reg" },
 		};
+		unsigned long long rest = ver.features;
 		unsigned int i;
 
 		printf("module api %u, features 0x%llx (",
 		       ver.api_version, (unsigned long long)ver.features);
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (ver.features & 1ULL << i)
-				printf(" %s", names[i]);
+		for (i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
+			if (ver.features & feats[i].bit) {
+				printf(" %s", feats[i].name);
+				rest &= ~feats[i].bit;
+			}
+		/* a newer module's bits this tool has no name for */
+		if (rest)
+			printf(" 0x%llx", rest);
 		printf(" ), max_count %llu\n",
 		       (unsigned long long)ver.max_count);
 	} else
