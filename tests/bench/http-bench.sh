@@ -242,6 +242,8 @@ case $server in
 nginx) srv_cpus=$NGINX_WORKERS ;;
 *) srv_cpus=1 ;;
 esac
+# nginx's "auto" is one worker per CPU
+[[ $srv_cpus =~ ^[1-9][0-9]*$ ]] || srv_cpus=$ncpu
 wrk_cpus='' wrk_threads=2
 if ((pin && srv_cpus < ncpu)); then
 	wrk_cpus=$srv_cpus-$((ncpu - 1)) wrk_threads=$((ncpu - srv_cpus))
