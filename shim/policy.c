@@ -136,13 +136,16 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	/*
 	 * A local peer copies what it receives, so zero-copy saves nothing
 	 * there; and where the congestion control paces (bbr: a timer of
-	 * the socket's own, as loopback has no qdisc to pace), sendfile(2)'s
-	 * page references cost the sender more than one copy of the body
-	 * (docs/bench.md, "Local peers and pacing").  Under cubic it is the
-	 * other way round, and auto stays with sendfile(2).
+	 * the socket's own, as loopback has no qdisc to pace), a corked
+	 * sendfile(2) costs the sender more CPU than one copy of the body
+	 * (nginx, apache2).  An uncorked one costs it less, and the copy
+	 * lost to it wherever the sender's CPU was the limit (lighttpd,
+	 * which uncorks after its first 256 KiB): docs/bench.md, "Local
+	 * peers and pacing".  Under cubic sendfile(2) wins either way.
 	 */
 	if (o->ENGINE == SM_ENGINE_AUTO && o->ZC != SM_ZC_ALWAYS &&
-	    c->fi->local_peer && c->paced && c->count >= SM_PACED_COPY_MIN)
+	    c->fi->local_peer && c->paced && c->corked &&
+	    c->count >= SM_PACED_COPY_MIN)
 		return pick(SM_PATH_SENDMSG, -1);
 	if (!c->uring_ok)
 		return pick(SM_PATH_NATIVE,

@@ -375,6 +375,8 @@ int sm_hold_body_begin(struct sm_hold *h, int flags);
 size_t sm_hold_pending(const struct sm_hold *h, const void **buf);
 /* MSG_MORE, or 0, for a body sent after the held bytes (@h may be NULL). */
 int sm_hold_body_flags(const struct sm_hold *h);
+/* Has the application TCP_CORK on for this socket (@h may be NULL: no)? */
+bool sm_hold_app_corked(const struct sm_hold *h);
 /* One send carried the first @pre held bytes, then body bytes (@flags). */
 void sm_hold_coalesced(struct sm_hold *h, size_t pre, int flags);
 /* A call on @fd failed with @err: a socket that reported its death (a reset,
@@ -423,6 +425,7 @@ struct sm_call {
 	bool kmod_reg;		/* ... and registers buffers (FEAT_REG) */
 	size_t held;		/* header bytes held for this socket */
 	bool paced;		/* local TCP peer, pacing congestion control */
+	bool corked;		/* the application has TCP_CORK on */
 	bool batch_ok;		/* the hold may wait for the loop turn's end */
 	int uring_err;		/* setup error (-errno) if !uring_ok */
 };
@@ -452,10 +455,10 @@ int sm_policy_setup_fallback(int err);
  */
 #define SM_DIRECT_MAX ((size_t)16 << 10)
 /*
- * Smallest body auto copies to a local peer whose congestion control paces
- * (bbr): one copy ran at 1.14x of sendfile(2) at 128 KiB and 1.4x-2.3x
- * from 256 KiB up, but at 0.74x and 1.06x at 64 KiB in two runs, noise
- * either way (docs/bench.md, "Local peers and pacing").
+ * Smallest corked body auto copies to a local peer whose congestion control
+ * paces (bbr): one copy ran at 1.14x of sendfile(2) at 128 KiB and
+ * 1.4x-2.3x from 256 KiB up, but at 0.74x and 1.06x at 64 KiB in two runs,
+ * noise either way (docs/bench.md, "Local peers and pacing").
  */
 #define SM_PACED_COPY_MIN ((size_t)128 << 10)
 #define SM_ZC_PROBE_MIN 4	/* notifications before a verdict */

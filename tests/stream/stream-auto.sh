@@ -6,7 +6,8 @@
 # must stay native, with the reason counted -- except the idioms scenarios'
 # corked TCP headers, which leave with a small body in one sendmsg(2), and
 # must be counted as coalesced on that path.  The senders use cubic; with
-# bbr (auto-paced) the bodies of 128 KiB and more are copies in sendmsg(2).
+# bbr (auto-paced) the corked bodies of 128 KiB and more are copies in
+# sendmsg(2), and the uncorked ones stay sendfile(2).
 # Then SPLICEMSG_ZC=report:
 # a socket's first large sends probe zero-copy, the kernel reports them
 # copied, and the rest of that socket's sends go native.
@@ -19,8 +20,8 @@ sm_native_all
 sm_require_lib
 
 sm_check_all auto auto ""
-# The sender's socket under bbr, which paces: auto copies the large bodies
-# to this local peer (policy.c), and nothing else may differ.
+# The sender's socket under bbr, which paces: auto copies the large corked
+# bodies to this local peer (policy.c), and nothing else may differ.
 if grep -qw bbr /proc/sys/net/ipv4/tcp_available_congestion_control \
 	2>/dev/null || modprobe -q tcp_bbr 2>/dev/null; then
 	sm_check_all auto-paced auto "big" SM_TEST_CC=bbr

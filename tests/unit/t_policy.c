@@ -233,6 +233,8 @@ START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
 {
 	fi.local_peer = 1;
 	c.paced = true;
+	expect(SM_PATH_NATIVE, SM_FB_local_peer);	/* not corked */
+	c.corked = true;
 	expect(SM_PATH_SENDMSG, -1);		/* with or without headers */
 	c.held = 250;
 	expect(SM_PATH_SENDMSG, -1);
@@ -249,6 +251,9 @@ START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
 	c.paced = false;			/* cubic: sendfile(2) wins */
 	expect(SM_PATH_NATIVE, SM_FB_local_peer);
 	c.paced = true;
+	c.corked = false;			/* uncorked: sendfile(2) */
+	expect(SM_PATH_NATIVE, SM_FB_local_peer);
+	c.corked = true;
 	fi.local_peer = 0;			/* a remote peer: zero-copy */
 	expect(SM_PATH_URING_ZC, -1);
 	fi.local_peer = 1;
