@@ -592,6 +592,11 @@ static int msg_flags(const struct sm_hold *h)
 	return h && h->app_cork && !h->kern_cork ? MSG_MORE : 0;
 }
 
+bool sm_hold_app_corked(const struct sm_hold *h)
+{
+	return h && h->app_cork;
+}
+
 /*
  * The flags of a body sent with the held headers.  Without MSG_MORE its last
  * partial segment leaves at once instead of at the uncork that nginx and
@@ -599,11 +604,6 @@ static int msg_flags(const struct sm_hold *h)
  * wire are the same.  A socket that writes more after a body while corked
  * (a chunked trailer) has shown it wants the cork, and gets MSG_MORE.
  */
-bool sm_hold_app_corked(const struct sm_hold *h)
-{
-	return h && h->app_cork;
-}
-
 int sm_hold_body_flags(const struct sm_hold *h)
 {
 	return h && h->tail_seen ? msg_flags(h) : 0;
