@@ -571,9 +571,11 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	}
 	c.count = count;
 	c.fi = fi;
-	c.paced = c.kind == SM_FD_TCP && fi->local_peer &&
-		  sm_fd_paced(out_fd, fi);
 	c.corked = sm_hold_app_corked(h);
+	/* asked only where the policy can use it: its first answer per
+	 * socket is a getsockopt(2) */
+	c.paced = c.corked && c.kind == SM_FD_TCP && fi->local_peer &&
+		  sm_fd_paced(out_fd, fi);
 	c.kmod_ok = sm_opt.ENGINE == SM_ENGINE_KMOD && sm_kmod_available();
 	c.kmod_reg = c.kmod_ok && sm_kmod_max_reg();
 	c.batch_ok = sm_hold_may_batch(h, out_fd);

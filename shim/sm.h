@@ -424,8 +424,8 @@ struct sm_call {
 	bool kmod_ok;		/* /dev/splicemsg passed the handshake */
 	bool kmod_reg;		/* ... and registers buffers (FEAT_REG) */
 	size_t held;		/* header bytes held for this socket */
-	bool paced;		/* local TCP peer, pacing congestion control */
 	bool corked;		/* the application has TCP_CORK on */
+	bool paced;		/* ... and a local TCP peer, pacing cc */
 	bool batch_ok;		/* the hold may wait for the loop turn's end */
 	int uring_err;		/* setup error (-errno) if !uring_ok */
 };
