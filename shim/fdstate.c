@@ -84,67 +84,94 @@ static bool same_host(const struct sockaddr_storage *a,
  * a peer on this host (loopback, or our own address) never gains from it.
  * Other local addresses and veth peers are caught by the kernel's report.
  */
-static bool peer_is_local(int fd)
+static bool peer_is_local(int fd, const struct sockaddr_storage *peer)
 {
-	struct sockaddr_storage peer, self;
-	socklen_t plen = sizeof(peer), slen = sizeof(self);
+	struct sockaddr_storage self;
+	socklen_t slen = sizeof(self);
 
-	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
-		return false;
-	if (addr_is_loopback(&peer))
+	if (addr_is_loopback(peer))
 		return true;
 	if (getsockname(fd, (struct sockaddr *)&self, &slen) < 0)
 		return false;
-	return same_host(&peer, &self);
+	return same_host(peer, &self);
 }
 
+/* What the shim makes of a socket(@domain, @type, @proto). */
+static int kind_of(int domain, int type, int proto)
+{
+	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (domain == AF_UNIX && type == SOCK_STREAM)
+		return SM_FD_UNIX;
+	/* 0 is the stream protocol's default, TCP */
+	if ((domain == AF_INET || domain == AF_INET6) && type == SOCK_STREAM &&
+	    (proto == IPPROTO_TCP || proto == 0))
+		return SM_FD_TCP;
+	return SM_FD_OTHER;
+}
+
+/* @fd's kind by asking the kernel; SM_FD_UNKNOWN if it would not say. */
+static int ask_kind(int fd)
+{
+	int domain, type, proto;
+	socklen_t len = sizeof(int);
+
+	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+		/* EBADF must not stick: the number may be opened later. */
+		return errno == ENOTSOCK ? SM_FD_OTHER : SM_FD_UNKNOWN;
+	len = sizeof(int);
+	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return SM_FD_UNKNOWN;
+	len = sizeof(int);
+	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
+		return SM_FD_UNKNOWN;
+	return kind_of(domain, type, proto);
+}
+
+/*
+ * A descriptor seen made needs no getsockopt(2) for its kind, and an
+ * accepted one no getpeername(2) to tell it is connected (nor, with a
+ * loopback peer, to tell the peer is local): per connection, only the
+ * fstat(2) for its inode is left.
+ */
 int sm_fd_classify_slow(int fd, struct sm_fdinfo *fi)
 {
 	int kind = __atomic_load_n(&fi->kind, __ATOMIC_RELAXED);
-	int domain, type, proto;
-	socklen_t len = sizeof(int);
-	struct sockaddr_storage peer;
-	socklen_t plen = sizeof(peer);
+	int peer = __atomic_load_n(&fi->born_peer, __ATOMIC_RELAXED);
+	struct sockaddr_storage addr;
+	socklen_t alen = sizeof(addr);
 	struct stat st;
 
 	if (kind != SM_FD_UNKNOWN)
 		return kind;
-	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) {
-		/* EBADF must not stick: the number may be opened later. */
-		if (errno == ENOTSOCK)
-			kind = SM_FD_OTHER;
+	kind = __atomic_load_n(&fi->born_kind, __ATOMIC_RELAXED);
+	if (!kind)
+		kind = ask_kind(fd);
+	if (kind != SM_FD_TCP && kind != SM_FD_UNIX)
 		goto out;
-	}
-	len = sizeof(int);
-	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
-		goto out;
-	len = sizeof(int);
-	if (sm_real.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
-		goto out;
-	/* AF_UNIX stream: only its held headers leave sendfile(2) */
-	if (domain == AF_UNIX && type == SOCK_STREAM) {
-		kind = SM_FD_UNIX;
-	} else if ((domain != AF_INET && domain != AF_INET6) ||
-		   type != SOCK_STREAM || proto != IPPROTO_TCP) {
-		kind = SM_FD_OTHER;
-		goto out;
-	}
 	/* Not connected yet: ask again next time rather than remember. */
-	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
+	if ((peer == SM_TRI_UNKNOWN &&
+	     getpeername(fd, (struct sockaddr *)&addr, &alen) < 0) ||
 	    sm_real.fstat(fd, &st) < 0) {
 		kind = SM_FD_UNKNOWN;
 		goto out;
 	}
 	fi->ino = st.st_ino;
-	fi->local_peer = kind == SM_FD_UNIX || peer_is_local(fd);
+	if (kind == SM_FD_UNIX || peer == SM_TRI_YES)
+		fi->local_peer = true;
+	else if (peer == SM_TRI_UNKNOWN)
+		fi->local_peer = peer_is_local(fd, &addr);
+	else
+		fi->local_peer =
+			getpeername(fd, (struct sockaddr *)&addr, &alen) == 0 &&
+			peer_is_local(fd, &addr);
 	fi->zc_state = SM_ZCS_PROBING;
 	fi->sndtimeo = SM_TRI_UNKNOWN;
 	fi->paced = SM_TRI_UNKNOWN;
-	fi->fl_gen = 0;
+	/* flags learnt at its birth are its own; others may be stale */
+	if (!sm_fd_own(fi))
+		__atomic_store_n(&fi->fl_word, 0, __ATOMIC_RELAXED);
 	fi->zc_notifs = 0;
 	fi->zc_copied = 0;
-	if (kind != SM_FD_UNIX)
-		kind = SM_FD_TCP;
 out:
 	/* Remembered, so a forced engine can tell a replaced descriptor. */
 	if (kind == SM_FD_OTHER && sm_real.fstat(fd, &st) == 0)
@@ -158,7 +185,13 @@ static void forget(struct sm_fdinfo *fi)
 	sm_hold_detach(fi);
 	__atomic_store_n(&fi->born, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&fi->st_gen, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&fi->fl_gen, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->fl_word, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->born_kind, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->born_peer, SM_TRI_UNKNOWN, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->dup_seen, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->shut_wr, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->fresh, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi->sndbuf0, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&fi->kind, SM_FD_UNKNOWN, __ATOMIC_RELEASE);
 }
 
@@ -190,6 +223,66 @@ void sm_fd_born(int fd, int fl)
 			 __ATOMIC_RELAXED);
 }
 
+void sm_fd_socket(int fd, int domain, int type, int proto)
+{
+	struct sm_fdinfo *fi;
+
+	sm_fd_born(fd, O_RDWR | (type & SOCK_NONBLOCK ? O_NONBLOCK : 0));
+	fi = sm_fd_peek(fd);
+	if (fi && fi->kind != SM_FD_OWNED)
+		__atomic_store_n(&fi->born_kind, kind_of(domain, type, proto),
+				 __ATOMIC_RELAXED);
+}
+
+void sm_fd_accepted(int lfd, int fd, int fl, const struct sockaddr *addr,
+		    socklen_t room, const socklen_t *lenp)
+{
+	struct sm_fdinfo *li = sm_fd_get(lfd), *fi;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t alen, len = sizeof(int);
+	uint32_t sndbuf;
+	int kind, v;
+
+	sm_fd_born(fd, fl);
+	fi = sm_fd_peek(fd);
+	if (!li || !fi || li->kind == SM_FD_OWNED || fi->kind == SM_FD_OWNED)
+		return;
+	/* what a listener accepts: asked once per listener, not per peer */
+	kind = __atomic_load_n(&li->born_kind, __ATOMIC_RELAXED);
+	if (!kind) {
+		kind = ask_kind(lfd);
+		__atomic_store_n(&li->born_kind, kind, __ATOMIC_RELAXED);
+	}
+	if (kind != SM_FD_TCP && kind != SM_FD_UNIX)
+		return;
+	fi->born_kind = kind;
+	/* its send buffer: the first budget of a hold (hold.c) */
+	sndbuf = __atomic_load_n(&li->sndbuf0, __ATOMIC_RELAXED);
+	if (kind == SM_FD_TCP && !sndbuf &&
+	    !sm_real.getsockopt(lfd, SOL_SOCKET, SO_SNDBUF, &v, &len) &&
+	    v > 0) {
+		sndbuf = v;
+		__atomic_store_n(&li->sndbuf0, sndbuf, __ATOMIC_RELAXED);
+	}
+	if (kind == SM_FD_TCP && sndbuf) {
+		fi->sndbuf0 = sndbuf;
+		__atomic_store_n(&fi->fresh, 1, __ATOMIC_RELAXED);
+	}
+	/*
+	 * Accepted, so connected; the peer's address if the caller asked for
+	 * it (a truncated one reads as not loopback: then the classification
+	 * asks the kernel).
+	 */
+	if (!room || sm_copy_in(&alen, lenp, sizeof(alen)))
+		return;
+	if (alen > room)
+		alen = room;
+	if (alen > sizeof(ss))
+		alen = sizeof(ss);
+	if (alen >= sizeof(sa_family_t) && !sm_copy_in(&ss, addr, alen))
+		fi->born_peer = addr_is_loopback(&ss) ? SM_TRI_YES : SM_TRI_NO;
+}
+
 void sm_fd_dup(int oldfd, int newfd)
 {
 	struct sm_fdinfo *o = sm_fd_peek(oldfd), *n;
@@ -208,9 +301,16 @@ void sm_fd_dup(int oldfd, int newfd)
 	n->zc_state = o->zc_state;
 	n->sndtimeo = o->sndtimeo;
 	n->ino = o->ino;
-	n->fl = o->fl;
-	n->fl_gen = __atomic_load_n(&o->fl_gen, __ATOMIC_RELAXED);
+	__atomic_store_n(&n->fl_word,
+			 __atomic_load_n(&o->fl_word, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
 	n->born = __atomic_load_n(&o->born, __ATOMIC_RELAXED);
+	n->born_kind = o->born_kind;
+	n->born_peer = o->born_peer;
+	n->shut_wr = __atomic_load_n(&o->shut_wr, __ATOMIC_RELAXED);
+	/* neither is alone any more (sm_fd_alone()) */
+	__atomic_store_n(&o->dup_seen, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&n->dup_seen, 1, __ATOMIC_RELAXED);
 	sm_hold_attach_dup(n, o);
 	__atomic_store_n(&n->kind, __atomic_load_n(&o->kind, __ATOMIC_RELAXED),
 			 __ATOMIC_RELEASE);
@@ -223,6 +323,12 @@ void sm_fd_shared(int fd)
 	if (fi)
 		__atomic_store_n(&fi->born, 0, __ATOMIC_RELAXED);
 	sm_hold_shared(fd);
+}
+
+bool sm_fd_alone(const struct sm_fdinfo *fi)
+{
+	return sm_fd_own(fi) && !__atomic_load_n(&fi->dup_seen,
+						 __ATOMIC_RELAXED);
 }
 
 bool sm_fd_own(const struct sm_fdinfo *fi)
@@ -272,25 +378,69 @@ void sm_fd_flags_changed(void)
 		__atomic_store_n(&sm_fd_flags_gen, 1, __ATOMIC_RELAXED);
 }
 
+#define FL_WORD(gen, fl) ((uint64_t)(gen) << 32 | (uint32_t)(fl))
+
 /* Flags known without asking: at a descriptor's birth. */
 static void learn_flags(struct sm_fdinfo *fi, int fl)
 {
-	__atomic_store_n(&fi->fl, fl, __ATOMIC_RELAXED);
-	__atomic_store_n(&fi->fl_gen, __atomic_load_n(&sm_fd_flags_gen,
-						      __ATOMIC_ACQUIRE),
+	__atomic_store_n(&fi->fl_word,
+			 FL_WORD(__atomic_load_n(&sm_fd_flags_gen,
+						 __ATOMIC_ACQUIRE), fl),
 			 __ATOMIC_RELEASE);
 }
 
-/* sm_fd_flags() when @fi has no answer of generation @gen. */
-int sm_fd_flags_slow(int fd, struct sm_fdinfo *fi, uint32_t gen)
+/*
+ * sm_fd_flags() when @fi had @seen, no answer of generation @gen.  Stored
+ * only over @seen: a change made meanwhile (sm_fd_setfl()) has its own.
+ */
+int sm_fd_flags_slow(int fd, struct sm_fdinfo *fi, uint32_t gen,
+		     uint64_t seen)
 {
 	int fl = sm_real.fcntl(fd, F_GETFL);
 
-	if (fi && fl >= 0) {
-		__atomic_store_n(&fi->fl, fl, __ATOMIC_RELAXED);
-		__atomic_store_n(&fi->fl_gen, gen, __ATOMIC_RELEASE);
-	}
+	if (fi && fl >= 0)
+		__atomic_compare_exchange_n(&fi->fl_word, &seen,
+					    FL_WORD(gen, fl), false,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	return fl;
+}
+
+/* What F_SETFL changes, as the kernel has it (fs/fcntl.c: SETFL_MASK). */
+#define SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
+
+/*
+ * A change to a descriptor that is alone (sm_fd_alone(): born here, never
+ * duplicated or passed) is its own: its new flags follow from the old
+ * ones, and the rest of the process keeps its answers.  apache sets
+ * O_NONBLOCK on each connection it accepts, from every thread.  Any
+ * other change starts a new generation for all.
+ */
+void sm_fd_setfl(int fd, bool fionbio, int arg, int ret)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(fd);
+	uint32_t gen = __atomic_load_n(&sm_fd_flags_gen, __ATOMIC_ACQUIRE);
+	uint64_t w;
+	int fl;
+
+	if (ret < 0)
+		return;
+	if (!fi || fi->kind == SM_FD_OWNED || !sm_fd_alone(fi)) {
+		sm_fd_flags_changed();
+		return;
+	}
+	w = __atomic_load_n(&fi->fl_word, __ATOMIC_ACQUIRE);
+	if ((uint32_t)(w >> 32) != gen) {
+		/* unknown still, but not the word a slower asker saw */
+		__atomic_store_n(&fi->fl_word, FL_WORD(0, (uint32_t)w + 1),
+				 __ATOMIC_RELEASE);
+		return;
+	}
+	fl = (int32_t)w;
+	if (fionbio)
+		fl = arg ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	else
+		fl = (arg & SETFL_MASK) | (fl & ~SETFL_MASK);
+	__atomic_store_n(&fi->fl_word, FL_WORD(gen, fl), __ATOMIC_RELEASE);
 }
 
 void sm_fd_forget_range(unsigned int first, unsigned int last)
@@ -493,12 +643,18 @@ void sm_fd_sockopt_set(int fd, int level, int name)
 	bool timeo = level == SOL_SOCKET &&
 		     (name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW);
 	bool cc = level == IPPROTO_TCP && name == TCP_CONGESTION;
+	bool sndbuf = level == SOL_SOCKET &&
+		      (name == SO_SNDBUF || name == SO_SNDBUFFORCE);
 	struct sm_fdinfo *fi;
 
 	/* every TCP_CORK comes here: no lookup for the others */
-	if (!timeo && !cc)
+	if (!timeo && !cc && !sndbuf)
 		return;
 	fi = sm_fd_peek(fd);
+	if (fi && sndbuf) {
+		__atomic_store_n(&fi->fresh, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&fi->sndbuf0, 0, __ATOMIC_RELAXED);
+	}
 	if (fi && timeo)
 		__atomic_store_n(&fi->sndtimeo, SM_TRI_UNKNOWN,
 				 __ATOMIC_RELAXED);

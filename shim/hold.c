@@ -321,6 +321,16 @@ void sm_hold_attach_dup(struct sm_fdinfo *fi, const struct sm_fdinfo *from)
 }
 
 /*
+ * What a send buffer of @sndbuf bytes (SO_SNDBUF) with @outq queued takes
+ * at once, for the budget (room_for()): half the free bytes, for the
+ * kernel's overhead per buffer.
+ */
+static size_t room_in(int64_t sndbuf, int64_t outq)
+{
+	return sndbuf > outq ? (size_t)(sndbuf - outq) / 2 : 0;
+}
+
+/*
  * @fd's hold: its socket's, found through any of its descriptors; made if
  * @create and the engine holds this socket's writes (policy.c).  Unlocked;
  * NULL if none.  Looking by inode costs a classification (system calls)
@@ -340,10 +350,16 @@ hold_find(int fd, struct sm_fdinfo *fi, bool create, bool via_more)
 		create = false;
 	pthread_mutex_lock(&list_lock);
 	h = find_locked(fi->ino);
-	if (!h && create)
-		h = new_locked(fd, fi->ino);
+	if (!h && create && (h = new_locked(fd, fi->ino)) &&
+	    __atomic_load_n(&fi->fresh, __ATOMIC_RELAXED))
+		/* nothing written to it yet: no need to measure */
+		h->budget = room_in(fi->sndbuf0, 0);
 	if (h)
 		attach_locked(fi, h);
+	/* shut while it had no hold: sm_hold_shutdown()'s other half */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (h && __atomic_load_n(&fi->shut_wr, __ATOMIC_RELAXED))
+		__atomic_store_n(&h->shut, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&list_lock);
 	return h;
 }
@@ -738,10 +754,11 @@ void sm_hold_spent(struct sm_hold *h, size_t n)
  * have?  A blocking socket always does: its write waits until they are
  * queued, and so does the shim's flush.  A non-blocking one (or
  * MSG_DONTWAIT, or SO_SNDTIMEO) only within its free send buffer: measured
- * (SIOCOUTQ, SO_SNDBUF; half of the free bytes, for the kernel's overhead
- * per buffer) when the budget left from the last measure runs out, and
- * spent by every byte that leaves through the socket, so a healthy
- * keep-alive connection measures rarely.  A reset that arrives after the
+ * (SIOCOUTQ, SO_SNDBUF: room_in()) when the budget left from the last
+ * measure runs out, and spent by every byte that leaves through the
+ * socket, so a healthy keep-alive connection measures rarely.  A hold made
+ * for a socket accepted with nothing written to it since starts with the
+ * budget of its listener's empty buffer, unmeasured (hold_find()).  A reset that arrives after the
  * shim took a write is reported by the socket's next call, as the kernel
  * reports an error that comes after a successful write.
  */
@@ -767,7 +784,7 @@ static bool room_for(struct sm_hold *h, int fd, struct sm_fdinfo *fi,
 	if (!h->sndbuf &&
 	    sm_real.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0)
 		h->sndbuf = sndbuf;
-	h->budget = h->sndbuf > outq ? (size_t)(h->sndbuf - outq) / 2 : 0;
+	h->budget = room_in(h->sndbuf, outq);
 	return h->budget >= need;
 }
 
@@ -1330,6 +1347,19 @@ void sm_hold_shutdown(int fd, int how)
 
 	if (how != SHUT_WR && how != SHUT_RDWR)
 		return;
+	/*
+	 * A descriptor alone with its socket, and no hold: nothing is held
+	 * for it, and no other descriptor can start holding, so its entry
+	 * remembers the shutdown for a hold made later -- no lookup, no
+	 * system call, where lighttpd and apache shut every connection.  A
+	 * thread attaching a hold meanwhile (hold_find()) sees the mark, or
+	 * is seen here: both sides store, fence, then load.
+	 */
+	if (fi && sm_fd_alone(fi)) {
+		__atomic_store_n(&fi->shut_wr, 1, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&fi->hold, __ATOMIC_SEQ_CST))
+			return;
+	}
 	/* made if need be: the write side stays shut for every descriptor */
 	h = hold_for(fd, &fi, true, true);
 	if (!h || !(h = lock_checked(h, fi->ino)))

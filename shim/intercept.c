@@ -355,7 +355,7 @@ SM_EXPORT int socket(int domain, int type, int proto)
 	resolve();
 	ret = sm_real.socket(domain, type, proto);
 	if (ret >= 0)
-		sm_fd_born(ret, SM_SOCK_FL(type));
+		sm_fd_socket(ret, domain, type, proto);
 	return ret;
 }
 
@@ -374,24 +374,32 @@ SM_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 
 SM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
+	socklen_t room = 0;
 	int ret;
 
 	resolve();
+	/* the room the caller gave for the peer's address, read safely */
+	if (addr && len && sm_copy_in(&room, len, sizeof(room)))
+		room = 0;
 	ret = sm_real.accept(fd, addr, len);
 	if (ret >= 0)
-		sm_fd_born(ret, SM_SOCK_FL(0));
+		sm_fd_accepted(fd, ret, SM_SOCK_FL(0), addr, room, len);
 	return ret;
 }
 
 SM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
 		      int flags)
 {
+	socklen_t room = 0;
 	int ret;
 
 	resolve();
+	/* the room the caller gave for the peer's address, read safely */
+	if (addr && len && sm_copy_in(&room, len, sizeof(room)))
+		room = 0;
 	ret = sm_real.accept4(fd, addr, len, flags);
 	if (ret >= 0)
-		sm_fd_born(ret, SM_SOCK_FL(flags));
+		sm_fd_accepted(fd, ret, SM_SOCK_FL(flags), addr, room, len);
 	return ret;
 }
 
@@ -426,9 +434,9 @@ static int fcntl_via(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
 	int ret;
 
-	if (cmd == F_SETFL)
-		sm_fd_flags_changed();
 	ret = real(fd, cmd, arg);
+	if (cmd == F_SETFL)
+		sm_fd_setfl(fd, false, (int)(intptr_t)arg, ret);
 	if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
 		sm_fd_dup(fd, ret);
 	return ret;
@@ -457,9 +465,12 @@ SM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	int ret, n;
 
 	resolve();
-	if (req == FIONBIO)
-		sm_fd_flags_changed();
 	ret = sm_real.ioctl(fd, req, arg);
+	/* the kernel read *arg, so it is there */
+	if (!ret && req == FIONBIO) {
+		memcpy(&n, arg, sizeof(n));
+		sm_fd_setfl(fd, true, n, ret);
+	}
 	/* held bytes are queued, for the application (the kernel wrote
 	 * *arg, so it is there) */
 	if (!ret && (req == SIOCOUTQ || req == SIOCOUTQNSD) &&

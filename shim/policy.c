@@ -143,9 +143,7 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	 * which uncorks after its first 256 KiB): docs/bench.md, "Local
 	 * peers and pacing".  Under cubic sendfile(2) wins either way.
 	 */
-	if (o->ENGINE == SM_ENGINE_AUTO && o->ZC != SM_ZC_ALWAYS &&
-	    c->fi->local_peer && c->paced && c->corked &&
-	    c->count >= SM_PACED_COPY_MIN)
+	if (sm_policy_asks_paced(o, c) && c->paced)
 		return pick(SM_PATH_SENDMSG, -1);
 	if (!c->uring_ok)
 		return pick(SM_PATH_NATIVE,
@@ -159,6 +157,14 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 		return pick(SM_PATH_URING_COPY,
 			    why == SM_FB_zc_budget ? why : -1);
 	return pick(SM_PATH_NATIVE, why);
+}
+
+/* Could the socket's pacing change the choice?  Asking costs a getsockopt. */
+bool sm_policy_asks_paced(const struct sm_options *o, const struct sm_call *c)
+{
+	return o->ENGINE == SM_ENGINE_AUTO && o->ZC != SM_ZC_ALWAYS &&
+	       c->kind == SM_FD_TCP && c->fi->local_peer && c->corked &&
+	       c->count >= SM_PACED_COPY_MIN;
 }
 
 /*

@@ -572,10 +572,8 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	c.count = count;
 	c.fi = fi;
 	c.corked = sm_hold_app_corked(h);
-	/* asked only where the policy can use it: its first answer per
-	 * socket is a getsockopt(2) */
-	c.paced = c.corked && c.kind == SM_FD_TCP && fi->local_peer &&
-		  sm_fd_paced(out_fd, fi);
+	/* its first answer per socket is a getsockopt(2) */
+	c.paced = sm_policy_asks_paced(&sm_opt, &c) && sm_fd_paced(out_fd, fi);
 	c.kmod_ok = sm_opt.ENGINE == SM_ENGINE_KMOD && sm_kmod_available();
 	c.kmod_reg = c.kmod_ok && sm_kmod_max_reg();
 	c.batch_ok = sm_hold_may_batch(h, out_fd);
@@ -630,8 +628,12 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 		sm_count_fallback(ch.fallback);
 	if (ch.path == SM_PATH_KMOD)
 		return kmod_send(h, out_fd, in_fd, offset, count);
-	/* io_uring would ignore SO_SNDTIMEO; the module's send honours it */
-	if (sm_fd_sndtimeo(out_fd, fi))
+	/*
+	 * io_uring would ignore SO_SNDTIMEO; the module's send honours it.
+	 * A non-blocking socket never waits, with or without it.
+	 */
+	fl = sm_fd_flags(out_fd, fi);
+	if (!(fl >= 0 && (fl & O_NONBLOCK)) && sm_fd_sndtimeo(out_fd, fi))
 		return c.kmod_ok ? kmod_send(h, out_fd, in_fd, offset, count) :
 		       native(h, out_fd, in_fd, offset, count, SM_FB_sndtimeo);
 
@@ -648,7 +650,6 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	if ((uint64_t)file.size - x.pos < x.len)
 		x.len = file.size - x.pos;
 	x.path = ch.path;
-	fl = sm_fd_flags(out_fd, fi);
 	x.nonblock = fl >= 0 && (fl & O_NONBLOCK);
 	if (h && (x.path == SM_PATH_URING_ZC ||
 		  (x.path == SM_PATH_KMOD_ZC && c.held > sm_kmod_max_hdtr()))) {

@@ -139,12 +139,28 @@ struct sm_fdinfo {
 	uint8_t zc_state;	/* enum sm_zc_state */
 	uint8_t sndtimeo;	/* enum sm_tri: SO_SNDTIMEO set? */
 	uint8_t paced;		/* enum sm_tri: its congestion control paces? */
+	/* Learnt where the shim saw it made, so that classifying it costs
+	 * no getsockopt(2): the kind of a socket() by its arguments, of an
+	 * accepted one by its listener's (a listener's own: what it
+	 * accepts); and whether accept() gave a loopback peer (sm_tri). */
+	uint8_t born_kind;
+	uint8_t born_peer;
+	uint8_t dup_seen;	/* a descriptor was made from it, or it from one */
+	uint8_t shut_wr;	/* shutdown(SHUT_WR) while it had no hold */
+	/* Accepted, nothing written to it since (sm_fd_written_to()): its
+	 * send buffer is empty, sndbuf0 bytes at least -- a listener's
+	 * SO_SNDBUF, which its connections start with (a listener's own
+	 * entry: asked once, 0 unknown). */
+	uint8_t fresh;
+	uint32_t sndbuf0;
 	uint32_t zc_notifs;	/* decayed counts of this socket's reports */
 	uint32_t zc_copied;
 	uint64_t ino;		/* sockfs inode: tells a reused fd number */
 	struct sm_hold *hold;	/* its socket's hold, once found (hold.c) */
-	int32_t fl;		/* F_GETFL, valid while fl_gen is current */
-	uint32_t fl_gen;
+	/* F_GETFL in the low 32 bits, valid while the high 32 are the
+	 * current sm_fd_flags_gen: one word, so that an answer asked for
+	 * before a change cannot be stored after it (fdstate.c). */
+	uint64_t fl_word;
 	/* The fork generation in which the shim saw this descriptor made
 	 * (socket, accept, dup...), 0 if it did not: only a socket made
 	 * since the last fork, and never passed to another process, is
@@ -174,7 +190,8 @@ extern uint32_t sm_fd_flags_gen;
 
 struct sm_fdinfo *sm_fd_make(int fd);
 int sm_fd_classify_slow(int fd, struct sm_fdinfo *fi);
-int sm_fd_flags_slow(int fd, struct sm_fdinfo *fi, uint32_t gen);
+int sm_fd_flags_slow(int fd, struct sm_fdinfo *fi, uint32_t gen,
+		     uint64_t seen);
 bool sm_fd_sndtimeo_slow(int fd, struct sm_fdinfo *fi);
 bool sm_fd_paced_slow(int fd, struct sm_fdinfo *fi);
 /* A file may have changed (a write to one, truncate): every remembered
@@ -213,10 +230,11 @@ void sm_fd_forget(int fd);
 static inline int sm_fd_flags(int fd, struct sm_fdinfo *fi)
 {
 	uint32_t gen = __atomic_load_n(&sm_fd_flags_gen, __ATOMIC_ACQUIRE);
+	uint64_t w = fi ? __atomic_load_n(&fi->fl_word, __ATOMIC_ACQUIRE) : 0;
 
-	if (fi && __atomic_load_n(&fi->fl_gen, __ATOMIC_ACQUIRE) == gen)
-		return __atomic_load_n(&fi->fl, __ATOMIC_RELAXED);
-	return sm_fd_flags_slow(fd, fi, gen);
+	if (fi && (uint32_t)(w >> 32) == gen)
+		return (int32_t)w;
+	return sm_fd_flags_slow(fd, fi, gen, w);
 }
 void sm_fd_flags_changed(void);
 void sm_fd_forget_range(unsigned int first, unsigned int last);
@@ -234,6 +252,17 @@ void sm_fd_after_fork(void);
 /* @fd was just made by this process (socket, socketpair, accept), with
  * file status flags @fl (F_GETFL's answer, as far as the shim uses it). */
 void sm_fd_born(int fd, int fl);
+/* ... a socket(@domain, @type, @proto). */
+void sm_fd_socket(int fd, int domain, int type, int proto);
+/* ... accepted from @lfd; the peer's address in @addr, which had @room
+ * bytes (0: none), *@lenp its length (the application's memory). */
+void sm_fd_accepted(int lfd, int fd, int fl, const struct sockaddr *addr,
+		    socklen_t room, const socklen_t *lenp);
+/* fcntl(@fd, F_SETFL, @arg), or ioctl(@fd, FIONBIO, &@arg) if @fionbio,
+ * returned @ret: the flags it set. */
+void sm_fd_setfl(int fd, bool fionbio, int arg, int ret);
+/* Is @fi the only descriptor of its open file, in any process? */
+bool sm_fd_alone(const struct sm_fdinfo *fi);
 /* @fd was opened with open(2) @flags. */
 void sm_fd_opened(int fd, int flags);
 /* The application's fstat() of @fd answered @st. */
@@ -252,10 +281,13 @@ struct sm_file {
 int sm_fd_stat(int fd, struct sm_fdinfo *fi, struct sm_file *f);
 /* A write-like call on the descriptor whose entry is @fi (NULL: none):
  * a file it may have changed makes every remembered fstat() answer stale. */
-static inline void sm_fd_written_to(const struct sm_fdinfo *fi)
+static inline void sm_fd_written_to(struct sm_fdinfo *fi)
 {
 	int kind = fi ? __atomic_load_n(&fi->kind, __ATOMIC_RELAXED) :
 		   SM_FD_UNKNOWN;
+
+	if (fi && sm_unlikely(__atomic_load_n(&fi->fresh, __ATOMIC_RELAXED)))
+		__atomic_store_n(&fi->fresh, 0, __ATOMIC_RELAXED);
 
 	if (kind != SM_FD_TCP && kind != SM_FD_UNIX)
 		sm_fd_files_changed();
@@ -440,6 +472,8 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
  * sent with MSG_MORE, which is how AF_UNIX corks)?  @kind: sm_fd_kind.
  */
 bool sm_policy_holds(const struct sm_options *o, int kind, bool via_more);
+/* Can c->paced change the choice (else it need not be asked)? */
+bool sm_policy_asks_paced(const struct sm_options *o, const struct sm_call *c);
 /* May a socket's held bytes wait for its event loop's next wait? */
 bool sm_policy_batches(const struct sm_options *o, int kind);
 /* Feed one zero-copy notification into a socket's verdict. */

@@ -14,6 +14,7 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -135,14 +136,26 @@ void sm_syscall_after(long nr, const long *a, long ret)
 	case SYS_fcntl:
 		if (a[1] == F_DUPFD || a[1] == F_DUPFD_CLOEXEC)
 			sm_fd_dup(a[0], ret);
+		if (a[1] == F_SETFL)
+			sm_fd_setfl(a[0], false, a[2], ret);
+		break;
+	case SYS_ioctl:
+		if (a[1] == FIONBIO &&
+		    !sm_copy_in(&sv[0], (const void *)a[2], sizeof(int)))
+			sm_fd_setfl(a[0], true, sv[0], ret);
 		break;
 	case SYS_socket:
+		sm_fd_socket(ret, a[0], a[1], a[2]);
+		break;
+	/* the peer's address, if any, is asked for again: its room is
+	 * not known here */
 	case SYS_accept4:
-		sm_fd_born(ret, O_RDWR | (a[nr == SYS_socket ? 1 : 3] &
-					  SOCK_NONBLOCK ? O_NONBLOCK : 0));
+		sm_fd_accepted(a[0], ret, O_RDWR | (a[3] & SOCK_NONBLOCK ?
+						    O_NONBLOCK : 0),
+			       NULL, 0, NULL);
 		break;
 	case SYS_accept:
-		sm_fd_born(ret, O_RDWR);
+		sm_fd_accepted(a[0], ret, O_RDWR, NULL, 0, NULL);
 		break;
 	case SYS_setsockopt:
 		sm_fd_sockopt_set(a[0], a[1], a[2]);

@@ -380,6 +380,7 @@ void sc_write_paths(const struct scenario *sc)
 
 void sc_shutdown(const struct scenario *sc)
 {
+	struct t_conn_opts acc = { .family = AF_INET, .accepted = true };
 	struct conn t;
 	int fd2;
 
@@ -405,6 +406,31 @@ void sc_shutdown(const struct scenario *sc)
 	epipe_print("shut-dup");
 	close(fd2);
 	conn_finish(&t, "shut-dup stream");
+
+	/*
+	 * Shut before anything was held, as a server shuts a connection:
+	 * the shim only notes it (no hold yet), and a hold made later, by
+	 * the cork or through a later dup, must hold nothing.
+	 */
+	conn_open(&t, &acc, false, 0);
+	t_check(shutdown(t.fd, SHUT_WR) == 0);
+	cork(&t, "shut-first", 1);
+	print_ret("shut-first", "corked write", write(t.fd, "Y", 1));
+	epipe_print("shut-first");
+	fd2 = dup(t.fd);
+	print_ret("shut-first", "dup's send(MSG_MORE)",
+		  send(fd2, "X", 1, MSG_MORE));
+	epipe_print("shut-first");
+	close(fd2);
+	conn_finish(&t, "shut-first stream");
+	conn_open(&t, &acc, false, 0);
+	t_check(shutdown(t.fd, SHUT_WR) == 0);
+	fd2 = dup(t.fd);
+	print_ret("shut-then-dup", "send(MSG_MORE)",
+		  send(fd2, "X", 1, MSG_MORE));
+	epipe_print("shut-then-dup");
+	close(fd2);
+	conn_finish(&t, "shut-then-dup stream");
 }
 
 /* ---- cork-state: the cork as the kernel and the application set it ---- */

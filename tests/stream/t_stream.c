@@ -349,31 +349,33 @@ static int t_listener(int family, int rcvbuf, struct sockaddr_storage *ss,
 int t_tcp_pair(const struct t_conn_opts *o, int *sender, int *receiver)
 {
 	const char *cc = getenv("SM_TEST_CC") ? getenv("SM_TEST_CC") : "cubic";
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int lfd, cfd, sfd;
+	struct sockaddr_storage ss, peer;
+	socklen_t len, plen = sizeof(peer);
+	int lfd, cfd, sfd, snd;
 
 	lfd = t_listener(o->family, o->rcvbuf, &ss, &len);
 	if (lfd < 0)
 		return lfd;
 	cfd = socket(o->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	t_check(cfd >= 0);
-	/* Same congestion control in every run, whatever the default
-	 * (SM_TEST_CC: another, as stream-auto.sh asks for bbr). */
-	t_check(setsockopt(cfd, IPPROTO_TCP, TCP_CONGESTION, cc,
-			   strlen(cc)) == 0);
-	if (o->sndbuf)
-		setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &o->sndbuf,
-			   sizeof(o->sndbuf));
 	t_check(connect(cfd, (struct sockaddr *)&ss, len) == 0);
-	sfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	/* a server's way: the peer's address asked for */
+	sfd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
 	t_check(sfd >= 0);
 	close(lfd);
+	snd = o->accepted ? sfd : cfd;
+	/* Same congestion control in every run, whatever the default
+	 * (SM_TEST_CC: another, as stream-auto.sh asks for bbr). */
+	t_check(setsockopt(snd, IPPROTO_TCP, TCP_CONGESTION, cc,
+			   strlen(cc)) == 0);
+	if (o->sndbuf)
+		setsockopt(snd, SOL_SOCKET, SO_SNDBUF, &o->sndbuf,
+			   sizeof(o->sndbuf));
 	if (o->nonblock)
-		t_check(fcntl(cfd, F_SETFL,
-			      fcntl(cfd, F_GETFL) | O_NONBLOCK) == 0);
-	*sender = cfd;
-	*receiver = sfd;
+		t_check(fcntl(snd, F_SETFL,
+			      fcntl(snd, F_GETFL) | O_NONBLOCK) == 0);
+	*sender = snd;
+	*receiver = o->accepted ? cfd : sfd;
 	return 0;
 }
 

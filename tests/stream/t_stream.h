@@ -77,6 +77,7 @@ struct t_conn_opts {
 	int sndbuf;		/* 0: leave the kernel's default */
 	int rcvbuf;
 	bool nonblock;		/* the sending socket */
+	bool accepted;		/* it is the accepted end (as a server's) */
 };
 
 /* 0, or -errno when the address family is unavailable (skip). */

@@ -178,6 +178,31 @@ START_TEST(shutdown_flushes_and_holds_nothing_more)
 }
 END_TEST
 
+START_TEST(a_shutdown_before_any_hold_is_noted_and_kept)
+{
+	struct sm_fdinfo *fi = sm_fd_peek(a);
+	int d;
+
+	/* alone and holding nothing: noted, no hold made (no lookup) */
+	sm_hold_shutdown(a, SHUT_WR);
+	ck_assert_ptr_null(fi->hold);
+	ck_assert_int_eq(fi->shut_wr, 1);
+	ck_assert_int_eq(shutdown(a, SHUT_WR), 0);
+	/* the hold the cork makes holds nothing: the kernel's EPIPE */
+	ck_assert_int_eq(cork(1), 0);
+	ck_assert_ptr_nonnull(fi->hold);
+	ck_assert_int_eq(hwrite("late", MSG_NOSIGNAL), -EPIPE);
+	/* a dup is no longer alone: its shutdown makes the hold */
+	d = dup(a);
+	sm_fd_dup(a, d);
+	ck_assert(!sm_fd_alone(sm_fd_peek(d)));
+	ck_assert(!sm_fd_alone(fi));
+	sm_hold_close(d);
+	sm_fd_forget(d);
+	close(d);
+}
+END_TEST
+
 START_TEST(close_flushes)
 {
 	ck_assert_int_eq(cork(1), 0);
@@ -370,6 +395,7 @@ int main(void)
 	tcase_add_test(tcp, the_cork_is_lazy_and_reported_as_set);
 	tcase_add_test(tcp, a_native_send_while_corked_uses_the_kernels_cork);
 	tcase_add_test(tcp, shutdown_flushes_and_holds_nothing_more);
+	tcase_add_test(tcp, a_shutdown_before_any_hold_is_noted_and_kept);
 	tcase_add_test(tcp, close_flushes);
 	tcase_add_test(tcp, the_cork_ceiling_flushes_a_quiet_socket);
 	tcase_add_test(tcp, sendfile_side_sees_and_consumes_the_held_bytes);
