@@ -758,9 +758,10 @@ void sm_hold_spent(struct sm_hold *h, size_t n)
  * measure runs out, and spent by every byte that leaves through the
  * socket, so a healthy keep-alive connection measures rarely.  A hold made
  * for a socket accepted with nothing written to it since starts with the
- * budget of its listener's empty buffer, unmeasured (hold_find()).  A reset that arrives after the
- * shim took a write is reported by the socket's next call, as the kernel
- * reports an error that comes after a successful write.
+ * budget of its listener's empty buffer, unmeasured (hold_find()).  A
+ * reset that arrives after the shim took a write is reported by the
+ * socket's next call, as the kernel reports an error that comes after a
+ * successful write.
  */
 static bool room_for(struct sm_hold *h, int fd, struct sm_fdinfo *fi,
 		     size_t need, int flags)

@@ -12,7 +12,7 @@
 # show which path carried them.
 #
 # Usage: http-bench.sh BUILDDIR OUTDIR [--server NAME] [--quick] [--reps N]
-#                      [--batch] [--no-pin]
+#                      [--batch] [--no-pin] [--sizes LIST] [--conns LIST]
 #   --server NAME  nginx (default), lighttpd or apache2; started and
 #                  stopped by tests/apps/NAME-lib.sh, as its app test does
 #   --quick        smoke run: 1 rep of 2 s, 4 KiB and 1 MiB, 16 connections
@@ -22,6 +22,10 @@
 #   --no-pin       let the servers and wrk share every CPU even when the
 #                  servers leave one free (see "Where the servers and wrk
 #                  run" below)
+#   --sizes LIST   file sizes, comma-separated bytes (default 4096,65536,
+#                  1048576; --quick 4096,1048576): more reps of fewer cells
+#   --conns LIST   wrk connection counts, comma-separated (default 1,16,64;
+#                  --quick 16)
 # Writes OUTDIR/NAME-bench.{tsv,md,png}, the ratios plotted
 # (NAME-bench-ratios.tsv) and every wrk output (NAME-bench.log); prints
 # the markdown report.
@@ -37,7 +41,7 @@ set -u -o pipefail
 
 usage() {
 	echo "usage: http-bench.sh BUILDDIR OUTDIR [--server NAME] [--quick]" \
-	     "[--reps N] [--batch] [--no-pin]" >&2
+	     "[--reps N] [--batch] [--no-pin] [--sizes LIST] [--conns LIST]" >&2
 	exit 2
 }
 
@@ -47,7 +51,7 @@ top=$(cd "$here/../.." && pwd)
 [ $# -ge 2 ] || usage
 builddir=$1 outdir=$2
 shift 2
-quick=0 reps='' server=nginx pin=1
+quick=0 reps='' server=nginx pin=1 want_sizes='' want_conns=''
 modes=(native shim)
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -64,6 +68,11 @@ while [ $# -gt 0 ]; do
 		reps=$2
 		shift
 		;;
+	--sizes|--conns)
+		[[ ${2:-} =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || usage
+		if [ "$1" = --sizes ]; then want_sizes=$2; else want_conns=$2; fi
+		shift
+		;;
 	*) usage ;;
 	esac
 	shift
@@ -78,6 +87,8 @@ else
 	sizes=(4096 $((64 << 10)) $((1 << 20)))
 	conns=(1 16 64)
 fi
+[ -n "$want_sizes" ] && IFS=, read -r -a sizes <<<"$want_sizes"
+[ -n "$want_conns" ] && IFS=, read -r -a conns <<<"$want_conns"
 
 setup_error() {
 	echo "$server-bench: $*" >&2
@@ -181,7 +192,7 @@ broken=0
 www=$tmp/www
 mkdir -p "$www"
 declare -A file=()
-for s in 4096 $((64 << 10)) $((1 << 20)); do
+for s in 4096 $((64 << 10)) $((1 << 20)) "${sizes[@]}"; do
 	file[$s]=f$s
 	head -c "$s" /dev/urandom >"$www/f$s" || setup_error "cannot write $www"
 done
