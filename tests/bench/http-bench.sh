@@ -13,6 +13,7 @@
 #
 # Usage: http-bench.sh BUILDDIR OUTDIR [--server NAME] [--quick] [--reps N]
 #                      [--batch] [--no-pin] [--sizes LIST] [--conns LIST]
+#                      [--close]
 #   --server NAME  nginx (default), lighttpd or apache2; started and
 #                  stopped by tests/apps/NAME-lib.sh, as its app test does
 #   --quick        smoke run: 1 rep of 2 s, 4 KiB and 1 MiB, 16 connections
@@ -26,6 +27,9 @@
 #                  1048576; --quick 4096,1048576): more reps of fewer cells
 #   --conns LIST   wrk connection counts, comma-separated (default 1,16,64;
 #                  --quick 16)
+#   --close        every request asks "Connection: close": a connection per
+#                  request, which weighs what the server (and the shim) do
+#                  once per connection
 # Writes OUTDIR/NAME-bench.{tsv,md,png}, the ratios plotted
 # (NAME-bench-ratios.tsv) and every wrk output (NAME-bench.log); prints
 # the markdown report.
@@ -41,7 +45,8 @@ set -u -o pipefail
 
 usage() {
 	echo "usage: http-bench.sh BUILDDIR OUTDIR [--server NAME] [--quick]" \
-	     "[--reps N] [--batch] [--no-pin] [--sizes LIST] [--conns LIST]" >&2
+	     "[--reps N] [--batch] [--no-pin] [--sizes LIST] [--conns LIST]" \
+	     "[--close]" >&2
 	exit 2
 }
 
@@ -51,13 +56,14 @@ top=$(cd "$here/../.." && pwd)
 [ $# -ge 2 ] || usage
 builddir=$1 outdir=$2
 shift 2
-quick=0 reps='' server=nginx pin=1 want_sizes='' want_conns=''
+quick=0 reps='' server=nginx pin=1 want_sizes='' want_conns='' hdr=()
 modes=(native shim)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
 	--batch) modes=(native shim nobatch) ;;
 	--no-pin) pin=0 ;;
+	--close) hdr=(-H "Connection: close") ;;
 	--server)
 		[[ ${2:-} =~ ^(nginx|lighttpd|apache2)$ ]] || usage
 		server=$2
@@ -356,7 +362,7 @@ run() {
 	# the client was the bottleneck
 	# shellcheck disable=SC2046 # the command and its options
 	out=$( { time timeout $((duration + 60)) $(wrk_cmd) -t"$t" -c"$c" \
-	      -d"${duration}s" --timeout 10s --latency \
+	      -d"${duration}s" --timeout 10s --latency "${hdr[@]}" \
 	      "http://127.0.0.1:${port[$m]}/${file[$s]}" 2>&1; } 2>&1) ||
 		rc=$?
 	t1=$(srv_ticks "$m")
@@ -451,7 +457,7 @@ pin_method() {
 	echo "## $server static files, native vs libsplicemsg (engine auto)"
 	echo
 	echo "date: $when; kernel: $(uname -r); CPUs: $(nproc);" \
-	     "method: $(srv_method), over 127.0.0.1; $(pin_method);" \
+	     "method: $(srv_method), over 127.0.0.1${hdr[*]:+, a connection per request (Connection: close)}; $(pin_method);" \
 	     "wrk -t$wrk_threads (-t1 at 1 connection) -d${duration}s" \
 	     "--latency per cell; $nreps, interleaved (${modes[*]}, ...)," \
 	     "medians; ratio = mode/native; MB = 10^6 B of wrk's" \
