@@ -1557,7 +1557,13 @@ static void op_data(const struct op *o, struct line *l, int fd,
 		}
 	} else {
 		put_res(l, ret, err, timing, false);
-		if (ret > 0 || (ret == 0 && is_udp(c) && total == 0)) {
+		/*
+		 * An empty send reaches a UDP socket (an empty datagram, or
+		 * the corked one); an empty writev/pwritev does not: the VFS
+		 * returns 0 before the socket sees it (vfs_writev()).
+		 */
+		if (ret > 0 || (ret == 0 && is_udp(c) && total == 0 &&
+				o->kind != OP_WRITEV && o->kind != OP_PWRITEV)) {
 			model_sent(slots[o->slot].conn, buf, ret, total,
 				   flags & MSG_MORE);
 			if (is_udp(c) && !ret)
