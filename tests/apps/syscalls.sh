@@ -127,19 +127,29 @@ per_request() {
 ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
 at_most() { python3 -c "import sys; sys.exit(not ($1 <= $2))"; }
 
+# pair SERVER NAME: SERVER counted natively and under auto, into the
+# caller's nat nsend nreq ntop (native) and sm ssend sreq stop (auto), and
+# printed; false, the error reported as NAME, if a run did not complete.
+# With $close set, a connection per request.
+pair() {
+	local srv=$1 name=$2 how=${close:+, Connection: close}
+
+	read -r nat nsend nreq ntop <<<"$(count "$srv" native)"
+	read -r sm ssend sreq stop <<<"$(count "$srv" auto)"
+	echo "# $srv native$how: $nat calls/request ($nsend outside the read loop) over $nreq requests: $ntop"
+	echo "# $srv auto$how:   $sm calls/request ($ssend outside the read loop) over $sreq requests: $stop"
+	if [ "${nsend:-0}" = 0 ] || [ "${ssend:-0}" = 0 ]; then
+		t_error "$name" \
+			"a run did not complete (native '$nat', auto '$sm')"
+		return 1
+	fi
+}
+
 # check SERVER MAX: one server natively and under auto.
 check() {
 	local srv=$1 max=$2 nat nsend nreq ntop sm ssend sreq stop r rs co corks
 
-	read -r nat nsend nreq ntop <<<"$(count "$srv" native)"
-	read -r sm ssend sreq stop <<<"$(count "$srv" auto)"
-	echo "# $srv native: $nat calls/request ($nsend outside the read loop) over $nreq requests: $ntop"
-	echo "# $srv auto:   $sm calls/request ($ssend outside the read loop) over $sreq requests: $stop"
-	if [ "${nsend:-0}" = 0 ] || [ "${ssend:-0}" = 0 ]; then
-		t_error "$srv/calls" \
-			"a run did not complete (native '$nat', auto '$sm')"
-		return
-	fi
+	pair "$srv" "$srv/calls" || return
 	r=$(ratio "$sm" "$nat")
 	rs=$(ratio "$ssend" "$nsend")
 	echo "# $srv auto/native: $r ($rs outside the read loop)"
@@ -181,17 +191,9 @@ check() {
 # nothing it would not save: what it learns of a socket it learns where
 # the socket is made (accept, the listener), and a shutdown is noted.
 check_close() {
-	local srv=$1 nat nsend nreq ntop sm ssend sreq stop rs
+	local srv=$1 nat nsend nreq ntop sm ssend sreq stop rs close=1
 
-	read -r nat nsend nreq ntop <<<"$(close=1 count "$srv" native)"
-	read -r sm ssend sreq stop <<<"$(close=1 count "$srv" auto)"
-	echo "# $srv native, Connection: close: $nat calls/request ($nsend outside the read loop) over $nreq requests: $ntop"
-	echo "# $srv auto, Connection: close:   $sm calls/request ($ssend outside the read loop) over $sreq requests: $stop"
-	if [ "${nsend:-0}" = 0 ] || [ "${ssend:-0}" = 0 ]; then
-		t_error "$srv/close/calls" \
-			"a run did not complete (native '$nat', auto '$sm')"
-		return
-	fi
+	pair "$srv" "$srv/close/calls" || return
 	rs=$(ratio "$ssend" "$nsend")
 	at_most "$rs" 1.02
 	t_verdict $? "$srv/close/calls per request: auto/native = $rs outside the read loop (at most 1.0, +2%)" \

@@ -378,9 +378,35 @@ void sc_write_paths(const struct scenario *sc)
 
 /* ---- shutdown: a send after SHUT_WR is EPIPE, never held and lost ------ */
 
-void sc_shutdown(const struct scenario *sc)
+/*
+ * Shut before anything was held, as a server shuts a connection: the shim
+ * only notes it (no hold yet), and a hold made later -- by the cork
+ * (@cork_first), or through a later dup -- must hold nothing.
+ */
+static void shut_unheld(const char *label, bool cork_first)
 {
 	struct t_conn_opts acc = { .family = AF_INET, .accepted = true };
+	char stream[64];
+	struct conn t;
+	int fd2;
+
+	conn_open(&t, &acc, false, 0);
+	t_check(shutdown(t.fd, SHUT_WR) == 0);
+	if (cork_first) {
+		cork(&t, label, 1);
+		print_ret(label, "corked write", write(t.fd, "Y", 1));
+		epipe_print(label);
+	}
+	fd2 = dup(t.fd);
+	print_ret(label, "dup's send(MSG_MORE)", send(fd2, "X", 1, MSG_MORE));
+	epipe_print(label);
+	close(fd2);
+	snprintf(stream, sizeof(stream), "%s stream", label);
+	conn_finish(&t, stream);
+}
+
+void sc_shutdown(const struct scenario *sc)
+{
 	struct conn t;
 	int fd2;
 
@@ -406,31 +432,8 @@ void sc_shutdown(const struct scenario *sc)
 	epipe_print("shut-dup");
 	close(fd2);
 	conn_finish(&t, "shut-dup stream");
-
-	/*
-	 * Shut before anything was held, as a server shuts a connection:
-	 * the shim only notes it (no hold yet), and a hold made later, by
-	 * the cork or through a later dup, must hold nothing.
-	 */
-	conn_open(&t, &acc, false, 0);
-	t_check(shutdown(t.fd, SHUT_WR) == 0);
-	cork(&t, "shut-first", 1);
-	print_ret("shut-first", "corked write", write(t.fd, "Y", 1));
-	epipe_print("shut-first");
-	fd2 = dup(t.fd);
-	print_ret("shut-first", "dup's send(MSG_MORE)",
-		  send(fd2, "X", 1, MSG_MORE));
-	epipe_print("shut-first");
-	close(fd2);
-	conn_finish(&t, "shut-first stream");
-	conn_open(&t, &acc, false, 0);
-	t_check(shutdown(t.fd, SHUT_WR) == 0);
-	fd2 = dup(t.fd);
-	print_ret("shut-then-dup", "send(MSG_MORE)",
-		  send(fd2, "X", 1, MSG_MORE));
-	epipe_print("shut-then-dup");
-	close(fd2);
-	conn_finish(&t, "shut-then-dup stream");
+	shut_unheld("shut-first", true);
+	shut_unheld("shut-then-dup", false);
 }
 
 /* ---- cork-state: the cork as the kernel and the application set it ---- */
