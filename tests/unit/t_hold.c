@@ -192,7 +192,7 @@ START_TEST(a_shutdown_before_any_hold_is_noted_and_kept)
 	ck_assert_int_eq(cork(1), 0);
 	ck_assert_ptr_nonnull(fi->hold);
 	ck_assert_int_eq(hwrite("late", MSG_NOSIGNAL), -EPIPE);
-	/* a dup is no longer alone: its shutdown makes the hold */
+	/* after a dup neither is alone: a shutdown looks the hold up */
 	d = dup(a);
 	sm_fd_dup(a, d);
 	ck_assert(!sm_fd_alone(sm_fd_peek(d)));
