@@ -156,14 +156,11 @@ int sm_fd_classify_slow(int fd, struct sm_fdinfo *fi)
 		goto out;
 	}
 	fi->ino = st.st_ino;
-	if (kind == SM_FD_UNIX || peer == SM_TRI_YES)
-		fi->local_peer = true;
-	else if (peer == SM_TRI_UNKNOWN)
-		fi->local_peer = peer_is_local(fd, &addr);
-	else
-		fi->local_peer =
-			getpeername(fd, (struct sockaddr *)&addr, &alen) == 0 &&
-			peer_is_local(fd, &addr);
+	/* an accepted peer elsewhere: its address was not kept */
+	fi->local_peer = kind == SM_FD_UNIX || peer == SM_TRI_YES ||
+			 ((peer == SM_TRI_UNKNOWN ||
+			   !getpeername(fd, (struct sockaddr *)&addr, &alen)) &&
+			  peer_is_local(fd, &addr));
 	fi->zc_state = SM_ZCS_PROBING;
 	fi->sndtimeo = SM_TRI_UNKNOWN;
 	fi->paced = SM_TRI_UNKNOWN;
@@ -227,7 +224,7 @@ void sm_fd_socket(int fd, int domain, int type, int proto)
 {
 	struct sm_fdinfo *fi;
 
-	sm_fd_born(fd, O_RDWR | (type & SOCK_NONBLOCK ? O_NONBLOCK : 0));
+	sm_fd_born(fd, SM_SOCK_FL(type));
 	fi = sm_fd_peek(fd);
 	if (fi && fi->kind != SM_FD_OWNED)
 		__atomic_store_n(&fi->born_kind, kind_of(domain, type, proto),
@@ -256,17 +253,18 @@ void sm_fd_accepted(int lfd, int fd, int fl, const struct sockaddr *addr,
 	if (kind != SM_FD_TCP && kind != SM_FD_UNIX)
 		return;
 	fi->born_kind = kind;
-	/* its send buffer: the first budget of a hold (hold.c) */
+	/* a TCP send buffer: the first budget of a hold (hold.c) */
 	sndbuf = __atomic_load_n(&li->sndbuf0, __ATOMIC_RELAXED);
-	if (kind == SM_FD_TCP && !sndbuf &&
-	    !sm_real.getsockopt(lfd, SOL_SOCKET, SO_SNDBUF, &v, &len) &&
-	    v > 0) {
-		sndbuf = v;
-		__atomic_store_n(&li->sndbuf0, sndbuf, __ATOMIC_RELAXED);
-	}
-	if (kind == SM_FD_TCP && sndbuf) {
+	if (kind == SM_FD_TCP) {
+		if (!sndbuf &&
+		    !sm_real.getsockopt(lfd, SOL_SOCKET, SO_SNDBUF, &v, &len) &&
+		    v > 0) {
+			sndbuf = v;
+			__atomic_store_n(&li->sndbuf0, sndbuf,
+					 __ATOMIC_RELAXED);
+		}
 		fi->sndbuf0 = sndbuf;
-		__atomic_store_n(&fi->fresh, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&fi->fresh, sndbuf != 0, __ATOMIC_RELAXED);
 	}
 	/*
 	 * Accepted, so connected; the peer's address if the caller asked for

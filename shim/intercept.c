@@ -345,9 +345,6 @@ SM_EXPORT int dup(int fd)
 
 /* ---- where descriptors are born (fdstate.c) --------------------------- */
 
-/* A new socket's F_GETFL: read-write, and non-blocking if asked. */
-#define SM_SOCK_FL(type) (O_RDWR | ((type) & SOCK_NONBLOCK ? O_NONBLOCK : 0))
-
 SM_EXPORT int socket(int domain, int type, int proto)
 {
 	int ret;
@@ -372,15 +369,21 @@ SM_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 	return ret;
 }
 
+/* The room the caller gave accept() for the peer's address, read safely. */
+static socklen_t addr_room(const struct sockaddr *addr, const socklen_t *len)
+{
+	socklen_t room;
+
+	return addr && len && !sm_copy_in(&room, len, sizeof(room)) ? room : 0;
+}
+
 SM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	socklen_t room = 0;
+	socklen_t room;
 	int ret;
 
 	resolve();
-	/* the room the caller gave for the peer's address, read safely */
-	if (addr && len && sm_copy_in(&room, len, sizeof(room)))
-		room = 0;
+	room = addr_room(addr, len);
 	ret = sm_real.accept(fd, addr, len);
 	if (ret >= 0)
 		sm_fd_accepted(fd, ret, SM_SOCK_FL(0), addr, room, len);
@@ -390,13 +393,11 @@ SM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 SM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
 		      int flags)
 {
-	socklen_t room = 0;
+	socklen_t room;
 	int ret;
 
 	resolve();
-	/* the room the caller gave for the peer's address, read safely */
-	if (addr && len && sm_copy_in(&room, len, sizeof(room)))
-		room = 0;
+	room = addr_room(addr, len);
 	ret = sm_real.accept4(fd, addr, len, flags);
 	if (ret >= 0)
 		sm_fd_accepted(fd, ret, SM_SOCK_FL(flags), addr, room, len);

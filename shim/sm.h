@@ -252,6 +252,9 @@ void sm_fd_after_fork(void);
 /* @fd was just made by this process (socket, socketpair, accept), with
  * file status flags @fl (F_GETFL's answer, as far as the shim uses it). */
 void sm_fd_born(int fd, int fl);
+/* A new socket's F_GETFL, made with @type (or accept4's flags): read-write,
+ * and non-blocking if asked. */
+#define SM_SOCK_FL(type) (O_RDWR | ((type) & SOCK_NONBLOCK ? O_NONBLOCK : 0))
 /* ... a socket(@domain, @type, @proto). */
 void sm_fd_socket(int fd, int domain, int type, int proto);
 /* ... accepted from @lfd; the peer's address in @addr, which had @room

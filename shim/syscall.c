@@ -150,12 +150,10 @@ void sm_syscall_after(long nr, const long *a, long ret)
 	/* the peer's address, if any, is asked for again: its room is
 	 * not known here */
 	case SYS_accept4:
-		sm_fd_accepted(a[0], ret, O_RDWR | (a[3] & SOCK_NONBLOCK ?
-						    O_NONBLOCK : 0),
-			       NULL, 0, NULL);
+		sm_fd_accepted(a[0], ret, SM_SOCK_FL(a[3]), NULL, 0, NULL);
 		break;
 	case SYS_accept:
-		sm_fd_accepted(a[0], ret, O_RDWR, NULL, 0, NULL);
+		sm_fd_accepted(a[0], ret, SM_SOCK_FL(0), NULL, 0, NULL);
 		break;
 	case SYS_setsockopt:
 		sm_fd_sockopt_set(a[0], a[1], a[2]);
@@ -167,11 +165,8 @@ void sm_syscall_after(long nr, const long *a, long ret)
 		break;
 	case SYS_socketpair:
 		if (!sm_copy_in(sv, (const void *)a[3], sizeof(sv))) {
-			int fl = O_RDWR |
-				 (a[1] & SOCK_NONBLOCK ? O_NONBLOCK : 0);
-
-			sm_fd_born(sv[0], fl);
-			sm_fd_born(sv[1], fl);
+			sm_fd_born(sv[0], SM_SOCK_FL(a[1]));
+			sm_fd_born(sv[1], SM_SOCK_FL(a[1]));
 		}
 		break;
 	default:
