@@ -156,11 +156,14 @@ int sm_fd_classify_slow(int fd, struct sm_fdinfo *fi)
 		goto out;
 	}
 	fi->ino = st.st_ino;
-	/* an accepted peer elsewhere: its address was not kept */
+	/*
+	 * A loopback peer is known local now; one on another address (every
+	 * client of a real server) is asked about only when a choice needs
+	 * it (sm_fd_local()), as a 4 KiB response's never does.
+	 */
 	fi->local_peer = kind == SM_FD_UNIX || peer == SM_TRI_YES ||
-			 ((peer == SM_TRI_UNKNOWN ||
-			   !getpeername(fd, (struct sockaddr *)&addr, &alen)) &&
-			  peer_is_local(fd, &addr));
+			 (peer == SM_TRI_UNKNOWN && addr_is_loopback(&addr)) ?
+			 SM_TRI_YES : SM_TRI_UNKNOWN;
 	fi->zc_state = SM_ZCS_PROBING;
 	fi->sndtimeo = SM_TRI_UNKNOWN;
 	fi->paced = SM_TRI_UNKNOWN;
@@ -615,6 +618,23 @@ bool sm_fd_sndtimeo_slow(int fd, struct sm_fdinfo *fi)
 		return false;
 	v = tv.tv_sec || tv.tv_usec ? SM_TRI_YES : SM_TRI_NO;
 	__atomic_store_n(&fi->sndtimeo, v, __ATOMIC_RELAXED);
+	return v == SM_TRI_YES;
+}
+
+/*
+ * Is the peer on this host?  Asked once per connection, and only when a
+ * choice depends on it (sm_policy_asks_local()); a socket that is no
+ * longer connected counts as remote (its sends fail anyway).
+ */
+bool sm_fd_local_slow(int fd, struct sm_fdinfo *fi)
+{
+	struct sockaddr_storage addr;
+	socklen_t alen = sizeof(addr);
+	int v;
+
+	v = !getpeername(fd, (struct sockaddr *)&addr, &alen) &&
+	    peer_is_local(fd, &addr) ? SM_TRI_YES : SM_TRI_NO;
+	__atomic_store_n(&fi->local_peer, v, __ATOMIC_RELAXED);
 	return v == SM_TRI_YES;
 }
 

@@ -31,7 +31,7 @@ static int zc_refusal(const struct sm_options *o, const struct sm_call *c)
 	if (!c->zc_supported)
 		return SM_FB_zc_unsupported;
 	if (o->ZC != SM_ZC_ALWAYS) {
-		if (o->ZC == SM_ZC_AUTO && c->fi->local_peer)
+		if (o->ZC == SM_ZC_AUTO && c->local)
 			return SM_FB_local_peer;
 		if (__atomic_load_n(&c->fi->zc_state, __ATOMIC_RELAXED) ==
 		    SM_ZCS_COPIED)
@@ -80,18 +80,24 @@ static struct sm_choice kmod_engine(const struct sm_options *o,
 	return pick(SM_PATH_KMOD, -1);
 }
 
-struct sm_choice sm_policy_choose(const struct sm_options *o,
-				  const struct sm_call *c)
+/*
+ * The choices that do not depend on where the peer is: true with *@ch set,
+ * or false, and then the rest of sm_policy_choose() reads c->local.
+ */
+static bool placeless(const struct sm_options *o, const struct sm_call *c,
+		      struct sm_choice *ch)
 {
-	int why;
-
-	if (o->ENGINE == SM_ENGINE_NATIVE)
-		return pick(SM_PATH_NATIVE, -1);
+	if (o->ENGINE == SM_ENGINE_NATIVE) {
+		*ch = pick(SM_PATH_NATIVE, -1);
+		return true;
+	}
 	/* AF_UNIX: SEND_ZC is EOPNOTSUPP and nothing beats sendfile(2)
 	 * there, except one send of held headers and the body. */
 	if (!c->in_regular ||
-	    (c->kind != SM_FD_TCP && !(c->kind == SM_FD_UNIX && c->held)))
-		return pick(SM_PATH_NATIVE, SM_FB_ineligible);
+	    (c->kind != SM_FD_TCP && !(c->kind == SM_FD_UNIX && c->held))) {
+		*ch = pick(SM_PATH_NATIVE, SM_FB_ineligible);
+		return true;
+	}
 	/*
 	 * A small body with held headers, in an event loop: it waits for
 	 * the loop's next epoll_wait, to leave with the turn's other
@@ -99,21 +105,26 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	 * of a send per response).
 	 */
 	if (c->held && c->batch_ok && c->uring_ok &&
-	    c->count <= SM_DIRECT_MAX && sm_policy_batches(o, c->kind))
-		return pick(SM_PATH_BATCH, -1);
+	    c->count <= SM_DIRECT_MAX && sm_policy_batches(o, c->kind)) {
+		*ch = pick(SM_PATH_BATCH, -1);
+		return true;
+	}
 	if (c->held && o->ENGINE != SM_ENGINE_AUTO) {
 		/*
 		 * Held headers and the body in one submission: through the
-		 * module without copying the body, or an io_uring copy.
+		 * module without copying the body (zero-copy or not: where
+		 * the peer is decides), or an io_uring copy.
 		 */
 		if (c->kmod_ok)
-			return kmod_engine(o, c);
+			return false;
 		if (o->ENGINE == SM_ENGINE_KMOD)
-			return pick(SM_PATH_NATIVE, SM_FB_kmod_unavailable);
-		if (!c->uring_ok)
-			return pick(SM_PATH_NATIVE,
-				    sm_policy_setup_fallback(c->uring_err));
-		return pick(SM_PATH_URING_COPY, -1);
+			*ch = pick(SM_PATH_NATIVE, SM_FB_kmod_unavailable);
+		else if (!c->uring_ok)
+			*ch = pick(SM_PATH_NATIVE,
+				   sm_policy_setup_fallback(c->uring_err));
+		else
+			*ch = pick(SM_PATH_URING_COPY, -1);
+		return true;
 	}
 	/*
 	 * Auto: a small body leaves with the held headers in one sendmsg(2),
@@ -121,10 +132,27 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	 * single blocking send (docs/bench.md).  A larger one is worth more
 	 * as sendfile(2)'s page references: the headers go ahead of it.
 	 */
-	if (c->held && c->count <= SM_DIRECT_MAX)
-		return pick(SM_PATH_SENDMSG, -1);
-	if (c->kind != SM_FD_TCP)
-		return pick(SM_PATH_NATIVE, SM_FB_ineligible);
+	if (c->held && c->count <= SM_DIRECT_MAX) {
+		*ch = pick(SM_PATH_SENDMSG, -1);
+		return true;
+	}
+	if (c->kind != SM_FD_TCP) {
+		*ch = pick(SM_PATH_NATIVE, SM_FB_ineligible);
+		return true;
+	}
+	return false;
+}
+
+struct sm_choice sm_policy_choose(const struct sm_options *o,
+				  const struct sm_call *c)
+{
+	struct sm_choice ch;
+	int why;
+
+	if (placeless(o, c, &ch))
+		return ch;
+	if (c->held && o->ENGINE != SM_ENGINE_AUTO)	/* c->kmod_ok */
+		return kmod_engine(o, c);
 	/*
 	 * A bare sendfile() through the module runs the same splice path as
 	 * sendfile(2) plus an ioctl: auto keeps the module for what only it
@@ -159,11 +187,22 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	return pick(SM_PATH_NATIVE, why);
 }
 
+/*
+ * Could where the peer is change the choice?  Asking costs getpeername(2)
+ * and getsockname(2) once per connection whose peer is not on loopback.
+ */
+bool sm_policy_asks_local(const struct sm_options *o, const struct sm_call *c)
+{
+	struct sm_choice ch;
+
+	return !placeless(o, c, &ch);
+}
+
 /* Could the socket's pacing change the choice?  Asking costs a getsockopt. */
 bool sm_policy_asks_paced(const struct sm_options *o, const struct sm_call *c)
 {
 	return o->ENGINE == SM_ENGINE_AUTO && o->ZC != SM_ZC_ALWAYS &&
-	       c->kind == SM_FD_TCP && c->fi->local_peer && c->corked &&
+	       c->kind == SM_FD_TCP && c->local && c->corked &&
 	       c->count >= SM_PACED_COPY_MIN;
 }
 

@@ -540,6 +540,19 @@ ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count)
 	return ret;
 }
 
+/*
+ * The socket's facts that cost a system call the first time, each asked
+ * only if it can change the choice: where the peer is (getpeername(2) and
+ * getsockname(2), unless it is on loopback and so known), then its pacing
+ * (getsockopt(2)).
+ */
+static void ask_facts(int fd, struct sm_fdinfo *fi, struct sm_call *c)
+{
+	c->local = (__atomic_load_n(&fi->local_peer, __ATOMIC_RELAXED) ||
+		    sm_policy_asks_local(&sm_opt, c)) && sm_fd_local(fd, fi);
+	c->paced = sm_policy_asks_paced(&sm_opt, c) && sm_fd_paced(fd, fi);
+}
+
 static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 			     int kind, int out_fd, int in_fd, off64_t *offset,
 			     size_t count)
@@ -572,11 +585,10 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	c.count = count;
 	c.fi = fi;
 	c.corked = sm_hold_app_corked(h);
-	/* its first answer per socket is a getsockopt(2) */
-	c.paced = sm_policy_asks_paced(&sm_opt, &c) && sm_fd_paced(out_fd, fi);
 	c.kmod_ok = sm_opt.ENGINE == SM_ENGINE_KMOD && sm_kmod_available();
 	c.kmod_reg = c.kmod_ok && sm_kmod_max_reg();
 	c.batch_ok = sm_hold_may_batch(h, out_fd);
+	ask_facts(out_fd, fi, &c);
 	/* Cheap decisions first: auto mostly stays native. */
 	ch = sm_policy_choose(&sm_opt, &c);
 	if (ch.path == SM_PATH_NATIVE)
@@ -620,6 +632,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 			c.zc_supported = sm_ring_zc_supported(r);
 			c.zc_budget = sm_ring_zc_budget(r);
 		}
+		ask_facts(out_fd, fi, &c);
 		ch = sm_policy_choose(&sm_opt, &c);
 	}
 	if (ch.path == SM_PATH_NATIVE)

@@ -135,7 +135,7 @@ struct sm_hold;
 
 struct sm_fdinfo {
 	uint8_t kind;		/* enum sm_fd_kind */
-	uint8_t local_peer;	/* peer address belongs to this host */
+	uint8_t local_peer;	/* enum sm_tri: the peer is on this host? */
 	uint8_t zc_state;	/* enum sm_zc_state */
 	uint8_t sndtimeo;	/* enum sm_tri: SO_SNDTIMEO set? */
 	uint8_t paced;		/* enum sm_tri: its congestion control paces? */
@@ -194,6 +194,7 @@ int sm_fd_flags_slow(int fd, struct sm_fdinfo *fi, uint32_t gen,
 		     uint64_t seen);
 bool sm_fd_sndtimeo_slow(int fd, struct sm_fdinfo *fi);
 bool sm_fd_paced_slow(int fd, struct sm_fdinfo *fi);
+bool sm_fd_local_slow(int fd, struct sm_fdinfo *fi);
 /* A file may have changed (a write to one, truncate): every remembered
  * fstat() answer is stale. */
 void sm_fd_files_changed(void);
@@ -316,6 +317,13 @@ static inline bool sm_fd_sndtimeo(int fd, struct sm_fdinfo *fi)
 	int v = __atomic_load_n(&fi->sndtimeo, __ATOMIC_RELAXED);
 
 	return sm_likely(v) ? v == SM_TRI_YES : sm_fd_sndtimeo_slow(fd, fi);
+}
+/* Is the connected socket's peer on this host?  Asked once. */
+static inline bool sm_fd_local(int fd, struct sm_fdinfo *fi)
+{
+	int v = __atomic_load_n(&fi->local_peer, __ATOMIC_RELAXED);
+
+	return v ? v == SM_TRI_YES : sm_fd_local_slow(fd, fi);
 }
 /* Does the TCP socket's congestion control pace (bbr)?  Asked once. */
 static inline bool sm_fd_paced(int fd, struct sm_fdinfo *fi)
@@ -460,6 +468,7 @@ struct sm_call {
 	bool kmod_reg;		/* ... and registers buffers (FEAT_REG) */
 	size_t held;		/* header bytes held for this socket */
 	bool corked;		/* the application has TCP_CORK on */
+	bool local;		/* the peer is on this host */
 	bool paced;		/* ... and a local TCP peer, pacing cc */
 	bool batch_ok;		/* the hold may wait for the loop turn's end */
 	int uring_err;		/* setup error (-errno) if !uring_ok */
@@ -475,6 +484,8 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
  * sent with MSG_MORE, which is how AF_UNIX corks)?  @kind: sm_fd_kind.
  */
 bool sm_policy_holds(const struct sm_options *o, int kind, bool via_more);
+/* Can c->local change the choice (else it need not be asked)? */
+bool sm_policy_asks_local(const struct sm_options *o, const struct sm_call *c);
 /* Can c->paced change the choice (else it need not be asked)? */
 bool sm_policy_asks_paced(const struct sm_options *o, const struct sm_call *c);
 /* May a socket's held bytes wait for its event loop's next wait? */

@@ -37,7 +37,7 @@ PidFile "$dir/run/apache2.pid"
 DefaultRuntimeDir "$dir/run"
 ErrorLog "$dir/logs/error.log"
 LogLevel info
-Listen 127.0.0.1:$port
+Listen ${HTTP_ADDR:-127.0.0.1}:$port
 LoadModule mpm_event_module $m/mod_mpm_event.so
 LoadModule authz_core_module $m/mod_authz_core.so
 LoadModule mime_module $m/mod_mime.so

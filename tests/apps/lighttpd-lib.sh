@@ -34,7 +34,7 @@ server.groupname = \"$(id -gn nobody 2>/dev/null || echo nogroup)\""
 	chmod 777 "$dir/logs" "$dir/stats"
 	cat >"$dir/lighttpd.conf" <<CONF
 server.document-root = "$root"
-server.bind = "127.0.0.1"
+server.bind = "${HTTP_ADDR:-127.0.0.1}"
 server.port = $port
 server.errorlog = "$dir/logs/error.log"
 server.pid-file = "$dir/lighttpd.pid"

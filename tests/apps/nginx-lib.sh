@@ -50,7 +50,7 @@ http {
 	types { }
 	default_type application/octet-stream;
 	$extra
-	server { listen 127.0.0.1:$port; root $root; }
+	server { listen ${HTTP_ADDR:-127.0.0.1}:$port; root $root; }
 }
 CONF
 	rm -f "$dir/nginx.pid"

@@ -13,7 +13,7 @@
 #
 # Usage: http-bench.sh BUILDDIR OUTDIR [--server NAME] [--quick] [--reps N]
 #                      [--batch] [--no-pin] [--sizes LIST] [--conns LIST]
-#                      [--close]
+#                      [--close] [--addr ADDR]
 #   --server NAME  nginx (default), lighttpd or apache2; started and
 #                  stopped by tests/apps/NAME-lib.sh, as its app test does
 #   --quick        smoke run: 1 rep of 2 s, 4 KiB and 1 MiB, 16 connections
@@ -30,6 +30,10 @@
 #   --close        every request asks "Connection: close": a connection per
 #                  request, which weighs what the server (and the shim) do
 #                  once per connection
+#   --addr ADDR    the servers listen on ADDR, one of this host's (default
+#                  127.0.0.1): another than loopback is where a client's
+#                  address does not say it is on this host, as for real
+#                  clients
 # Writes OUTDIR/NAME-bench.{tsv,md,png}, the ratios plotted
 # (NAME-bench-ratios.tsv) and every wrk output (NAME-bench.log); prints
 # the markdown report.
@@ -46,7 +50,7 @@ set -u -o pipefail
 usage() {
 	echo "usage: http-bench.sh BUILDDIR OUTDIR [--server NAME] [--quick]" \
 	     "[--reps N] [--batch] [--no-pin] [--sizes LIST] [--conns LIST]" \
-	     "[--close]" >&2
+	     "[--close] [--addr ADDR]" >&2
 	exit 2
 }
 
@@ -57,6 +61,7 @@ top=$(cd "$here/../.." && pwd)
 builddir=$1 outdir=$2
 shift 2
 quick=0 reps='' server=nginx pin=1 want_sizes='' want_conns='' hdr=()
+HTTP_ADDR=127.0.0.1
 modes=(native shim)
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -64,6 +69,11 @@ while [ $# -gt 0 ]; do
 	--batch) modes=(native shim nobatch) ;;
 	--no-pin) pin=0 ;;
 	--close) hdr=(-H "Connection: close") ;;
+	--addr)
+		[[ ${2:-} =~ ^[0-9.]+$ ]] || usage
+		HTTP_ADDR=$2
+		shift
+		;;
 	--server)
 		[[ ${2:-} =~ ^(nginx|lighttpd|apache2)$ ]] || usage
 		server=$2
@@ -298,7 +308,7 @@ verify() {
 	for m in "${modes[@]}"; do
 		for s in "${!file[@]}"; do
 			if ! curl -sS --max-time 30 -o "$tmp/got" \
-			     "http://127.0.0.1:${port[$m]}/${file[$s]}" ||
+			     "http://$HTTP_ADDR:${port[$m]}/${file[$s]}" ||
 			   ! cmp -s "$tmp/got" "$www/${file[$s]}"; then
 				echo "$server-bench: $1: $m served wrong bytes" \
 				     "for ${file[$s]}" >&2
@@ -318,7 +328,7 @@ when=$(date -u '+%Y-%m-%d %H:%M UTC')
 # connection setup paths and caches the later ones find warm.
 for m in "${modes[@]}"; do
 	$(wrk_cmd) -t"$wrk_threads" -c16 -d1s \
-		"http://127.0.0.1:${port[$m]}/${file[4096]}" >/dev/null 2>&1
+		"http://$HTTP_ADDR:${port[$m]}/${file[4096]}" >/dev/null 2>&1
 done
 
 # ---- the timed runs ---------------------------------------------------------
@@ -363,7 +373,7 @@ run() {
 	# shellcheck disable=SC2046 # the command and its options
 	out=$( { time timeout $((duration + 60)) $(wrk_cmd) -t"$t" -c"$c" \
 	      -d"${duration}s" --timeout 10s --latency "${hdr[@]}" \
-	      "http://127.0.0.1:${port[$m]}/${file[$s]}" 2>&1; } 2>&1) ||
+	      "http://$HTTP_ADDR:${port[$m]}/${file[$s]}" 2>&1; } 2>&1) ||
 		rc=$?
 	t1=$(srv_ticks "$m")
 	n=$(awk '$2 == "requests" && $3 == "in" { print $1 }' <<<"$out")
@@ -457,7 +467,7 @@ pin_method() {
 	echo "## $server static files, native vs libsplicemsg (engine auto)"
 	echo
 	echo "date: $when; kernel: $(uname -r); CPUs: $(nproc);" \
-	     "method: $(srv_method), over 127.0.0.1${hdr[*]:+, a connection per request (Connection: close)}; $(pin_method);" \
+	     "method: $(srv_method), over $HTTP_ADDR${hdr[*]:+, a connection per request (Connection: close)}; $(pin_method);" \
 	     "wrk -t$wrk_threads (-t1 at 1 connection) -d${duration}s" \
 	     "--latency per cell; $nreps, interleaved (${modes[*]}, ...)," \
 	     "medians; ratio = mode/native; MB = 10^6 B of wrk's" \

@@ -24,7 +24,7 @@ START_TEST(loopback_tcp_is_tcp_with_a_local_peer)
 	int s, c = t_tcp_pair(AF_INET, &s);
 
 	ck_assert_int_eq(classify(c), SM_FD_TCP);
-	ck_assert_int_eq(sm_fd_peek(c)->local_peer, 1);
+	ck_assert_int_eq(sm_fd_peek(c)->local_peer, SM_TRI_YES);
 	ck_assert_int_eq(classify(s), SM_FD_TCP);
 	sm_fd_forget(c);
 	sm_fd_forget(s);
@@ -33,7 +33,7 @@ START_TEST(loopback_tcp_is_tcp_with_a_local_peer)
 	c = t_tcp_pair(AF_INET6, &s);
 	if (c >= 0) {
 		ck_assert_int_eq(classify(c), SM_FD_TCP);
-		ck_assert_int_eq(sm_fd_peek(c)->local_peer, 1);
+		ck_assert_int_eq(sm_fd_peek(c)->local_peer, SM_TRI_YES);
 		sm_fd_forget(c);
 		close(c);
 		close(s);
@@ -131,7 +131,7 @@ START_TEST(accepted_sockets_learn_from_their_listener)
 	ck_assert_int_eq(fi->fresh, 1);
 	ck_assert_uint_gt(fi->sndbuf0, 0);
 	ck_assert_int_eq(classify(s), SM_FD_TCP);
-	ck_assert_int_eq(fi->local_peer, 1);
+	ck_assert_int_eq(fi->local_peer, SM_TRI_YES);
 	sm_fd_written_to(fi);
 	ck_assert_int_eq(fi->fresh, 0);
 	sm_fd_forget(s);
@@ -145,14 +145,17 @@ START_TEST(accepted_sockets_learn_from_their_listener)
 	s2 = accept(l, (void *)&peer, &len);
 	/*
 	 * A listener the shim did not see made: asked once, then known.  An
-	 * address cut short reads as not loopback: the classification asks.
+	 * address cut short reads as not loopback: where the peer is stays
+	 * unknown until a choice needs it, and then the kernel is asked.
 	 */
 	sm_fd_accepted(l, s2, O_RDWR, (void *)&peer, 2, &len);
 	fi = sm_fd_peek(s2);
 	ck_assert_int_eq(sm_fd_peek(l)->born_kind, SM_FD_TCP);
 	ck_assert_int_eq(fi->born_peer, SM_TRI_NO);
 	ck_assert_int_eq(classify(s2), SM_FD_TCP);
-	ck_assert_int_eq(fi->local_peer, 1);
+	ck_assert_int_eq(fi->local_peer, SM_TRI_UNKNOWN);
+	ck_assert(sm_fd_local(s2, fi));
+	ck_assert_int_eq(fi->local_peer, SM_TRI_YES);
 	sm_fd_forget_range(0, 1000);
 	close(s2);
 	close(c);

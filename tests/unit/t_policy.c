@@ -62,9 +62,9 @@ START_TEST(auto_uses_zero_copy_only_where_it_can_win)
 	c.count = 1000;
 	expect(SM_PATH_NATIVE, SM_FB_small);
 	c.count = 1 << 20;
-	fi.local_peer = 1;
+	c.local = true;
 	expect(SM_PATH_NATIVE, SM_FB_local_peer);
-	fi.local_peer = 0;
+	c.local = false;
 	fi.zc_state = SM_ZCS_COPIED;
 	expect(SM_PATH_NATIVE, SM_FB_zc_copied);
 	fi.zc_state = SM_ZCS_OK;
@@ -79,7 +79,7 @@ END_TEST
 START_TEST(uring_engine_copies_where_zero_copy_is_refused)
 {
 	o.ENGINE = SM_ENGINE_URING;
-	fi.local_peer = 1;
+	c.local = true;
 	expect(SM_PATH_URING_COPY, -1);
 	c.count = 10;
 	expect(SM_PATH_URING_COPY, -1);
@@ -95,7 +95,7 @@ END_TEST
 START_TEST(report_mode_ignores_addresses_but_not_reports)
 {
 	o.ZC = SM_ZC_REPORT;
-	fi.local_peer = 1;
+	c.local = true;
 	expect(SM_PATH_URING_ZC, -1);
 	fi.zc_state = SM_ZCS_COPIED;
 	expect(SM_PATH_NATIVE, SM_FB_zc_copied);
@@ -127,7 +127,7 @@ START_TEST(kmod_engine_sends_zero_copy_from_registered_buffers)
 	c.held = 250;
 	expect(SM_PATH_KMOD_ZC, -1);		/* the headers too */
 	/* the zero-copy rule's refusals leave the module's own send */
-	fi.local_peer = 1;
+	c.local = true;
 	expect(SM_PATH_KMOD, -1);
 	o.ZC = SM_ZC_ALWAYS;
 	expect(SM_PATH_KMOD_ZC, -1);
@@ -155,10 +155,10 @@ START_TEST(auto_zero_copy_prefers_the_modules_buffers)
 	fi.zc_state = SM_ZCS_COPIED;
 	expect(SM_PATH_NATIVE, SM_FB_zc_copied);
 	fi.zc_state = 0;
-	fi.local_peer = 1;
+	c.local = true;
 	expect(SM_PATH_NATIVE, SM_FB_local_peer);
 	c.kmod_reg = false;
-	fi.local_peer = 0;
+	c.local = false;
 	expect(SM_PATH_URING_ZC, -1);
 }
 END_TEST
@@ -167,14 +167,14 @@ START_TEST(auto_never_sends_a_bare_sendfile_through_the_module)
 {
 	c.kmod_ok = true;
 	expect(SM_PATH_URING_ZC, -1);
-	fi.local_peer = 1;
+	c.local = true;
 	expect(SM_PATH_NATIVE, SM_FB_local_peer);
 }
 END_TEST
 
 START_TEST(auto_sends_held_headers_and_a_small_body_in_one_sendmsg)
 {
-	fi.local_peer = 1;
+	c.local = true;
 	c.held = 250;
 	c.count = SM_DIRECT_MAX;
 	expect(SM_PATH_SENDMSG, -1);
@@ -231,7 +231,7 @@ END_TEST
 
 START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
 {
-	fi.local_peer = 1;
+	c.local = true;
 	c.paced = true;
 	expect(SM_PATH_NATIVE, SM_FB_local_peer);	/* not corked */
 	c.corked = true;
@@ -254,14 +254,85 @@ START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
 	c.corked = false;			/* uncorked: sendfile(2) */
 	expect(SM_PATH_NATIVE, SM_FB_local_peer);
 	c.corked = true;
-	fi.local_peer = 0;			/* a remote peer: zero-copy */
+	c.local = false;			/* a remote peer: zero-copy */
 	expect(SM_PATH_URING_ZC, -1);
-	fi.local_peer = 1;
+	c.local = true;
 	o.ZC = SM_ZC_ALWAYS;			/* asked for: zero-copy */
 	expect(SM_PATH_URING_ZC, -1);
 	o.ZC = SM_ZC_AUTO;
 	o.ENGINE = SM_ENGINE_URING;		/* forced: io_uring */
 	expect(SM_PATH_URING_COPY, -1);
+}
+END_TEST
+
+/*
+ * Where the peer is costs two system calls per connection to learn, unless
+ * it is on loopback: asked only where the answer can change the choice.
+ * Every call shape: when the policy says it need not ask, the choice is
+ * the same for a peer here and one elsewhere, paced or not.
+ */
+START_TEST(where_the_peer_is_is_asked_only_if_it_matters)
+{
+	static const int engines[] = { SM_ENGINE_AUTO, SM_ENGINE_URING,
+				       SM_ENGINE_KMOD, SM_ENGINE_NATIVE };
+	static const int kinds[] = { SM_FD_TCP, SM_FD_UNIX, SM_FD_OTHER };
+	static const size_t counts[] = { 4096, SM_PACED_COPY_MIN, 1 << 20 };
+	unsigned int e, k, n, bits, asked = 0, not_asked = 0;
+
+	for (e = 0; e < SM_ARRAY_SIZE(engines); e++)
+	for (k = 0; k < SM_ARRAY_SIZE(kinds); k++)
+	for (n = 0; n < SM_ARRAY_SIZE(counts); n++)
+	for (bits = 0; bits < 64; bits++) {
+		struct sm_choice here, there;
+		bool paced;
+
+		o.ENGINE = engines[e];
+		o.BATCH = 1;
+		c.kind = kinds[k];
+		c.count = counts[n];
+		c.held = bits & 1 ? 250 : 0;
+		c.batch_ok = bits & 2;
+		c.uring_ok = !(bits & 4);
+		c.uring_err = -EPERM;
+		c.kmod_ok = bits & 8 && o.ENGINE == SM_ENGINE_KMOD;
+		c.kmod_reg = bits & 16;
+		c.corked = bits & 32;
+		if (sm_policy_asks_local(&o, &c)) {
+			asked++;
+			continue;
+		}
+		not_asked++;
+		for (paced = false; ; paced = true) {
+			c.paced = paced;
+			c.local = true;
+			here = sm_policy_choose(&o, &c);
+			c.local = false;
+			there = sm_policy_choose(&o, &c);
+			ck_assert_msg(here.path == there.path &&
+				      here.fallback == there.fallback,
+				      "engine %d kind %d count %zu bits %u",
+				      o.ENGINE, c.kind, c.count, bits);
+			if (paced)
+				break;
+		}
+	}
+	ck_assert_uint_gt(asked, 0);
+	ck_assert_uint_gt(not_asked, 0);
+	/* a corked 4 KiB response never asks; a large body does */
+	o.ENGINE = SM_ENGINE_AUTO;
+	c.kind = SM_FD_TCP;
+	c.held = 250;
+	c.count = 4096;
+	c.uring_ok = true;
+	c.batch_ok = false;
+	ck_assert(!sm_policy_asks_local(&o, &c));
+	c.batch_ok = true;
+	ck_assert(!sm_policy_asks_local(&o, &c));
+	c.held = 0;
+	ck_assert(sm_policy_asks_local(&o, &c));
+	c.held = 250;
+	c.count = 1 << 20;
+	ck_assert(sm_policy_asks_local(&o, &c));
 }
 END_TEST
 
@@ -372,6 +443,7 @@ int main(void)
 	tcase_add_test(tc, recent_copies_win_over_old_successes);
 	tcase_add_test(tc, which_sockets_are_held);
 	tcase_add_test(tc, auto_copies_to_a_local_peer_under_a_pacing_cc);
+	tcase_add_test(tc, where_the_peer_is_is_asked_only_if_it_matters);
 	tcase_add_test(tc, an_event_loops_small_bodies_wait_for_its_next_wait);
 	suite_add_tcase(s, tc);
 	return t_run(s, false);
