@@ -566,6 +566,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	struct sm_file file;
 	struct sm_ring *r;
 	const void *held;
+	bool again = false;	/* a fact changed since the first choice */
 	ssize_t ret;
 	int fl, why;
 
@@ -594,8 +595,9 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	if (ch.path == SM_PATH_NATIVE)
 		return native(h, out_fd, in_fd, offset, count, ch.fallback);
 	/* auto's zero-copy: through the module's buffers where it has them */
-	if (ch.path == SM_PATH_URING_ZC && sm_opt.ENGINE == SM_ENGINE_AUTO)
-		c.kmod_reg = sm_kmod_max_reg();
+	if (ch.path == SM_PATH_URING_ZC && sm_opt.ENGINE == SM_ENGINE_AUTO &&
+	    !c.kmod_reg)
+		again = c.kmod_reg = sm_kmod_max_reg();
 	if (!c.held && !same_inode(out_fd, fi)) {
 		/*
 		 * The fd number was reused behind our back: look again.  (A
@@ -632,8 +634,12 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 			c.zc_supported = sm_ring_zc_supported(r);
 			c.zc_budget = sm_ring_zc_budget(r);
 		}
-		ask_facts(out_fd, fi, &c);
-		ch = sm_policy_choose(&sm_opt, &c);
+		/* the first choice assumed all three: the same facts, the
+		 * same choice */
+		if (again || !c.uring_ok || !c.zc_supported || !c.zc_budget) {
+			ask_facts(out_fd, fi, &c);
+			ch = sm_policy_choose(&sm_opt, &c);
+		}
 	}
 	if (ch.path == SM_PATH_NATIVE)
 		return native(h, out_fd, in_fd, offset, count, ch.fallback);
