@@ -190,11 +190,16 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 /*
  * Could where the peer is change the choice?  Asking costs getpeername(2)
  * and getsockname(2) once per connection whose peer is not on loopback.
+ * Zero-copy refuses a body below ZC_MIN as small before it looks
+ * (zc_refusal()), and the paced copy starts at SM_PACED_COPY_MIN.
  */
 bool sm_policy_asks_local(const struct sm_options *o, const struct sm_call *c)
 {
 	struct sm_choice ch;
 
+	if ((o->ZC == SM_ZC_NEVER || c->count < o->ZC_MIN) &&
+	    c->count < SM_PACED_COPY_MIN)
+		return false;
 	return !placeless(o, c, &ch);
 }
 

@@ -276,9 +276,14 @@ START_TEST(where_the_peer_is_is_asked_only_if_it_matters)
 	static const int engines[] = { SM_ENGINE_AUTO, SM_ENGINE_URING,
 				       SM_ENGINE_KMOD, SM_ENGINE_NATIVE };
 	static const int kinds[] = { SM_FD_TCP, SM_FD_UNIX, SM_FD_OTHER };
-	static const size_t counts[] = { 4096, SM_PACED_COPY_MIN, 1 << 20 };
-	unsigned int e, k, n, bits, asked = 0, not_asked = 0;
+	static const int zcs[] = { SM_ZC_AUTO, SM_ZC_NEVER, SM_ZC_ALWAYS,
+				   SM_ZC_REPORT };
+	static const size_t counts[] = { 4096, 65535, 65536,
+					 SM_PACED_COPY_MIN - 1,
+					 SM_PACED_COPY_MIN, 1 << 20 };
+	unsigned int e, z, k, n, bits, asked = 0, not_asked = 0;
 
+	for (z = 0; z < SM_ARRAY_SIZE(zcs); z++)
 	for (e = 0; e < SM_ARRAY_SIZE(engines); e++)
 	for (k = 0; k < SM_ARRAY_SIZE(kinds); k++)
 	for (n = 0; n < SM_ARRAY_SIZE(counts); n++)
@@ -287,6 +292,7 @@ START_TEST(where_the_peer_is_is_asked_only_if_it_matters)
 		bool paced;
 
 		o.ENGINE = engines[e];
+		o.ZC = zcs[z];
 		o.BATCH = 1;
 		c.kind = kinds[k];
 		c.count = counts[n];
@@ -310,16 +316,17 @@ START_TEST(where_the_peer_is_is_asked_only_if_it_matters)
 			there = sm_policy_choose(&o, &c);
 			ck_assert_msg(here.path == there.path &&
 				      here.fallback == there.fallback,
-				      "engine %d kind %d count %zu bits %u",
-				      o.ENGINE, c.kind, c.count, bits);
+				      "zc %d engine %d kind %d count %zu bits %u",
+				      o.ZC, o.ENGINE, c.kind, c.count, bits);
 			if (paced)
 				break;
 		}
 	}
 	ck_assert_uint_gt(asked, 0);
 	ck_assert_uint_gt(not_asked, 0);
-	/* a corked 4 KiB response never asks; a large body does */
+	/* a 4 KiB response never asks, corked or not; a large body does */
 	o.ENGINE = SM_ENGINE_AUTO;
+	o.ZC = SM_ZC_AUTO;
 	c.kind = SM_FD_TCP;
 	c.held = 250;
 	c.count = 4096;
@@ -329,10 +336,16 @@ START_TEST(where_the_peer_is_is_asked_only_if_it_matters)
 	c.batch_ok = true;
 	ck_assert(!sm_policy_asks_local(&o, &c));
 	c.held = 0;
+	ck_assert(!sm_policy_asks_local(&o, &c));
+	c.count = o.ZC_MIN;
 	ck_assert(sm_policy_asks_local(&o, &c));
 	c.held = 250;
 	c.count = 1 << 20;
 	ck_assert(sm_policy_asks_local(&o, &c));
+	o.ZC = SM_ZC_NEVER;			/* the paced copy still may */
+	ck_assert(sm_policy_asks_local(&o, &c));
+	c.count = SM_PACED_COPY_MIN - 1;
+	ck_assert(!sm_policy_asks_local(&o, &c));
 }
 END_TEST
 
