@@ -17,7 +17,7 @@ SM_DEB_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	lintian cpio debootstrap)
 # shellcheck disable=SC2034
 SM_PACKAGES=("${SM_DEB_PACKAGES[@]}" python3 curl strace nginx lighttpd
-	apache2 rsync vsftpd wrk mandoc groff man-db prometheus systemd)
+	apache2 rsync vsftpd wrk mandoc groff man-db prometheus systemd valgrind)
 
 sm_missing_packages() {
 	local p

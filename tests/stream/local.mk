@@ -24,10 +24,11 @@ tests_stream_t_deny_LDFLAGS =
 
 TESTS += tests/stream/stream-uring.sh tests/stream/stream-auto.sh \
 	tests/stream/stream-noring.sh \
-	tests/stream/stream-kmod.sh tests/stream/stream-syscalls.sh
+	tests/stream/stream-kmod.sh tests/stream/stream-syscalls.sh \
+	tests/stream/stream-instructions.sh
 EXTRA_DIST += tests/stream/lib.sh tests/stream/sm_stats.py \
 	tests/stream/lsan.supp \
 	tests/stream/stream-uring.sh tests/stream/stream-auto.sh \
 	tests/stream/stream-noring.sh \
 	tests/stream/stream-kmod.sh tests/stream/stream-syscalls.sh \
-	tests/stream/stream-nic.sh
+	tests/stream/stream-instructions.sh tests/stream/stream-nic.sh
