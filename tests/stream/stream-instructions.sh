@@ -30,13 +30,15 @@ command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null ||
 ldd "$SM_LIB" | grep -q libasan && sm_skip_rest "a sanitizer build"
 [ -x "$SM_RESP" ] || { t_error setup "$SM_RESP not built"; t_finish; }
 
-# insns N: the sending process's instructions in the shim's exported
-# functions over N responses (callgrind traces the forked receiver too:
-# it calls none of them, so the larger count is the sender's)
+# insns N: sets insns to the sending process's instructions in the shim's
+# exported functions over N responses (callgrind traces the forked
+# receiver too: it calls none of them, so the larger count is the
+# sender's).  Not run in a subshell, so that a failed run ends the test.
 insns() {
-	local n=$1 out f best=0 v
+	local n=$1 out f v
 
 	rm -f "$SM_TMP"/cg.* "$SM_TMP"/st.*.json
+	insns=0
 	out=$(SPLICEMSG_ENGINE=auto SPLICEMSG_STATS="$SM_TMP/st.%p.json" \
 	      LD_PRELOAD="$SM_PRELOAD" valgrind --tool=callgrind \
 	      --callgrind-out-file="$SM_TMP/cg.%p" "$SM_RESP" cork 250 4096 \
@@ -53,14 +55,15 @@ insns() {
 				v = $1; gsub(",", "", v); s += v
 			}
 			END { print s + 0 }')
-		[ "$v" -gt "$best" ] && best=$v
+		[ "$v" -gt "$insns" ] && insns=$v
 	done
-	echo "$best"
 }
 
-a=$(insns "$N")
+insns "$N"
+a=$insns
 co=$(sm_stat st "s[\"coalesced\"] if n == 1 else -1")
-b=$(insns $((3 * N)))
+insns $((3 * N))
+b=$insns
 co3=$(sm_stat st "s[\"coalesced\"] if n == 1 else -1")
 if [ "$co" -eq "$N" ] && [ "$co3" -eq $((3 * N)) ]; then
 	t_pass "every response coalesced ($co and $co3): the counted path is auto's"
