@@ -531,7 +531,7 @@ int sm_fd_adopt(int fd, int *where0, int *where1)
 	sm_real_resolve();
 	nfd = dup_high(fd);
 	if (nfd >= 0) {
-		sm_real.close(fd);
+		sm_sys_close(fd);
 		fd = nfd;
 	}
 	pthread_mutex_lock(&owned_lock);

@@ -649,8 +649,8 @@ static int flush_locked(struct sm_hold *h, int fd, bool nonblock, bool push)
 	while (h->len) {
 		m.msg_iovlen = held_iov(h, v);
 		/* send(2) where it is one buffer: what strace shows, too */
-		n = h->body_len ? sm_real.sendmsg(fd, &m, flags) :
-		    sm_real.send(fd, h->buf, h->len, flags);
+		n = h->body_len ? sm_sys_sendmsg(fd, &m, flags) :
+		    sm_sys_send(fd, h->buf, h->len, flags);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -836,7 +836,7 @@ static bool send_with_held(struct sm_hold *h, int fd, const struct iovec *v,
 	all[0].iov_len = h->len;
 	memcpy(all + 1, v, cnt * sizeof(*v));
 	m.msg_iovlen = cnt + 1;
-	k = sm_real.sendmsg(fd, &m, flags | msg_flags(h));
+	k = sm_sys_sendmsg(fd, &m, flags | msg_flags(h));
 	if (k < 0 && errno == EFAULT)
 		return false;
 	if (k > 0)
@@ -1324,7 +1324,7 @@ static void flush_for_close(struct sm_hold *h, int fd)
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
 
 	while (h->len && flush_locked(h, fd, false, false) == -EAGAIN &&
-	       sm_real.poll(&p, 1, SM_HOLD_NS / 1000000) == 1)
+	       sm_sys_poll1(&p, SM_HOLD_NS / 1000000) == 1)
 		;
 }
 

@@ -28,7 +28,7 @@ static size_t kmod_max_reg;	/* file bytes per REG_FILE, 0 without it */
 static void kmod_open(void)
 {
 	struct splicemsg_version v = { .size = sizeof(v) };
-	int fd = sm_real.open(SPLICEMSG_DEVICE, O_RDWR | O_CLOEXEC);
+	int fd = sm_sys_openat(AT_FDCWD, SPLICEMSG_DEVICE, O_RDWR | O_CLOEXEC, 0);
 
 	if (fd < 0) {
 		kmod_err = -errno;
@@ -39,7 +39,7 @@ static void kmod_open(void)
 	    !(v.features & SPLICEMSG_FEAT_TCP)) {
 		sm_warn("%s: API %u, want %u: not used", SPLICEMSG_DEVICE,
 			v.api_version, SPLICEMSG_API_VERSION);
-		sm_real.close(fd);
+		sm_sys_close(fd);
 		kmod_err = -EPROTO;
 		return;
 	}

@@ -46,7 +46,7 @@ void sm_log(int level, const char *fmt, ...)
 	if (n > (int)sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
-	if (sm_real.write(__atomic_load_n(&log_fd, __ATOMIC_RELAXED), buf,
-			  n) < 0)
+	if (sm_sys_write(__atomic_load_n(&log_fd, __ATOMIC_RELAXED), buf,
+			 n) < 0)
 		return;
 }

@@ -116,7 +116,7 @@ static ssize_t direct_send(struct sm_xfer *x, const struct sm_send *s)
 	struct stat st;
 	ssize_t n;
 
-	n = sm_real.sendmsg(x->out_fd, &m, MSG_NOSIGNAL | x->more);
+	n = sm_sys_sendmsg(x->out_fd, &m, MSG_NOSIGNAL | x->more);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n < s->pre_len + s->len && !x->nonblock) {
@@ -264,15 +264,20 @@ static bool on_live_stack(const void *p, size_t n)
 		pthread_attr_t at;
 		void *addr;
 		size_t size;
+		int cs;
 
 		hi = 1;		/* unknown: never on it */
-		if (pthread_getattr_np(pthread_self(), &at))
-			return false;
-		if (!pthread_attr_getstack(&at, &addr, &size)) {
-			lo = (uintptr_t)addr;
-			hi = lo + size;
+		/* the main thread's reads /proc/self/maps: in sendfile(2),
+		 * no cancellation point */
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+		if (!pthread_getattr_np(pthread_self(), &at)) {
+			if (!pthread_attr_getstack(&at, &addr, &size)) {
+				lo = (uintptr_t)addr;
+				hi = lo + size;
+			}
+			pthread_attr_destroy(&at);
 		}
-		pthread_attr_destroy(&at);
+		pthread_setcancelstate(cs, NULL);
 	}
 	return sp >= lo && sp < hi && a >= sp && a <= hi - n;
 }

@@ -19,7 +19,9 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #pragma GCC visibility push(hidden)
 
@@ -42,6 +44,50 @@ struct sm_real {
 };
 extern struct sm_real sm_real;
 void sm_real_resolve(void);
+
+/*
+ * The shim's own system calls where a thread may hold a hold's lock (the
+ * held bytes' sends, the close flush's wait, the module's first open, the
+ * log): made through syscall(2), not through libc's functions that are
+ * cancellation points.  A thread cancelled inside one would unwind with the
+ * lock taken, and every later call on that socket -- the exit flush too --
+ * would wait for it forever.  A cancel that comes while one blocks acts at
+ * the thread's next cancellation point, as if it had come just after it
+ * (sendfile(2), whose bytes they carry, is none).  They return as libc's
+ * do: -1 with errno set.
+ */
+static inline ssize_t sm_sys_sendmsg(int fd, const struct msghdr *m,
+				     int flags)
+{
+	return sm_real.syscall(SYS_sendmsg, (long)fd, m, (long)flags);
+}
+static inline ssize_t sm_sys_send(int fd, const void *buf, size_t n,
+				  int flags)
+{
+	return sm_real.syscall(SYS_sendto, (long)fd, buf, n, (long)flags,
+			       NULL, 0L);
+}
+static inline ssize_t sm_sys_write(int fd, const void *buf, size_t n)
+{
+	return sm_real.syscall(SYS_write, (long)fd, buf, n);
+}
+static inline int sm_sys_openat(int dirfd, const char *path, int flags,
+				mode_t mode)
+{
+	return sm_real.syscall(SYS_openat, (long)dirfd, path, (long)flags,
+			       (long)mode);
+}
+static inline int sm_sys_close(int fd)
+{
+	return sm_real.syscall(SYS_close, (long)fd);
+}
+/* poll(2) of one descriptor for @ms milliseconds */
+static inline int sm_sys_poll1(struct pollfd *p, int ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	return sm_real.syscall(SYS_ppoll, p, 1L, &t, NULL, 0L);
+}
 
 /* ---- options.c -------------------------------------------------------- */
 enum sm_engine {

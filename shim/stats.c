@@ -157,11 +157,17 @@ void sm_stats_init(void)
  */
 void sm_stats_go_live(void)
 {
+	int cs;
+
+	/* inside the application's sendfile(2), no cancellation point: its
+	 * files are opened with cancellation off (sm.h, sm_sys_sendmsg()) */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
 	pthread_mutex_lock(&live_lock);
 	if (!live_state && sm_opt.STATS && *sm_opt.STATS)
 		live_open();
 	__atomic_store_n(&live_state, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&live_lock);
+	pthread_setcancelstate(cs, NULL);
 }
 
 bool sm_stats_live_pending(void)

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -434,6 +435,85 @@ void sc_shutdown(const struct scenario *sc)
 	conn_finish(&t, "shut-dup stream");
 	shut_unheld("shut-first", true);
 	shut_unheld("shut-then-dup", false);
+}
+
+/* ---- cancel: a cancel pending while the shim sends held bytes ---------- */
+
+/*
+ * sendfile(2) and setsockopt(2) are no cancellation points: a thread with
+ * a cancel pending finishes either call, and is cancelled at its next
+ * cancellation point.  Under the shim both send held headers, under the
+ * socket's lock: a cancellation point in that send once unwound the thread
+ * with the lock taken, and the next call on the socket waited forever.
+ * The cancel is made pending at a barrier (no cancellation point either),
+ * so that it is there when the call starts, in both runs.
+ */
+struct cancel_arg {
+	struct conn *t;
+	struct t_file *f;
+	pthread_barrier_t go;
+	bool uncork;		/* the call is the uncork, not sendfile */
+	long ret;
+	int err;
+	bool returned;
+};
+
+static void *cancel_main(void *arg)
+{
+	struct cancel_arg *c = arg;
+	int zero = 0;
+	off_t off = 0;
+
+	pthread_barrier_wait(&c->go);	/* main cancels us in between */
+	pthread_barrier_wait(&c->go);
+	c->ret = c->uncork ?
+		 setsockopt(c->t->fd, IPPROTO_TCP, TCP_CORK, &zero,
+			    sizeof(zero)) :
+		 sendfile(c->t->fd, c->f->fd, &off, c->f->size);
+	c->err = errno;
+	c->returned = true;
+	pthread_testcancel();
+	return NULL;
+}
+
+static void cancel_case(const char *label, bool uncork)
+{
+	struct cancel_arg c = { .uncork = uncork };
+	struct t_file f;
+	struct conn t;
+	pthread_t th;
+	void *res;
+
+	t_file_create(&f, "cancel", 4096, 77);
+	conn_open_tcp(&t, AF_INET);
+	c.t = &t;
+	c.f = &f;
+	hold_some(&t, label);
+	t_check(pthread_barrier_init(&c.go, NULL, 2) == 0);
+	t_check(pthread_create(&th, NULL, cancel_main, &c) == 0);
+	pthread_barrier_wait(&c.go);
+	t_check(pthread_cancel(th) == 0);
+	pthread_barrier_wait(&c.go);
+	t_check(pthread_join(th, &res) == 0);
+	pthread_barrier_destroy(&c.go);
+	fprintf(OUT, "%s: %s -> %ld %s, then cancelled: %s\n", label,
+		uncork ? "setsockopt(TCP_CORK, 0)" : "sendfile",
+		c.returned ? c.ret : -2L,
+		c.returned && c.ret < 0 ? t_errname(c.err) : "",
+		res == PTHREAD_CANCELED ? "yes" : "no");
+	if (!uncork)
+		want_file(&t.want, &f, 0, c.returned ? c.ret : 0);
+	/* the socket's next call: it waited forever for the lock */
+	cork(&t, label, 0);
+	conn_finish(&t, label);
+	t_file_close(&f);
+}
+
+void sc_cancel(const struct scenario *sc)
+{
+	(void)sc;
+	cancel_case("cancel sendfile", false);
+	cancel_case("cancel uncork", true);
 }
 
 /* ---- cork-state: the cork as the kernel and the application set it ---- */

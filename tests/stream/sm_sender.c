@@ -265,6 +265,7 @@ static const struct scenario scenarios[] = {
 	{ "write-paths", sc_write_paths, AF_INET, "held", NULL, "" },
 	{ "shutdown", sc_shutdown, AF_INET, "held", NULL, "" },
 	{ "cork-state", sc_cork_state, AF_INET, "held", NULL, "" },
+	{ "cancel", sc_cancel, AF_INET, "held", NULL, "" },
 	{ "seccomp", sc_seccomp, AF_INET, "held", NULL, "fork" },
 	{ "file-changes", sc_file_changes, AF_INET, "held", NULL, "" },
 };

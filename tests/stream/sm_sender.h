@@ -89,6 +89,7 @@ SM_SCENARIO(sc_efault);
 SM_SCENARIO(sc_dup_order);
 SM_SCENARIO(sc_fork_order);
 SM_SCENARIO(sc_write_paths);
+SM_SCENARIO(sc_cancel);
 SM_SCENARIO(sc_shutdown);
 SM_SCENARIO(sc_cork_state);
 SM_SCENARIO(sc_seccomp);
