@@ -159,12 +159,17 @@ static int nwaiting;			/* holds waiting for a loop's wait */
 /* This thread waits in epoll_wait: an event loop's. */
 static SM_TLS bool loop_thread;
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(id, &t);
 	return t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 bool sm_hold_any(void)
@@ -381,8 +386,8 @@ static inline struct sm_hold *hold_of(int fd, struct sm_fdinfo *fi,
  * @fd's entry as the caller peeked it (NULL: none yet); with a hold it is
  * the entry on return, so that no caller looks it up twice.
  */
-static struct sm_hold *hold_for(int fd, struct sm_fdinfo **fip, bool create,
-				bool via_more)
+static __attribute__((noinline)) struct sm_hold *
+hold_for_slow(int fd, struct sm_fdinfo **fip, bool create, bool via_more)
 {
 	struct sm_fdinfo *fi = *fip;
 
@@ -398,6 +403,22 @@ static struct sm_hold *hold_for(int fd, struct sm_fdinfo **fip, bool create,
 	return hold_of(fd, fi, create, via_more);
 }
 
+/* Inline, the answer of the four calls of a corked response: the entry's
+ * own hold. */
+static inline struct sm_hold *hold_for(int fd, struct sm_fdinfo **fip,
+				       bool create, bool via_more)
+{
+	struct sm_fdinfo *fi = *fip;
+	struct sm_hold *h = fi ? __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE) :
+			    NULL;
+
+	if (sm_likely(h) &&
+	    __atomic_load_n(&h->ino, __ATOMIC_RELAXED) == fi->ino &&
+	    !sandboxed())
+		return h;
+	return hold_for_slow(fd, fip, create, via_more);
+}
+
 static void settle_locked(struct sm_hold *h);
 
 static int drain_defer(struct sm_hold *h);
@@ -407,12 +428,9 @@ static int drain_defer(struct sm_hold *h);
  * goes first (its error kept for the caller), so that nothing is ever
  * appended after it: only the uncork keeps it (@keep_body).
  */
-static struct sm_hold *lock_hold(struct sm_hold *h, uint64_t ino,
-				 bool keep_body)
+static __attribute__((noinline)) struct sm_hold *
+lock_hold_slow(struct sm_hold *h, uint64_t ino, bool keep_body)
 {
-	if (!h)
-		return NULL;
-	hold_lock(h);
 	if (h->ino != ino || h->zombie) {
 		hold_release(h);
 		return NULL;
@@ -422,6 +440,18 @@ static struct sm_hold *lock_hold(struct sm_hold *h, uint64_t ino,
 	if (h->body_len && !keep_body)
 		drain_defer(h);
 	return h;
+}
+
+static inline struct sm_hold *lock_hold(struct sm_hold *h, uint64_t ino,
+					bool keep_body)
+{
+	if (!h)
+		return NULL;
+	hold_lock(h);
+	if (sm_likely(h->ino == ino && !h->zombie && !h->shared &&
+		      !h->body_len))
+		return h;
+	return lock_hold_slow(h, ino, keep_body);
 }
 
 static struct sm_hold *lock_checked(struct sm_hold *h, uint64_t ino)
@@ -436,11 +466,16 @@ struct sm_hold *sm_hold_lock(int fd, struct sm_fdinfo *fi)
 	return h ? lock_checked(h, fi->ino) : NULL;
 }
 
-void sm_hold_unlock(struct sm_hold *h)
+static inline void hold_unlock(struct sm_hold *h)
 {
-	if (__atomic_load_n(&h->zombie, __ATOMIC_ACQUIRE))
+	if (sm_unlikely(__atomic_load_n(&h->zombie, __ATOMIC_ACQUIRE)))
 		reset_locked(h, 0);
 	hold_release(h);
+}
+
+void sm_hold_unlock(struct sm_hold *h)
+{
+	hold_unlock(h);
 }
 
 /* ---- the timer: the cork ceiling -------------------------------------- */
@@ -494,7 +529,14 @@ static bool timer_ready(void)
 /* A hold just got its first bytes: the timer must know their deadline. */
 static void began_locked(struct sm_hold *h)
 {
-	__atomic_store_n(&h->deadline, now_ns() + SM_HOLD_NS,
+	/*
+	 * Once per response: the coarse clock (the last tick, no clock
+	 * read), which is never ahead of CLOCK_MONOTONIC, so the deadline
+	 * may come a tick early and never late; the timer keeps the fine
+	 * clock, which a deadline so made is always due by.
+	 */
+	__atomic_store_n(&h->deadline, clock_ns(CLOCK_MONOTONIC_COARSE) +
+			 SM_HOLD_NS,
 			 __ATOMIC_RELAXED);
 	__atomic_fetch_add(&nheld, 1, __ATOMIC_SEQ_CST);
 	__atomic_fetch_add(&hold_gen, 1, __ATOMIC_RELAXED);
@@ -933,7 +975,7 @@ bool sm_hold_write(int fd, const struct iovec *iov, int cnt, int flags,
 	if (!h)
 		return false;
 	done = write_locked(h, fd, fi, iov, cnt, flags, res);
-	sm_hold_unlock(h);
+	hold_unlock(h);
 	return done;
 }
 
@@ -948,7 +990,7 @@ int sm_hold_before_write(int fd, int flags)
 	if (!h || !(h = lock_checked(h, fi->ino)))
 		return 0;
 	pass_on(h, fd, flags, &res);
-	sm_hold_unlock(h);
+	hold_unlock(h);
 	return res;
 }
 
@@ -1141,7 +1183,7 @@ static bool flush_batched(void)
 			    !hold_trylock(h))
 				continue;
 			if (!h->len || !h->ino || h->zombie) {
-				sm_hold_unlock(h);
+				hold_unlock(h);
 				continue;
 			}
 			held[n] = h;
@@ -1160,7 +1202,7 @@ static bool flush_batched(void)
 		}
 		for (i = 0; i < n; i++) {
 			batch_done(held[i], &v[i]);
-			sm_hold_unlock(held[i]);
+			hold_unlock(held[i]);
 		}
 	}
 	return true;
@@ -1226,7 +1268,8 @@ bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 	bool cork = level == IPPROTO_TCP && name == TCP_CORK;
 	int on;
 
-	sm_fd_sockopt_set(fd, level, name);
+	if (!cork)	/* the cork changes no fact the entry keeps */
+		sm_fd_sockopt_set(fd, level, name);
 	/* a value the kernel cannot read is its own EFAULT */
 	if (cork && (len < sizeof(int) || sm_copy_in(&on, val, sizeof(on))))
 		cork = false;
@@ -1247,7 +1290,7 @@ bool sm_hold_setsockopt(int fd, int level, int name, const void *val,
 		*res = sm_real.setsockopt(fd, level, name, val, len) < 0 ?
 		       -errno : 0;
 	}
-	sm_hold_unlock(h);
+	hold_unlock(h);
 	return true;
 }
 
@@ -1263,7 +1306,7 @@ void sm_hold_cork_applied(int fd, int on)
 	h->kern_cork = on;
 	if (!on)
 		h->more_sent = false;
-	sm_hold_unlock(h);
+	hold_unlock(h);
 }
 
 void sm_hold_sockopt_applied(int fd)
@@ -1275,7 +1318,7 @@ void sm_hold_sockopt_applied(int fd)
 		return;
 	h->budget = 0;		/* SO_SNDBUF, maybe */
 	h->sndbuf = 0;
-	sm_hold_unlock(h);
+	hold_unlock(h);
 }
 
 void sm_hold_getsockopt(int fd, int level, int name, void *val,
@@ -1300,7 +1343,7 @@ void sm_hold_getsockopt(int fd, int level, int name, void *val,
 	memcpy(&v, val, sizeof(v));
 	v = v || h->app_cork || h->kern_cork;
 	memcpy(val, &v, sizeof(v));
-	sm_hold_unlock(h);
+	hold_unlock(h);
 }
 
 size_t sm_hold_queued(int fd)
@@ -1312,7 +1355,7 @@ size_t sm_hold_queued(int fd)
 	if (!h || !(h = lock_checked(h, fi->ino)))
 		return 0;
 	n = h->len;
-	sm_hold_unlock(h);
+	hold_unlock(h);
 	return n;
 }
 
@@ -1338,7 +1381,7 @@ void sm_hold_close(int fd)
 			       fi->ino)))
 		return;
 	flush_for_close(h, fd);
-	sm_hold_unlock(h);
+	hold_unlock(h);
 }
 
 void sm_hold_shutdown(int fd, int how)
@@ -1367,7 +1410,7 @@ void sm_hold_shutdown(int fd, int how)
 		return;
 	flush_for_close(h, fd);
 	h->shut = true;
-	sm_hold_unlock(h);
+	hold_unlock(h);
 }
 
 /* ---- other processes: forks and passed descriptors -------------------- */
@@ -1482,7 +1525,7 @@ static uint64_t flush_all(bool due_only)
 		}
 		if (h->len && h->deadline < next)
 			next = h->deadline;
-		sm_hold_unlock(h);
+		hold_unlock(h);
 	}
 	return next;
 }

@@ -31,7 +31,7 @@
 
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t act_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool installed;
+bool sm_fault_ready;
 /* The application's view of SIGSEGV's and SIGBUS's actions. */
 static struct sigaction app_act[2];
 
@@ -48,10 +48,7 @@ static struct sigaction app_act[2];
  * with -DSM_COPY_GENERIC, to test that here) a sigsetjmp() guards a copy
  * in C.
  */
-#define SM_FAULT_FIXUP 1
 _Static_assert(EFAULT == 14, "the fixup returns -14");
-__attribute__((visibility("hidden")))
-int sm_fault_copy(void *dst, const void *src, size_t n);
 __attribute__((visibility("hidden"))) extern const char sm_fault_fixup[];
 __attribute__((visibility("hidden"))) extern const char sm_fault_copy_end[];
 __asm__(
@@ -212,7 +209,7 @@ static void install(void)
 		sm_real.sigaction(sig, NULL, &app_act[i]);
 		set_ours(sig, &app_act[i]);
 	}
-	__atomic_store_n(&installed, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&sm_fault_ready, true, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&act_lock);
 }
 
@@ -244,20 +241,21 @@ static void copy_bytes(volatile char *d, const volatile char *s, size_t n)
 
 #endif
 
+void sm_fault_install(void)
+{
+	pthread_once(&install_once, install);
+}
+
+#ifndef SM_FAULT_FIXUP
 static int guarded_copy(void *dst, const void *src, size_t n)
 {
-#ifndef SM_FAULT_FIXUP
 	sigjmp_buf env;
-#endif
 
 	if (!n)
 		return 0;
 	/* once installed, no call into libc to learn it */
-	if (sm_unlikely(!__atomic_load_n(&installed, __ATOMIC_ACQUIRE)))
-		pthread_once(&install_once, install);
-#ifdef SM_FAULT_FIXUP
-	return sm_fault_copy(dst, src, n);
-#else
+	if (sm_unlikely(!__atomic_load_n(&sm_fault_ready, __ATOMIC_ACQUIRE)))
+		sm_fault_install();
 	if (sigsetjmp(env, 0))
 		return -EFAULT;
 	copy_env = &env;
@@ -266,7 +264,6 @@ static int guarded_copy(void *dst, const void *src, size_t n)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	copy_env = NULL;
 	return 0;
-#endif
 }
 
 int sm_copy_in(void *dst, const void *app_src, size_t n)
@@ -278,12 +275,13 @@ int sm_copy_out(void *app_dst, const void *src, size_t n)
 {
 	return guarded_copy(app_dst, src, n);
 }
+#endif
 
 /* ---- the application's view of the sigaction family ------------------ */
 
 int sm_sig_action(int sig, struct sigaction *old)
 {
-	if (slot(sig) < 0 || !__atomic_load_n(&installed, __ATOMIC_ACQUIRE))
+	if (slot(sig) < 0 || !__atomic_load_n(&sm_fault_ready, __ATOMIC_ACQUIRE))
 		return sm_real.sigaction(sig, NULL, old) < 0 ? -errno : 0;
 	pthread_mutex_lock(&act_lock);
 	*old = app_act[slot(sig)];
@@ -296,7 +294,7 @@ bool sm_sigaction(int sig, const struct sigaction *act,
 {
 	struct sigaction a, prev;
 
-	if (slot(sig) < 0 || !__atomic_load_n(&installed, __ATOMIC_ACQUIRE))
+	if (slot(sig) < 0 || !__atomic_load_n(&sm_fault_ready, __ATOMIC_ACQUIRE))
 		return false;
 	/* the kernel reads and writes these: EFAULT, not SIGSEGV */
 	if (act && sm_copy_in(&a, act, sizeof(a))) {

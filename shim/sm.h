@@ -655,8 +655,32 @@ int sm_kmod_fd(void);
  * Copy from or to memory the application named: 0, or -EFAULT where the
  * kernel would have answered EFAULT.  No system call (after the first).
  */
+#if defined(__x86_64__) && !defined(SM_COPY_GENERIC)
+#define SM_FAULT_FIXUP 1	/* signals.c: the copy is of assembly */
+int sm_fault_copy(void *dst, const void *src, size_t n);
+extern bool sm_fault_ready;	/* its handler is in */
+void sm_fault_install(void);
+/* Inline: five copies per corked response, most of them a few bytes. */
+static inline int sm_guarded_copy(void *dst, const void *src, size_t n)
+{
+	if (!n)
+		return 0;
+	if (sm_unlikely(!__atomic_load_n(&sm_fault_ready, __ATOMIC_ACQUIRE)))
+		sm_fault_install();
+	return sm_fault_copy(dst, src, n);
+}
+static inline int sm_copy_in(void *dst, const void *app_src, size_t n)
+{
+	return sm_guarded_copy(dst, app_src, n);
+}
+static inline int sm_copy_out(void *app_dst, const void *src, size_t n)
+{
+	return sm_guarded_copy(app_dst, src, n);
+}
+#else
 int sm_copy_in(void *dst, const void *app_src, size_t n);
 int sm_copy_out(void *app_dst, const void *src, size_t n);
+#endif
 /* Raise @sig in the calling thread, as the kernel does for SIGPIPE. */
 void sm_raise(int sig);
 /* The application's action for @sig (SIGSEGV's and SIGBUS's are kept

@@ -8,7 +8,7 @@
 # the shim, and libc as the shim calls it), per response.  Across two CPUs
 # that work is what keeps auto below one bare sendmsg(2) per response
 # (docs/bench.md, "Response workload"), so it must not grow back unseen:
-# at most SM_INSN_MAX per response (2600; 2,059 measured on Debian 12's
+# at most SM_INSN_MAX per response (2000; 1,753 measured on Debian 12's
 # gcc).  Two runs of N and 3N responses, the difference divided by 2N, so
 # that setup (the ring, the mapping, the first classification) is not
 # counted.  The stats must show the responses coalesced, or the count
@@ -20,7 +20,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 N=1000
-MAX=${SM_INSN_MAX:-2600}
+MAX=${SM_INSN_MAX:-2000}
 SM_RESP=$top_builddir/tests/bench/sm_resp
 
 sm_init
