@@ -28,7 +28,8 @@ static size_t kmod_max_reg;	/* file bytes per REG_FILE, 0 without it */
 static void kmod_open(void)
 {
 	struct splicemsg_version v = { .size = sizeof(v) };
-	int fd = sm_sys_openat(AT_FDCWD, SPLICEMSG_DEVICE, O_RDWR | O_CLOEXEC, 0);
+	int fd = sm_sys_openat(AT_FDCWD, SPLICEMSG_DEVICE, O_RDWR | O_CLOEXEC,
+			       0);
 
 	if (fd < 0) {
 		kmod_err = -errno;
