@@ -25,8 +25,11 @@
  * run `writev` under LD_PRELOAD with SPLICEMSG_ENGINE=uring for "shim".
  * SM_RESP_NETNS=/proc/PID/ns/net SM_RESP_PEER=ADDR: the receiver listens
  * on ADDR in that network namespace (behind the VM's second NIC:
- * tests/bench/vm-nic.sh), not on loopback.  Also printed: the sender's
- * CPU time (user + system, io-wq workers included) per MiB sent.
+ * tests/bench/vm-nic.sh), not on loopback.  SM_RESP_RECV_CPU=N: the
+ * receiver runs on CPU N (pin the sender with taskset).  Also printed: the
+ * sender's CPU time (user + system, io-wq workers included) per MiB sent,
+ * and both ends' CPU time per response (the receiver's whole life
+ * included).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,11 +69,12 @@ static void die(const char *what)
 	exit(99);
 }
 
-static double cpu_seconds(void)
+/* RUSAGE_SELF, or RUSAGE_CHILDREN for the reaped receiver */
+static double cpu_seconds(int who)
 {
 	struct rusage u;
 
-	getrusage(RUSAGE_SELF, &u);
+	getrusage(who, &u);
 	return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
 	       (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
@@ -296,6 +300,16 @@ int main(int argc, char **argv)
 		static char rb[1 << 18];
 		size_t got = 0, next = hlen + blen;
 		ssize_t k = 1;
+		const char *cpu = getenv("SM_RESP_RECV_CPU");
+
+		if (cpu) {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET(atoi(cpu), &set);
+			if (sched_setaffinity(0, sizeof(set), &set))
+				die("SM_RESP_RECV_CPU");
+		}
 
 		c = af_unix ? sv[1] : accept(l, NULL, NULL);
 		/* replies must not wait for Nagle or a delayed ACK */
@@ -329,7 +343,7 @@ int main(int argc, char **argv)
 			die("connect");
 	}
 	t0 = now();
-	c0 = cpu_seconds();
+	c0 = cpu_seconds(RUSAGE_SELF);
 	for (i = 0; i < n; i++) {
 		struct iovec v = { hdr, hlen };
 		off_t off = 0;
@@ -412,12 +426,13 @@ int main(int argc, char **argv)
 	if (read(s, hdr, 1) != 1)
 		die("ack");
 	t1 = now();
-	c1 = cpu_seconds();
+	c1 = cpu_seconds(RUSAGE_SELF);
 	waitpid(pid, &c, 0);
 	printf("mode=%s hdr=%zu body=%zu n=%zu seconds=%.4f resp_per_s=%.0f "
-	       "gbps=%.3f cpu_ms_per_mib=%.3f ok=%d\n", mode, hlen, blen, n,
-	       t1 - t0, n / (t1 - t0), total / (t1 - t0) / 1e9,
-	       (c1 - c0) * 1e3 / (total / 1048576.0),
+	       "gbps=%.3f cpu_ms_per_mib=%.3f cpu_us_per_resp=%.3f ok=%d\n",
+	       mode, hlen, blen, n, t1 - t0, n / (t1 - t0),
+	       total / (t1 - t0) / 1e9, (c1 - c0) * 1e3 / (total / 1048576.0),
+	       (c1 - c0 + cpu_seconds(RUSAGE_CHILDREN)) * 1e6 / n,
 	       WIFEXITED(c) && !WEXITSTATUS(c));
 	return WIFEXITED(c) && !WEXITSTATUS(c) ? 0 : 1;
 }
