@@ -744,7 +744,8 @@ static int drain_defer(struct sm_hold *h)
 
 /*
  * Returns 0, -EAGAIN (some are still held: the caller's send must not
- * overtake them), or the socket's error, reported now.
+ * overtake them), or the socket's error, reported now.  A call with
+ * MSG_DONTWAIT does not wait for them either.
  */
 static int drain_report(struct sm_hold *h, int fd, int flags)
 {
@@ -754,7 +755,7 @@ static int drain_report(struct sm_hold *h, int fd, int flags)
 		return report_err(h, flags);
 	if (!h->len)
 		return 0;
-	ret = flush_locked(h, fd, false, false);
+	ret = flush_locked(h, fd, flags & MSG_DONTWAIT, false);
 	return ret == -EAGAIN || !ret ? ret : report_err(h, flags);
 }
 
@@ -864,8 +865,11 @@ static size_t iov_total(const struct iovec *iov, int cnt, bool *ok)
 
 /*
  * Held bytes and this write (@v, copied iovecs) in one send, in order.
- * False when the kernel refused the write's memory: the held bytes did not
- * go, and the call is left to the real function.
+ * False when the kernel took none of the write's bytes for a reason only
+ * it knows: a bad pointer (EFAULT for the whole send, or a short count,
+ * since the kernel copies in pieces and a piece that faults goes back),
+ * a full socket, a signal.  Then the held bytes go first, all of them,
+ * and the real call gives the kernel's own answer for the write.
  */
 static bool send_with_held(struct sm_hold *h, int fd, const struct iovec *v,
 			   int cnt, size_t n, int flags, ssize_t *res)
@@ -891,12 +895,22 @@ static bool send_with_held(struct sm_hold *h, int fd, const struct iovec *v,
 			consume(h, h->len);
 	} else if ((size_t)k < h->len) {
 		consume(h, k);
-		*res = n ? -EAGAIN : 0;
+		if (!n) {
+			*res = 0;
+			return true;
+		}
+		/* the rest, waiting as the write would: then the write */
+		k = drain_report(h, fd, flags);
+		if (!k)
+			return false;
+		*res = k;
 	} else {
 		k -= h->len;
 		sm_count(&sm_stats->hold_flushed, h->len);
 		consume(h, h->len);
-		*res = k || !n ? k : -EAGAIN;
+		if (!k && n)
+			return false;
+		*res = k;
 	}
 	return true;
 }
