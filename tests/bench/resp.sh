@@ -66,7 +66,7 @@ echo "$head no-check sendmsg(2) |"
 echo "$rule---|"
 # Two CPUs, pinned: left to the scheduler, the two ends share a CPU in
 # some runs and not in others, and request/response moved 3x between runs
-# of one binary (13,000-37,000 resp/s, docs/bench.md); each on its own,
+# of one binary (11,000-37,000 resp/s, docs/bench.md); each on its own,
 # every response's wakeup of the other side is this VM's inter-processor
 # interrupt, whose latency the shim takes no part in.  The "one CPU" rows:
 # the rate is what a response costs both ends, which is what the shim

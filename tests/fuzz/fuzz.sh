@@ -54,9 +54,9 @@ fi
 # socket holding MSG_MORE bytes (441, uring), an uncork that did not reach
 # the kernel after a child corked the shared socket (3160041179), TCP_CORK
 # read through a descriptor that never met the hold its dup made
-# (1926712324), EAGAIN from a blocking send with a bad buffer after which
-# the kernel had taken exactly the held bytes (2780921168).  Under half a
-# minute when nothing differs.
+# (1926712324), EAGAIN from a blocking send with a bad buffer, whose
+# faulting piece the kernel put back with the last of the held bytes
+# (2780921168).  Under half a minute when nothing differs.
 FZ_SEEDS=${SM_FUZZ_SEEDS:-"10 104 109 51 42 7 245 12 101 613 631 111 8 441
 	3160041179 1926712324 2780921168"}
 FZ_ENGINES=${SM_FUZZ_ENGINES:-"auto uring"}
