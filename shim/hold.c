@@ -62,6 +62,8 @@
 #define SM_BATCH_HOLDS 1024
 /* Sends per io_uring_enter of a batch (their state is on the stack). */
 #define SM_BATCH_ROUND 32
+/* Messages sendmmsg(2) sends at most (the kernel's UIO_MAXIOV). */
+#define SM_MMSG_MAX 1024
 
 /* One socket's cork state and held bytes; private to this file. */
 struct sm_hold {
@@ -629,13 +631,17 @@ static int held_iov(const struct sm_hold *h, struct iovec v[2])
 	return n;
 }
 
-/* Before bytes go out natively while the application has corked. */
+/*
+ * Before bytes go out natively while the application has corked: the cork
+ * it set, applied lazily.  Once applied, the kernel's cork is the truth:
+ * on a shared socket another process may have uncorked it since, as it
+ * could natively, and it stays so.
+ */
 static int kernel_cork(struct sm_hold *h, int fd)
 {
 	int one = 1;
 
-	/* another process sharing the socket may have uncorked it */
-	if (!h->app_cork || (h->kern_cork && !h->shared))
+	if (!h->app_cork || h->kern_cork)
 		return 0;
 	if (sm_real.setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one,
 			       sizeof(one)) < 0)
@@ -940,15 +946,26 @@ static bool write_locked(struct sm_hold *h, int fd, struct sm_fdinfo *fi,
 	bool ok;
 	size_t n;
 
+	/*
+	 * iovecs the kernel refuses before it looks at the socket (a count
+	 * out of range, an array it cannot read): its answer, with nothing
+	 * sent and a kept error left for the next call.  The held bytes need
+	 * not go first: draining them would wait, or give EAGAIN, where the
+	 * kernel says EINVAL or EFAULT at once.
+	 */
+	if (cnt < 0 || cnt > IOV_MAX)
+		return false;
+	if (cnt <= (int)SM_ARRAY_SIZE(v) &&
+	    sm_copy_in(v, iov, cnt * sizeof(*v)))
+		return false;
 	if (h->err) {
 		*res = report_err(h, flags);
 		return true;
 	}
 	if (h->body_done)
 		h->tail_seen = true;
-	/* iovecs the kernel would refuse: its answer, after held bytes */
-	if (cnt < 0 || cnt > (int)SM_ARRAY_SIZE(v) ||
-	    sm_copy_in(v, iov, cnt * sizeof(*v)))
+	/* more than fit here, or lengths that overflow: after them */
+	if (cnt > (int)SM_ARRAY_SIZE(v))
 		return pass_on(h, fd, flags, res);
 	n = iov_total(v, cnt, &ok);
 	if (!ok)
@@ -1008,8 +1025,11 @@ int sm_hold_before_write(int fd, int flags)
 	return res;
 }
 
-/* Descriptors passed in SCM_RIGHTS: another process may write to them. */
-static void rights_sent(const struct msghdr *m)
+/*
+ * Descriptors about to be passed in SCM_RIGHTS: another process may write
+ * to them, so from now on they are shared (whether or not the send goes).
+ */
+static void rights_passed(const struct msghdr *m)
 {
 	char buf[512];
 	struct msghdr c = { .msg_control = buf };
@@ -1054,10 +1074,9 @@ bool sm_hold_sendmsg(int fd, const struct msghdr *app_m, int flags,
 	/* An address or ancillary data: the kernel's, after held bytes. */
 	k = sm_hold_before_write(fd, flags);
 	if (!k) {
+		rights_passed(&m);
 		k = sm_real.sendmsg(fd, app_m, flags);
 		k = k < 0 ? -errno : k;
-		if (k >= 0)
-			rights_sent(&m);
 	}
 	*res = k;
 	return true;
@@ -1086,11 +1105,11 @@ bool sm_hold_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
 		return false;
 	k = sm_hold_before_write(fd, flags);
 	if (!k) {
+		for (i = 0; i < (int)n && i < SM_MMSG_MAX; i++)
+			if (!sm_copy_in(&mm, vec + i, sizeof(mm)))
+				rights_passed(&mm.msg_hdr);
 		k = sm_real.sendmmsg(fd, vec, n, flags);
 		k = k < 0 ? -errno : k;
-		for (i = 0; i < k; i++)
-			if (!sm_copy_in(&mm, vec + i, sizeof(mm)))
-				rights_sent(&mm.msg_hdr);
 	}
 	*res = k;
 	return true;
@@ -1252,7 +1271,11 @@ static int set_cork(struct sm_hold *h, int fd, bool on)
 
 	if (on) {
 		h->app_cork = true;
-		return h->shared ? kernel_cork(h, fd) : 0;
+		if (!h->shared)
+			return 0;
+		/* shared: the kernel's own, whatever we last knew of it */
+		h->kern_cork = false;
+		return kernel_cork(h, fd);
 	}
 	h->app_cork = false;
 	h->body_done = false;
@@ -1342,20 +1365,24 @@ void sm_hold_getsockopt(int fd, int level, int name, void *val,
 	struct sm_hold *h;
 	int v;
 
-	if (level != IPPROTO_TCP || name != TCP_CORK || !fi ||
-	    *len < sizeof(int) || sandboxed())
+	if (level != IPPROTO_TCP || name != TCP_CORK || *len < sizeof(int) ||
+	    sandboxed())
 		return;
 	/*
 	 * The socket's hold, found by its inode: the cork may have been set
-	 * through another descriptor (a dup made before the hold was), which
-	 * this one has not met yet.  It only reads: a queued body stays.
+	 * through another descriptor (a dup made before the hold was, one
+	 * the shim has no entry for yet).  It only reads: a queued body
+	 * stays.
 	 */
-	h = lock_hold(hold_of(fd, fi, false, false), fi->ino, true);
-	if (!h)
+	if (!fi && !(fi = sm_fd_get(fd)))
 		return;
-	/* the kernel's cork, or the application's applied lazily */
+	h = hold_of(fd, fi, false, false);	/* sets fi->ino: not an argument */
+	if (!h || !(h = lock_hold(h, fi->ino, true)))
+		return;
+	/* the kernel's cork, or the application's applied lazily (a shared
+	 * socket's was applied when it became shared: the kernel's alone) */
 	memcpy(&v, val, sizeof(v));
-	v = v || h->app_cork || h->kern_cork;
+	v = v || (!h->shared && (h->app_cork || h->kern_cork));
 	memcpy(val, &v, sizeof(v));
 	hold_unlock(h);
 }
@@ -1429,6 +1456,11 @@ void sm_hold_shutdown(int fd, int how)
 
 /* ---- other processes: forks and passed descriptors -------------------- */
 
+/*
+ * @fd is about to reach another process (SCM_RIGHTS): what it holds goes,
+ * and a cork recorded lazily is applied, before the other process can
+ * write to it or read its cork.
+ */
 void sm_hold_shared(int fd)
 {
 	struct sm_fdinfo *fi = sm_fd_peek(fd);
@@ -1437,8 +1469,38 @@ void sm_hold_shared(int fd)
 	if (!fi)
 		return;
 	h = __atomic_load_n(&fi->hold, __ATOMIC_ACQUIRE);
+	if (!h)
+		return;
+	__atomic_store_n(&h->shared, true, __ATOMIC_RELAXED);
+	h = lock_checked(h, fi->ino);	/* settles it */
 	if (h)
-		__atomic_store_n(&h->shared, true, __ATOMIC_RELAXED);
+		hold_unlock(h);
+}
+
+/*
+ * Before a fork, in the parent, the child not yet made: every socket as
+ * the kernel would have it natively -- held bytes sent, a cork recorded
+ * lazily applied -- so that neither process has a cork only it knows of.
+ */
+void sm_hold_before_fork(void)
+{
+	struct sm_hold *h;
+
+	if (sandboxed())
+		return;
+	pthread_mutex_lock(&list_lock);
+	h = all_holds;
+	pthread_mutex_unlock(&list_lock);
+	for (; h; h = h->next_all) {
+		if (!__atomic_load_n(&h->len, __ATOMIC_RELAXED) &&
+		    (!__atomic_load_n(&h->app_cork, __ATOMIC_RELAXED) ||
+		     __atomic_load_n(&h->kern_cork, __ATOMIC_RELAXED)))
+			continue;
+		hold_lock(h);
+		if (h->ino && h->fds)
+			settle_locked(h);
+		hold_unlock(h);
+	}
 }
 
 void sm_hold_forked(void)

@@ -35,8 +35,9 @@ void sm_sandbox(void)
 }
 
 /*
- * A fork: what is held goes first (both processes would send it), and
- * every socket that exists now may be written by both (hold.c).  Also
+ * A fork: what is held goes first (both processes would send it), a cork
+ * recorded lazily is applied (both may read or change it), and every
+ * socket that exists now may be written by both (hold.c).  Also
  * called around a raw clone(2) that copies the address space (syscall.c),
  * which runs no pthread_atfork handler.
  */
@@ -44,7 +45,7 @@ void sm_fork_prepare(void)
 {
 	if (!active || sm_sandboxed())
 		return;
-	sm_hold_flush_all();
+	sm_hold_before_fork();
 	sm_rings_prepare_fork();
 }
 

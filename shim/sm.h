@@ -440,6 +440,7 @@ void sm_hold_flush_all(void);
 void sm_hold_after_fork(void);
 /* A fork happened: every socket's writes may now come from two processes. */
 void sm_hold_forked(void);
+void sm_hold_before_fork(void);
 /* @fd was passed to another process. */
 void sm_hold_shared(int fd);
 /* A seccomp filter comes: everything held goes now, nothing is held again,

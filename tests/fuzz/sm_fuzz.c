@@ -2085,9 +2085,12 @@ static void op_bad(const struct op *o, struct line *l, int fd,
 	 * Good bytes before the bad ones: how many go before the fault
 	 * depends on how the kernel chunks the copy (TCP: the thread's page
 	 * fragment, which every socket shares; a pipe: whether the reader
-	 * left room in its last page), so any count up to them is native.
+	 * left room in its last page), so any count up to them is native;
+	 * so is EAGAIN where the call does not wait (a full socket answers
+	 * before memory is read).
 	 */
-	if (data_fault(o->var) && good && (ret >= 0 || err == EFAULT) &&
+	if (data_fault(o->var) && good &&
+	    (ret >= 0 || err == EFAULT || (timing && err == EAGAIN)) &&
 	    (ret < 0 || (size_t)ret <= good)) {
 		lp(l, " -> ~fault");
 		model(EV_TAINT_CONN, slots[o->slot].conn, NULL, 0, 0);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -44,8 +45,19 @@ static void setup_tcp(void)
 	sm_fd_born(a, O_RDWR);
 }
 
+/* Whatever the peer has, read and dropped: the teardown's flush goes,
+ * even after a test that filled the socket failed. */
+static void empty_peer(void)
+{
+	char junk[4096];
+
+	while (b >= 0 && recv(b, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+}
+
 static void teardown(void)
 {
+	empty_peer();
 	if (a >= 0) {
 		sm_hold_close(a);
 		sm_fd_forget(a);
@@ -129,6 +141,66 @@ START_TEST(a_flush_error_waits_for_the_next_call)
 }
 END_TEST
 
+/* The peer reads nothing: fill the send buffer around the hold. */
+static void fill(void)
+{
+	static char junk[4096];
+
+	while (sm_sys_send(a, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+	ck_assert_int_eq(errno, EAGAIN);
+}
+
+/* writev(2) of @cnt iovecs at @v, as the interposed call makes it. */
+static ssize_t hwritev(const struct iovec *v, int cnt, int flags)
+{
+	struct msghdr m = { .msg_iov = (struct iovec *)v,
+			    .msg_iovlen = (size_t)(long)cnt };
+	ssize_t res;
+
+	if (!sm_hold_write(a, v, cnt, flags, &res)) {
+		res = sm_sys_sendmsg(a, &m, flags);
+		res = res < 0 ? -errno : res;
+	}
+	return res;
+}
+
+START_TEST(a_refused_write_leaves_the_held_bytes_alone)
+{
+	struct iovec v = { "x", 1 };
+
+	ck_assert_int_eq(hwrite("first-", MSG_MORE), 6);
+	fill();
+	/* the kernel's answer at once, not EAGAIN from draining first */
+	ck_assert_int_eq(hwritev(&v, -1, MSG_DONTWAIT), -EMSGSIZE);
+	ck_assert_int_eq(hwritev((struct iovec *)8, 1, MSG_DONTWAIT),
+			 -EFAULT);
+	ck_assert_int_eq(sm_hold_queued(a), 6);
+	/* an error kept from a flush waits for a call the kernel takes */
+	close(b);
+	b = -1;
+	sm_hold_flush_all();
+	ck_assert_int_eq(hwritev(&v, -1, MSG_NOSIGNAL), -EMSGSIZE);
+	ck_assert_int_eq(hwritev(&v, 1, MSG_NOSIGNAL), -EPIPE);
+}
+END_TEST
+
+START_TEST(a_dontwait_write_does_not_wait_for_held_bytes)
+{
+	static char one[64];
+	struct iovec v[64];	/* more than the hold takes in one send */
+	int i;
+
+	for (i = 0; i < 64; i++)
+		v[i] = (struct iovec){ one + i, 1 };
+	ck_assert_int_eq(hwrite("first-", MSG_MORE), 6);
+	fill();
+	/* the blocking socket's drain would wait for the peer forever */
+	ck_assert_int_eq(hwritev(v, 64, MSG_DONTWAIT), -EAGAIN);
+	ck_assert_int_eq(sm_hold_queued(a), 6);
+}
+END_TEST
+
 START_TEST(splice_waits_for_the_held_bytes)
 {
 	ck_assert_int_eq(hwrite("first-", MSG_MORE), 6);
@@ -153,6 +225,61 @@ START_TEST(the_cork_is_lazy_and_reported_as_set)
 	ck_assert_int_eq(cork(0), 0);		/* uncork: flushed, pushed */
 	ck_assert_str_eq(peer(1000), "HTTP/1.1 200 OK\r\n\r\n");
 	ck_assert_int_eq(kernel_cork(), 0);
+}
+END_TEST
+
+/* TCP_CORK as the application reads it through @fd. */
+static int app_cork(int fd)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, &len), 0);
+	sm_hold_getsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, &len);
+	return v;
+}
+
+START_TEST(a_cork_set_through_a_dup_reads_back_through_the_other)
+{
+	int d = dup(a), on = 1, res = -1;
+
+	sm_fd_dup(a, d);		/* as the interposed dup() records it */
+	ck_assert(sm_hold_setsockopt(d, IPPROTO_TCP, TCP_CORK, &on,
+				     sizeof(on), &res));
+	ck_assert_int_eq(res, 0);
+	/* through a descriptor whose socket the shim has not looked at */
+	ck_assert_int_eq(app_cork(a), 1);
+	ck_assert_int_eq(cork(0), 0);
+	ck_assert_int_eq(app_cork(d), 0);
+	sm_hold_close(d);
+	sm_fd_forget(d);
+	close(d);
+}
+END_TEST
+
+START_TEST(a_fork_gives_the_kernel_the_cork_first)
+{
+	int st;
+	pid_t pid;
+
+	ck_assert_int_eq(cork(1), 0);
+	ck_assert_int_eq(kernel_cork(), 0);	/* lazy */
+	pid = fork();
+	if (!pid) {
+		int zero = 0;
+
+		/* the child has the cork the parent set, and lifts it */
+		_exit(kernel_cork() != 1 ||
+		      setsockopt(a, IPPROTO_TCP, TCP_CORK, &zero,
+				 sizeof(zero)));
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* one cork per socket: the child's uncork is the parent's too */
+	ck_assert_int_eq(app_cork(a), 0);
+	ck_assert_int_eq(hwrite("after", 0), 5);
+	ck_assert_int_eq(kernel_cork(), 0);	/* not put back */
+	ck_assert_str_eq(peer(1000), "after");
 }
 END_TEST
 
@@ -314,6 +441,7 @@ static void batch_response(const char *body)
 	char path[] = "/tmp/t_hold.XXXXXX";
 	struct sm_map *map;
 	struct sm_hold *h;
+	struct sm_file f;
 	struct stat st;
 	const void *buf;
 	int fd, err;
@@ -324,12 +452,14 @@ static void batch_response(const char *body)
 	unlink(path);
 	ck_assert_int_eq(write(fd, body, strlen(body)), (ssize_t)strlen(body));
 	ck_assert_int_eq(fstat(fd, &st), 0);
+	f = (struct sm_file){ .size = st.st_size, .ino = st.st_ino,
+			      .dev = st.st_dev, .mode = st.st_mode };
 	ck_assert_int_eq(cork(1), 0);
 	ck_assert_int_eq(hwrite("HEAD", 0), 4);
 	h = sm_hold_lock(a, sm_fd_peek(a));
 	ck_assert_ptr_nonnull(h);
 	ck_assert(sm_hold_may_batch(h, a));
-	map = sm_map_get(fd, &st, 0, strlen(body), &buf, &err);
+	map = sm_map_get(fd, &f, 0, strlen(body), &buf, &err);
 	ck_assert_ptr_nonnull(map);
 	ck_assert(sm_hold_take_body(h, a, map, buf, strlen(body)));
 	sm_hold_unlock(h);
@@ -390,10 +520,14 @@ int main(void)
 	tcase_add_test(un, a_plain_write_takes_the_held_bytes_along);
 	tcase_add_test(un, a_flush_error_waits_for_the_next_call);
 	tcase_add_test(un, splice_waits_for_the_held_bytes);
+	tcase_add_test(un, a_refused_write_leaves_the_held_bytes_alone);
+	tcase_add_test(un, a_dontwait_write_does_not_wait_for_held_bytes);
 	suite_add_tcase(s, un);
 	tcase_add_checked_fixture(tcp, setup_tcp, teardown);
 	tcase_add_test(tcp, the_cork_is_lazy_and_reported_as_set);
 	tcase_add_test(tcp, a_native_send_while_corked_uses_the_kernels_cork);
+	tcase_add_test(tcp, a_cork_set_through_a_dup_reads_back_through_the_other);
+	tcase_add_test(tcp, a_fork_gives_the_kernel_the_cork_first);
 	tcase_add_test(tcp, shutdown_flushes_and_holds_nothing_more);
 	tcase_add_test(tcp, a_shutdown_before_any_hold_is_noted_and_kept);
 	tcase_add_test(tcp, close_flushes);
