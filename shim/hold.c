@@ -1561,6 +1561,37 @@ int sm_hold_native_body(struct sm_hold *h, int fd, bool *push)
 	return ret;
 }
 
+ssize_t sm_hold_native_lead(struct sm_hold *h, int fd, const void *buf,
+			    size_t n, bool *push)
+{
+	struct iovec v[3];
+	struct msghdr m = { .msg_iov = v };
+	ssize_t k;
+
+	if (h->err || !h->len)
+		return 0;
+	*push = !sm_hold_body_flags(h);
+	m.msg_iovlen = held_iov(h, v);
+	v[m.msg_iovlen].iov_base = (void *)buf;
+	v[m.msg_iovlen++].iov_len = n;
+	/* the kernel's own answer to anything but bytes comes from the
+	 * native call that follows, after what is still held */
+	k = sm_sys_sendmsg(fd, &m, MSG_NOSIGNAL | MSG_MORE);
+	if (k <= 0)
+		return 0;
+	sm_hold_spent(h, k);
+	h->more_sent = true;
+	if ((size_t)k < h->len) {
+		consume(h, k);
+		return 0;
+	}
+	k -= h->len;
+	consume(h, h->len);
+	if (!*push)
+		kernel_cork(h, fd);
+	return k;
+}
+
 void sm_hold_native_body_pushed(struct sm_hold *h)
 {
 	/* Its last chunk went without MSG_MORE: everything queued went. */

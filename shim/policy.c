@@ -228,6 +228,30 @@ bool sm_policy_holds(const struct sm_options *o, int kind, bool via_more)
 	return kind == SM_FD_UNIX && via_more && o->ENGINE != SM_ENGINE_AUTO;
 }
 
+/*
+ * Auto's sendfile(2) of a body after held headers, to a local peer: the
+ * headers go with the body's first page (SM_LEAD_LEN), copied, in one
+ * send with MSG_MORE, and sendfile(2) the rest.  Sent alone, the headers
+ * take one or two of the first segment's 17 fragments -- two when the
+ * thread's page fragment runs out inside them, every hundred-odd
+ * responses -- and then only 15 pages fit: on loopback (MSS 65,483) that
+ * segment leaves short, Nagle (Minshall's rule) holds the response's tail
+ * until it is acknowledged, and a client waiting for the whole response
+ * delays that ACK by 40 ms.  nginx's 64-96 KiB files stalled so in 0.5%
+ * of responses, which took half of a connection's time (docs/bench.md,
+ * "A full first segment").  A peer elsewhere gets MSS-sized segments
+ * either way.  The cost is one page copied and the file's mapping.  Where
+ * the peer is is not asked for this (c->local as known: a loopback peer
+ * always, another address of this host from ZC_MIN up, where a response
+ * is long enough to stall).
+ */
+bool sm_policy_leads(const struct sm_options *o, const struct sm_call *c)
+{
+	return o->ENGINE == SM_ENGINE_AUTO && c->kind == SM_FD_TCP &&
+	       c->held && c->local && c->count > SM_LEAD_LEN &&
+	       c->in_regular && zc_refusal(o, c) >= 0;
+}
+
 bool sm_policy_batches(const struct sm_options *o, int kind)
 {
 	return o->BATCH && kind == SM_FD_TCP &&

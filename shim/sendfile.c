@@ -346,6 +346,61 @@ static ssize_t finish_native(int out_fd, int in_fd, loff_t pos, size_t len)
 	return n;
 }
 
+/*
+ * native() with the body's first page, copied from the mapping, in the
+ * send of the held headers (sm_policy_leads()), and the real sendfile(2)
+ * from there.  Whatever keeps that page from going whole with them (a
+ * full non-blocking socket, a signal, an error, a mapping that failed)
+ * leaves the call to native() as it stands, or ends it short, as
+ * sendfile(2) ends where a socket takes part of a page.  Only with an
+ * offset pointer: without one, the file position would cost a seek.
+ */
+static ssize_t native_lead(struct sm_hold *h, int out_fd, int in_fd,
+			   off64_t *offset, size_t count, int fallback)
+{
+	struct sm_fdinfo *in_fi = sm_fd_get(in_fd);
+	struct sm_file file;
+	struct sm_map *map;
+	const void *buf;
+	loff_t pos, p;
+	ssize_t k, n;
+	bool push;
+	int why;
+
+	if (!in_fi || sm_fd_stat(in_fd, in_fi, &file) < 0 ||
+	    !S_ISREG(file.mode) ||
+	    !start_pos(out_fd, in_fd, in_fi, offset, count, &file, &pos,
+		       &why) ||
+	    pos >= file.size || (uint64_t)(file.size - pos) <= SM_LEAD_LEN)
+		return native(h, out_fd, in_fd, offset, count, fallback);
+	map = sm_map_get(in_fd, &file, pos, SM_LEAD_LEN, &buf, &why);
+	if (!map)
+		return native(h, out_fd, in_fd, offset, count, fallback);
+	k = sm_hold_native_lead(h, out_fd, buf, SM_LEAD_LEN, &push);
+	sm_map_put(map);
+	if (k <= 0)
+		return native(h, out_fd, in_fd, offset, count, fallback);
+	sm_count(&sm_stats->lead_copied, k);
+	n = 0;
+	if ((size_t)k == SM_LEAD_LEN) {
+		p = pos + k;
+		n = real_sendfile(out_fd, in_fd, &p, count - k);
+		if (n > 0)
+			sm_hold_spent(h, n);
+		/* as native(): its last chunk went without MSG_MORE */
+		if (push && n >= 0 && (size_t)n == count - k)
+			sm_hold_native_body_pushed(h);
+		/* what went is the answer; an error the next call's */
+		if (n < 0)
+			n = 0;
+	}
+	end_pos(in_fd, offset, pos + k + n);
+	if (fallback >= 0)
+		sm_count_fallback(fallback);
+	sm_count_call(SM_PATH_NATIVE, k + n);
+	return k + n;
+}
+
 /* Returns bytes sent or -errno, like the syscall. */
 static ssize_t xfer_run(struct sm_ring *r, struct sm_xfer *x)
 {
@@ -597,6 +652,9 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	ask_facts(out_fd, fi, &c);
 	/* Cheap decisions first: auto mostly stays native. */
 	ch = sm_policy_choose(&sm_opt, &c);
+	if (ch.path == SM_PATH_NATIVE && offset && sm_policy_leads(&sm_opt, &c))
+		return native_lead(h, out_fd, in_fd, offset, count,
+				   ch.fallback);
 	if (ch.path == SM_PATH_NATIVE)
 		return native(h, out_fd, in_fd, offset, count, ch.fallback);
 	/* auto's zero-copy: through the module's buffers where it has them */

@@ -487,6 +487,10 @@ int sm_hold_before_native(struct sm_hold *h, int fd);
  */
 int sm_hold_native_body(struct sm_hold *h, int fd, bool *push);
 void sm_hold_native_body_pushed(struct sm_hold *h);
+/* The held headers and @n bytes of the body at @buf in one send with
+ * MSG_MORE: the body bytes sent (0: do as sm_hold_native_body()). */
+ssize_t sm_hold_native_lead(struct sm_hold *h, int fd, const void *buf,
+			    size_t n, bool *push);
 /*
  * Batching (policy: sm_policy_batches): may this body wait with the held
  * headers for the event loop's next wait?  Then take it: a reference to
@@ -537,6 +541,9 @@ bool sm_policy_asks_local(const struct sm_options *o, const struct sm_call *c);
 bool sm_policy_asks_paced(const struct sm_options *o, const struct sm_call *c);
 /* May a socket's held bytes wait for its event loop's next wait? */
 bool sm_policy_batches(const struct sm_options *o, int kind);
+/* Should a native sendfile() take a page of its body along with the held
+ * headers (SM_LEAD_LEN)? */
+bool sm_policy_leads(const struct sm_options *o, const struct sm_call *c);
 /* Feed one zero-copy notification into a socket's verdict. */
 void sm_policy_zc_report(struct sm_fdinfo *fi, bool copied);
 int sm_policy_setup_fallback(int err);
@@ -556,6 +563,13 @@ int sm_policy_setup_fallback(int err);
  * noise either way (docs/bench.md, "Local peers and pacing").
  */
 #define SM_PACED_COPY_MIN ((size_t)128 << 10)
+/*
+ * Body bytes copied with held headers ahead of a sendfile(2) to a local
+ * peer (sm_policy_leads()): with them, the 15 page-cache pages that fit
+ * beside the headers in the first segment's 17 fragments always fill
+ * loopback's MSS (65,483 <= 4,096 + 15 * 4,096).
+ */
+#define SM_LEAD_LEN ((size_t)4 << 10)
 #define SM_ZC_PROBE_MIN 4	/* notifications before a verdict */
 #define SM_ZC_DECAY_AT 64	/* halve the counts here: recent sends rule */
 

@@ -327,7 +327,8 @@ http_trace_stop() {
 #   corked_small	TCP_CORK on, writes, then a sendfile() of at most
 #			16 KiB: what auto sends as one sendmsg(2)
 #   corked_large	the same with a larger sendfile(): held headers
-#			go ahead of it
+#			go with its first page (lead_copied), this
+#			peer being local
 #   corked_paced	those of corked_large whose sendfile() asks for
 #			128 KiB or more, which auto copies with their
 #			headers where the congestion control paces (bbr);
@@ -466,14 +467,11 @@ http_paced() {
 http_check_idioms() {
 	local name=$1 mode=$2 i=$3 s=$4 want got
 	[ "$mode" = auto ] && http_paced && mode=auto-paced
-	local small large hw hb sb bb sfb smb paced pb
+	local small large hw bb sfb smb paced
 	small=$(http_get corked_small "$i")
 	paced=$(http_get corked_paced "$i")
-	pb=$(http_get paced_held_bytes "$i")
 	large=$(http_get corked_large "$i")
 	hw=$(http_get held_writes "$i")
-	hb=$(http_get held_bytes "$i")
-	sb=$(http_get small_held_bytes "$i")
 	bb=$(http_get bare_held_bytes "$i")
 	sfb=$(http_get sendfile_bytes "$i")
 	smb=$(http_get small_body_bytes "$i")
@@ -495,6 +493,7 @@ http_check_idioms() {
 	got="coalesced=$(http_get coalesced "$s")"
 	got+=" hold_writes=$(http_get hold_writes "$s")"
 	got+=" hold_flushed=$(http_get hold_flushed "$s")"
+	got+=" lead=$(http_get lead_copied "$s")"
 	got+=" sendmsg=$sc/$sy"
 	got+=" native=$(http_get bytes_by_path.native "$s")"
 	got+=" uring=$ur"
@@ -509,9 +508,11 @@ http_check_idioms() {
 	auto)
 		# the small bodies leave with their headers in one sendmsg,
 		# or one submission of the loop turn's; the others' headers
-		# go ahead of sendfile(2)
+		# with their first page (SM_LEAD_LEN) ahead of sendfile(2):
+		# only headers no body followed go alone
 		want="coalesced=$small hold_writes=$hw"
-		want+=" hold_flushed=$((hb - sb)) sendmsg=$small/$smb"
+		want+=" hold_flushed=$bb lead=$((large * 4096))"
+		want+=" sendmsg=$small/$smb"
 		want+=" native=$((sfb - smb)) uring=0"
 		;;
 	auto-paced)
@@ -519,10 +520,12 @@ http_check_idioms() {
 		# with its headers when it is a response's first body call;
 		# which later calls ask for that much is timing: totals
 		want="coalesced=$((small + paced)) hold_writes=$hw"
-		want+=" hold_flushed=$((hb - sb - pb)) uring=0"
+		want+=" hold_flushed=$bb lead=$(((large - paced) * 4096))"
+		want+=" uring=0"
 		got="coalesced=$(http_get coalesced "$s")"
 		got+=" hold_writes=$(http_get hold_writes "$s")"
-		got+=" hold_flushed=$(http_get hold_flushed "$s") uring=$ur"
+		got+=" hold_flushed=$(http_get hold_flushed "$s")"
+		got+=" lead=$(http_get lead_copied "$s") uring=$ur"
 		[ $(($(http_get bytes_by_path.native "$s") + sy)) = "$sfb" ] &&
 		[ "$sc" -ge $((small + paced)) ] ||
 			got+=" (bytes or sendmsg calls off: $(http_get \
@@ -535,7 +538,8 @@ http_check_idioms() {
 		# every corked response in one io_uring submission, its own
 		# or the loop turn's
 		want="coalesced=$((small + large)) hold_writes=$hw"
-		want+=" hold_flushed=$bb sendmsg=0/0 native=0 uring=$sfb"
+		want+=" hold_flushed=$bb lead=0 sendmsg=0/0 native=0"
+		want+=" uring=$sfb"
 		;;
 	*)
 		return 0
@@ -554,8 +558,9 @@ http_check_idioms() {
 }
 
 # http_racy_idioms MODE WANT GOT: every held write counted, every body
-# byte on its path; at most the responses WANT coalesces did, and held
-# header bytes that did not leave with a body were flushed.
+# byte on its path; at most the responses WANT coalesces did (or led with
+# a page of their body), and held header bytes that did not leave with a
+# body were flushed.
 http_racy_idioms() {
 	local w g kv
 
@@ -565,6 +570,7 @@ http_racy_idioms() {
 	[ "${g[hold_writes]}" = "${w[hold_writes]}" ] &&
 		[ "${g[coalesced]}" -le "${w[coalesced]}" ] &&
 		[ "${g[hold_flushed]}" -ge "${w[hold_flushed]}" ] &&
+		[ "${g[lead]}" -le "${w[lead]}" ] &&
 		[ "${g[uring]}" = "${w[uring]}" ] || return 1
 	if [ "$1" = auto ]; then
 		# sendmsg: as many calls as coalesced responses; the bodies

@@ -202,7 +202,7 @@ def paths(files):
     by_path, calls, fallbacks = {}, {}, {}
     counts = dict.fromkeys(("coalesced", "hold_writes", "hold_flushed",
                             "zc_notifications", "zc_copied", "batches",
-                            "batch_sends"), 0)
+                            "batch_sends", "lead_copied"), 0)
     for name in files:
         with open(name) as f:
             s = json.load(f)
@@ -225,6 +225,8 @@ def paths(files):
           f"on their own)")
     print(f"- batched: {counts['batch_sends']} sends in "
           f"{counts['batches']} io_uring_enter calls")
+    print(f"- sendfile(2) bodies' first pages sent with their headers "
+          f"(in native): {counts['lead_copied'] / 1e6:.1f} MB")
     print(f"- zero-copy notifications: {counts['zc_notifications']}, "
           f"of them copied: {counts['zc_copied']}")
     why = ", ".join(f"{k}={v}" for k, v in fallbacks.items() if v)

@@ -312,6 +312,14 @@ class Checker:
                           "no copy of the corked 3 MiB body to the local "
                           "peer under bbr: sendmsg %d B in %d calls" %
                           (self.b["sendmsg"], self.c["sendmsg"]))
+            if (self.mode == "auto" and
+                    self.scenario in ("idioms4", "idioms6")):
+                # the 3 MiB body's sendfile(2) after held headers took a
+                # page of it along with them (SM_LEAD_LEN)
+                lead = total(self.stats, "lead_copied")
+                self.want(lead >= 4096,
+                          "lead_copied = %d: the corked 3 MiB body's "
+                          "first page did not go with its headers" % lead)
         elif self.mode.startswith("noring-"):
             # held, but no ring: the headers go ahead of sendfile(2)
             self.eq("coalesced", co, 0)

@@ -265,6 +265,35 @@ START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
 }
 END_TEST
 
+START_TEST(auto_leads_a_local_sendfile_with_a_page_of_its_body)
+{
+	c.local = true;
+	c.held = 250;
+	c.count = 65536;
+	expect(SM_PATH_NATIVE, SM_FB_local_peer);	/* still sendfile(2) */
+	ck_assert(sm_policy_leads(&o, &c));
+	c.corked = true;			/* corked or MSG_MORE alike */
+	ck_assert(sm_policy_leads(&o, &c));
+	c.count = SM_LEAD_LEN;			/* nothing left for sendfile */
+	ck_assert(!sm_policy_leads(&o, &c));
+	c.count = 65536;
+	c.held = 0;				/* no headers to go with */
+	ck_assert(!sm_policy_leads(&o, &c));
+	c.held = 250;
+	c.local = false;			/* elsewhere: full segments */
+	ck_assert(!sm_policy_leads(&o, &c));
+	c.local = true;
+	o.ZC = SM_ZC_ALWAYS;			/* zero-copy instead */
+	ck_assert(!sm_policy_leads(&o, &c));
+	o.ZC = SM_ZC_AUTO;
+	c.kind = SM_FD_UNIX;
+	ck_assert(!sm_policy_leads(&o, &c));
+	c.kind = SM_FD_TCP;
+	o.ENGINE = SM_ENGINE_URING;		/* its own copy */
+	ck_assert(!sm_policy_leads(&o, &c));
+}
+END_TEST
+
 /*
  * Where the peer is costs two system calls per connection to learn, unless
  * it is on loopback: asked only where the answer can change the choice.
@@ -451,6 +480,7 @@ int main(void)
 	tcase_add_test(tc,
 		       auto_sends_held_headers_and_a_small_body_in_one_sendmsg);
 	tcase_add_test(tc, ring_setup_failures_are_named);
+	tcase_add_test(tc, auto_leads_a_local_sendfile_with_a_page_of_its_body);
 	tcase_add_test(tc, verdict_waits_for_enough_reports);
 	tcase_add_test(tc, mostly_zero_copy_keeps_zero_copy);
 	tcase_add_test(tc, recent_copies_win_over_old_successes);
