@@ -390,7 +390,13 @@ static ssize_t native_lead(struct sm_hold *h, int out_fd, int in_fd,
 		/* as native(): its last chunk went without MSG_MORE */
 		if (push && n >= 0 && (size_t)n == count - k)
 			sm_hold_native_body_pushed(h);
-		/* what went is the answer; an error the next call's */
+		/*
+		 * What went is the answer, an error the next call's, as
+		 * after a reset that came between two sends.  (EPIPE in
+		 * that window also raised SIGPIPE now, where one native call
+		 * would have returned its count without it; nginx, apache2,
+		 * lighttpd and Python ignore SIGPIPE.)
+		 */
 		if (n < 0)
 			n = 0;
 	}
