@@ -347,6 +347,19 @@ static ssize_t finish_native(int out_fd, int in_fd, loff_t pos, size_t len)
 }
 
 /*
+ * @in_fd's entry (*@in_fi, or NULL) and its file's facts in @f: true if a
+ * path other than sendfile(2) may send from it, a regular file with a
+ * size (procfs-like files report size 0).
+ */
+static bool regular_file(int in_fd, struct sm_fdinfo **in_fi,
+			 struct sm_file *f)
+{
+	*in_fi = sm_fd_get(in_fd);
+	return sm_fd_stat(in_fd, *in_fi, f) == 0 && S_ISREG(f->mode) &&
+	       f->size > 0;
+}
+
+/*
  * native() with the body's first page, copied from the mapping, in the
  * send of the held headers (sm_policy_leads()), and the real sendfile(2)
  * from there.  Whatever keeps that page from going whole with them (a
@@ -358,7 +371,7 @@ static ssize_t finish_native(int out_fd, int in_fd, loff_t pos, size_t len)
 static ssize_t native_lead(struct sm_hold *h, int out_fd, int in_fd,
 			   off64_t *offset, size_t count, int fallback)
 {
-	struct sm_fdinfo *in_fi = sm_fd_get(in_fd);
+	struct sm_fdinfo *in_fi;
 	struct sm_file file;
 	struct sm_map *map;
 	const void *buf;
@@ -367,8 +380,7 @@ static ssize_t native_lead(struct sm_hold *h, int out_fd, int in_fd,
 	bool push;
 	int why;
 
-	if (!in_fi || sm_fd_stat(in_fd, in_fi, &file) < 0 ||
-	    !S_ISREG(file.mode) ||
+	if (!regular_file(in_fd, &in_fi, &file) ||
 	    !start_pos(out_fd, in_fd, in_fi, offset, count, &file, &pos,
 		       &why) ||
 	    pos >= file.size || (uint64_t)(file.size - pos) <= SM_LEAD_LEN)
@@ -686,9 +698,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	}
 
 	/* The call may leave sendfile(2): now check everything. */
-	in_fi = sm_fd_get(in_fd);
-	if (sm_fd_stat(in_fd, in_fi, &file) < 0 || !S_ISREG(file.mode) ||
-	    file.size <= 0) {	/* procfs-like files report size 0 */
+	if (!regular_file(in_fd, &in_fi, &file)) {
 		/* the module's own send answers as sendfile(2) would */
 		if (c.kmod_ok)
 			return kmod_send(h, out_fd, in_fd, offset, count);
