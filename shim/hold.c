@@ -1380,9 +1380,10 @@ void sm_hold_getsockopt(int fd, int level, int name, void *val,
 	if (!h || !(h = lock_hold(h, fi->ino, true)))
 		return;
 	/* the kernel's cork, or the application's applied lazily (a shared
-	 * socket's was applied when it became shared: the kernel's alone) */
+	 * socket's was applied when it became shared: the kernel's alone;
+	 * ours is never on without the application's, kernel_cork()) */
 	memcpy(&v, val, sizeof(v));
-	v = v || (!h->shared && (h->app_cork || h->kern_cork));
+	v = v || (!h->shared && h->app_cork);
 	memcpy(val, &v, sizeof(v));
 	hold_unlock(h);
 }
@@ -1539,6 +1540,11 @@ void sm_hold_coalesced(struct sm_hold *h, size_t pre, int flags)
 int sm_hold_drain(struct sm_hold *h, int fd, int flags)
 {
 	return drain_report(h, fd, flags);
+}
+
+int sm_hold_cork_kernel(struct sm_hold *h, int fd)
+{
+	return h ? kernel_cork(h, fd) : 0;
 }
 
 int sm_hold_before_native(struct sm_hold *h, int fd)

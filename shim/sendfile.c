@@ -645,6 +645,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	struct sm_ring *r;
 	const void *held;
 	bool again = false;	/* a fact changed since the first choice */
+	bool cork;		/* the body goes under the kernel's cork */
 	ssize_t ret;
 	int fl, why;
 
@@ -670,6 +671,11 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	ask_facts(out_fd, fi, &c);
 	/* Cheap decisions first: auto mostly stays native. */
 	ch = sm_policy_choose(&sm_opt, &c);
+	cork = sm_policy_corks_body(&sm_opt, &c);
+	/* held bytes: our wrappers saw this socket since it was last reset,
+	 * so the fd is h's (without them native() corks it anyway) */
+	if (cork && c.held)
+		sm_hold_cork_kernel(h, out_fd);
 	if (ch.path == SM_PATH_NATIVE && offset && sm_policy_leads(&sm_opt, &c))
 		return native_lead(h, out_fd, in_fd, offset, count,
 				   ch.fallback);
@@ -691,6 +697,8 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 				      SM_FB_ineligible);
 		return sm_sendfile(out_fd, in_fd, offset, count);
 	}
+	if (cork)
+		sm_hold_cork_kernel(h, out_fd);
 	if (ch.path == SM_PATH_KMOD) {
 		if (ch.fallback >= 0)
 			sm_count_fallback(ch.fallback);

@@ -476,6 +476,9 @@ void sm_hold_failed(int fd, int err);
 void sm_hold_spent(struct sm_hold *h, size_t n);
 /* Held bytes to the kernel: 0, -EAGAIN (some still held), or the error. */
 int sm_hold_drain(struct sm_hold *h, int fd, int flags);
+/* Put the kernel's cork on where the application corked (a long body:
+ * sm_policy_corks_body()).  0 or -errno. */
+int sm_hold_cork_kernel(struct sm_hold *h, int fd);
 /* The same before a native send, which then goes under the kernel's cork
  * if the application corked. */
 int sm_hold_before_native(struct sm_hold *h, int fd);
@@ -544,6 +547,8 @@ bool sm_policy_batches(const struct sm_options *o, int kind);
 /* Should a native sendfile() take a page of its body along with the held
  * headers (SM_LEAD_LEN)? */
 bool sm_policy_leads(const struct sm_options *o, const struct sm_call *c);
+/* Should a body go under the kernel's cork (SM_CORK_BODY_MIN)? */
+bool sm_policy_corks_body(const struct sm_options *o, const struct sm_call *c);
 /* Feed one zero-copy notification into a socket's verdict. */
 void sm_policy_zc_report(struct sm_fdinfo *fi, bool copied);
 int sm_policy_setup_fallback(int err);
@@ -570,6 +575,12 @@ int sm_policy_setup_fallback(int err);
  * loopback's MSS (65,483 <= 4,096 + 15 * 4,096).
  */
 #define SM_LEAD_LEN ((size_t)4 << 10)
+/*
+ * Smallest body sent under the application's cork that auto sends under the
+ * kernel's too (sm_policy_corks_body()): the paced copy's, where 1 MiB
+ * stalled uncorked.
+ */
+#define SM_CORK_BODY_MIN SM_PACED_COPY_MIN
 #define SM_ZC_PROBE_MIN 4	/* notifications before a verdict */
 #define SM_ZC_DECAY_AT 64	/* halve the counts here: recent sends rule */
 

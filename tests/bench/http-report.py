@@ -153,6 +153,25 @@ def table(tsv, ratios_path):
         for line in spread:
             print(f"- {line}")
 
+    # A stall (a response's tail held for a delayed ACK: 40 ms on
+    # loopback) shows as a rep whose p99 is tens of ms where the others'
+    # is below one: the median hides it, the range does not.
+    tails = []
+    for size, conns in sorted(runs):
+        vals = {mode: runs[size, conns].get(mode, {}).get("p99_us", [])
+                for mode in modes}
+        if max(len(v) for v in vals.values()) > 1:
+            tails.append(f"{human(size)}, {conns} conn: " + ", ".join(
+                f"{mode} {min(v) / 1000:.2f}-{max(v) / 1000:.2f}"
+                f" ({sum(x > 10000 for x in v)} over 10 ms)"
+                if v else f"{mode} -" for mode, v in vals.items()))
+    if tails:
+        print()
+        print("p99 latency over the reps (min-max ms, reps above 10 ms):")
+        print()
+        for line in tails:
+            print(f"- {line}")
+
     # Each rep's run against the native run just before it: drift slower
     # than one cell's runs cancels, which the medians above do not do.
     # Where batching does not apply (bodies above the batch limit), the shim

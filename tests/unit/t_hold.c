@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -429,6 +430,82 @@ START_TEST(sendfile_side_sees_and_consumes_the_held_bytes)
 }
 END_TEST
 
+struct reader {
+	char *buf;
+	size_t want, got;
+};
+
+/* The peer, reading until it has r->want bytes or 5 s pass. */
+static void *read_peer(void *arg)
+{
+	struct reader *r = arg;
+	struct pollfd p = { .fd = b, .events = POLLIN };
+	ssize_t n;
+
+	while (r->got < r->want && sm_real.poll(&p, 1, 5000) == 1) {
+		n = recv(b, r->buf + r->got, r->want - r->got, 0);
+		if (n <= 0)
+			break;
+		r->got += n;
+	}
+	return NULL;
+}
+
+/*
+ * sendfile() of @len bytes after held headers, while corked: the kernel's
+ * cork as it is when the call returns; the peer has every byte in order
+ * once the application uncorks.
+ */
+static int cork_after_body(size_t len)
+{
+	char path[] = "/tmp/t_hold.XXXXXX";
+	struct reader r = { .want = 4 + len };
+	char *body = malloc(len);
+	pthread_t t;
+	off64_t off = 0;
+	size_t i;
+	int fd, k;
+
+	ck_assert_ptr_nonnull(body);
+	for (i = 0; i < len; i++)
+		body[i] = 'a' + i % 23;
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(write(fd, body, len), (ssize_t)len);
+	r.buf = malloc(r.want);
+	ck_assert_ptr_nonnull(r.buf);
+	ck_assert_int_eq(pthread_create(&t, NULL, read_peer, &r), 0);
+	ck_assert_int_eq(cork(1), 0);
+	ck_assert_int_eq(hwrite("HEAD", 0), 4);
+	ck_assert_int_eq(sm_sendfile(a, fd, &off, len), (ssize_t)len);
+	k = kernel_cork();
+	ck_assert_int_eq(cork(0), 0);
+	ck_assert_int_eq(kernel_cork(), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_uint_eq(r.got, r.want);
+	ck_assert_int_eq(memcmp(r.buf, "HEAD", 4), 0);
+	ck_assert_int_eq(memcmp(r.buf + 4, body, len), 0);
+	free(r.buf);
+	free(body);
+	close(fd);
+	return k;
+}
+
+/*
+ * A long body goes under the kernel's cork (sm_policy_corks_body()), as
+ * natively, whichever path auto picks (the peer's congestion control
+ * decides): else a window shorter than a segment splits it, and Nagle
+ * holds the response's tail for the peer's delayed ACK.  A short one
+ * pushes its own tail, which spares the uncork's syscall.
+ */
+START_TEST(a_long_body_goes_under_the_kernels_cork)
+{
+	ck_assert_int_eq(cork_after_body(SM_CORK_BODY_MIN), 1);
+	ck_assert_int_eq(cork_after_body(4096), 0);
+}
+END_TEST
+
 /* Another descriptor of the file batch_response() sent from. */
 static int batch_file;
 
@@ -533,6 +610,7 @@ int main(void)
 	tcase_add_test(tcp, close_flushes);
 	tcase_add_test(tcp, the_cork_ceiling_flushes_a_quiet_socket);
 	tcase_add_test(tcp, sendfile_side_sees_and_consumes_the_held_bytes);
+	tcase_add_test(tcp, a_long_body_goes_under_the_kernels_cork);
 	tcase_add_test(tcp, without_a_timer_thread_nothing_is_held);
 	tcase_add_test(tcp, a_batched_body_waits_for_the_loops_next_wait);
 	tcase_add_test(tcp, any_other_call_sends_a_batched_body_first);

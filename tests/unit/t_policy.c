@@ -294,6 +294,31 @@ START_TEST(auto_leads_a_local_sendfile_with_a_page_of_its_body)
 }
 END_TEST
 
+START_TEST(a_long_corked_body_goes_under_the_kernels_cork)
+{
+	c.corked = true;
+	c.count = SM_CORK_BODY_MIN;
+	ck_assert(sm_policy_corks_body(&o, &c));
+	c.local = true;				/* any path, any peer */
+	c.paced = true;
+	ck_assert(sm_policy_corks_body(&o, &c));
+	o.ENGINE = SM_ENGINE_URING;
+	ck_assert(sm_policy_corks_body(&o, &c));
+	o.ENGINE = SM_ENGINE_AUTO;
+	c.count = SM_CORK_BODY_MIN - 1;		/* fits a reading client's window */
+	ck_assert(!sm_policy_corks_body(&o, &c));
+	c.count = 1 << 20;
+	c.corked = false;			/* the application's choice */
+	ck_assert(!sm_policy_corks_body(&o, &c));
+	c.corked = true;
+	c.kind = SM_FD_UNIX;			/* no cork there */
+	ck_assert(!sm_policy_corks_body(&o, &c));
+	c.kind = SM_FD_TCP;
+	o.ENGINE = SM_ENGINE_NATIVE;
+	ck_assert(!sm_policy_corks_body(&o, &c));
+}
+END_TEST
+
 /*
  * Where the peer is costs two system calls per connection to learn, unless
  * it is on loopback: asked only where the answer can change the choice.
@@ -481,6 +506,7 @@ int main(void)
 		       auto_sends_held_headers_and_a_small_body_in_one_sendmsg);
 	tcase_add_test(tc, ring_setup_failures_are_named);
 	tcase_add_test(tc, auto_leads_a_local_sendfile_with_a_page_of_its_body);
+	tcase_add_test(tc, a_long_corked_body_goes_under_the_kernels_cork);
 	tcase_add_test(tc, verdict_waits_for_enough_reports);
 	tcase_add_test(tc, mostly_zero_copy_keeps_zero_copy);
 	tcase_add_test(tc, recent_copies_win_over_old_successes);
