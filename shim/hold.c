@@ -160,6 +160,8 @@ static bool passthrough;		/* sandboxed: hold nothing, ever */
 static int nwaiting;			/* holds waiting for a loop's wait */
 /* This thread waits in epoll_wait: an event loop's. */
 static SM_TLS bool loop_thread;
+/* What its last epoll_wait returned: the events of the turn it serves. */
+static SM_TLS int turn_events;
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -1131,8 +1133,8 @@ static bool may_wait(struct sm_hold *h, int fd)
 {
 	struct sm_fdinfo *fi;
 
-	if (!loop_thread)	/* most threads: no lookup */
-		return false;
+	if (!loop_thread || !sm_policy_turn_batches(turn_events))
+		return false;	/* most threads: no lookup */
 	fi = sm_fd_peek(fd);
 	return fi && sm_policy_batches(&sm_opt, fi->kind) &&
 	       !h->kern_cork && !h->more_sent && !h->shared && !h->err &&
@@ -1260,6 +1262,11 @@ void sm_hold_before_wait(bool loop, bool blocking)
 	if (!loop_thread || !sm_policy_batches(&sm_opt, SM_FD_TCP) ||
 	    !flush_batched())
 		flush_all(false);
+}
+
+void sm_hold_turn(int events)
+{
+	turn_events = events;
 }
 
 /* ---- options: TCP_CORK, and the others that act on queued bytes -------- */

@@ -278,17 +278,25 @@ SM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e,
 SM_EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max,
 			 int timeout)
 {
+	int n;
+
 	resolve();
 	before_wait(true, timeout != 0);
-	return sm_real.epoll_wait(ep, ev, max, timeout);
+	n = sm_real.epoll_wait(ep, ev, max, timeout);
+	sm_hold_turn(n);
+	return n;
 }
 
 SM_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max,
 			  int timeout, const sigset_t *mask)
 {
+	int n;
+
 	resolve();
 	before_wait(true, timeout != 0);
-	return sm_real.epoll_pwait(ep, ev, max, timeout, mask);
+	n = sm_real.epoll_pwait(ep, ev, max, timeout, mask);
+	sm_hold_turn(n);
+	return n;
 }
 
 /* ---- the close family: keep the fd table honest (fdstate.c) ---------- */

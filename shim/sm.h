@@ -506,6 +506,9 @@ bool sm_hold_take_body(struct sm_hold *h, int fd, struct sm_map *map,
 		       const void *body, size_t n);
 /* Before epoll_wait (@loop), poll or select; @blocking: it may sleep. */
 void sm_hold_before_wait(bool loop, bool blocking);
+/* After epoll_wait: @events, what it returned, says whether the turn that
+ * follows batches (sm_policy_turn_batches()). */
+void sm_hold_turn(int events);
 
 /* ---- policy.c: which path a call takes, and the zero-copy rule -------- */
 struct sm_call {
@@ -542,6 +545,8 @@ bool sm_policy_holds(const struct sm_options *o, int kind, bool via_more);
 bool sm_policy_asks_local(const struct sm_options *o, const struct sm_call *c);
 /* Can c->paced change the choice (else it need not be asked)? */
 bool sm_policy_asks_paced(const struct sm_options *o, const struct sm_call *c);
+/* Is a loop turn of @events events (its epoll_wait's count) batched? */
+bool sm_policy_turn_batches(int events);
 /* May a socket's held bytes wait for its event loop's next wait? */
 bool sm_policy_batches(const struct sm_options *o, int kind);
 /* Should a native sendfile() take a page of its body along with the held

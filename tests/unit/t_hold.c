@@ -524,6 +524,7 @@ static void batch_response(const char *body)
 	int fd, err;
 
 	sm_hold_before_wait(true, false);	/* an event loop's thread */
+	sm_hold_turn(2);			/* serving two events */
 	fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	unlink(path);
@@ -555,6 +556,32 @@ START_TEST(a_batched_body_waits_for_the_loops_next_wait)
 	sm_hold_before_wait(true, false);
 	ck_assert_str_eq(peer(1000), "HEADBODY");
 	ck_assert_uint_eq(sm_stats->batches, before + 1);
+}
+END_TEST
+
+/* A turn of one event has no other response to leave with: the uncork
+ * sends at once, as outside an event loop. */
+START_TEST(a_turn_of_one_event_sends_at_the_uncork)
+{
+	struct sm_hold *h;
+
+	sm_hold_before_wait(true, false);
+	sm_hold_turn(1);
+	ck_assert_int_eq(cork(1), 0);
+	ck_assert_int_eq(hwrite("HEAD", 0), 4);
+	h = sm_hold_lock(a, sm_fd_peek(a));
+	ck_assert_ptr_nonnull(h);
+	ck_assert(!sm_hold_may_batch(h, a));
+	sm_hold_unlock(h);
+	ck_assert_int_eq(cork(0), 0);
+	ck_assert_str_eq(peer(1000), "HEAD");
+	sm_hold_turn(2);			/* the next turn: two */
+	ck_assert_int_eq(cork(1), 0);
+	ck_assert_int_eq(hwrite("NEXT", 0), 4);
+	ck_assert_int_eq(cork(0), 0);
+	ck_assert_str_eq(peer(50), "");		/* waits for the wait */
+	sm_hold_before_wait(true, false);
+	ck_assert_str_eq(peer(1000), "NEXT");
 }
 END_TEST
 
@@ -613,6 +640,7 @@ int main(void)
 	tcase_add_test(tcp, a_long_body_goes_under_the_kernels_cork);
 	tcase_add_test(tcp, without_a_timer_thread_nothing_is_held);
 	tcase_add_test(tcp, a_batched_body_waits_for_the_loops_next_wait);
+	tcase_add_test(tcp, a_turn_of_one_event_sends_at_the_uncork);
 	tcase_add_test(tcp, any_other_call_sends_a_batched_body_first);
 	tcase_add_test(tcp, a_body_truncated_before_the_wait_fails_the_next_call);
 	suite_add_tcase(s, tcp);

@@ -226,6 +226,11 @@ START_TEST(an_event_loops_small_bodies_wait_for_its_next_wait)
 	o.BATCH = 1;
 	ck_assert(!sm_policy_batches(&o, SM_FD_UNIX));
 	ck_assert(sm_policy_batches(&o, SM_FD_TCP));
+	/* a turn of one event (one busy connection) has nothing to join */
+	ck_assert(sm_policy_turn_batches(2));
+	ck_assert(!sm_policy_turn_batches(1));
+	ck_assert(!sm_policy_turn_batches(0));	/* a timeout */
+	ck_assert(!sm_policy_turn_batches(-1));	/* EINTR */
 }
 END_TEST
 
