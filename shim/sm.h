@@ -581,8 +581,8 @@ int sm_policy_setup_fallback(int err);
  */
 #define SM_LEAD_LEN ((size_t)4 << 10)
 /*
- * Smallest body sent under the application's cork that auto sends under the
- * kernel's too (sm_policy_corks_body()): the paced copy's, where 1 MiB
+ * Smallest body sent under the application's cork that the shim sends under
+ * the kernel's too (sm_policy_corks_body()): the paced copy's, where 1 MiB
  * stalled uncorked.
  */
 #define SM_CORK_BODY_MIN SM_PACED_COPY_MIN
