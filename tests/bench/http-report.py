@@ -45,6 +45,24 @@ def fmt(value, spec):
     return "failed" if value is None else format(value, spec)
 
 
+def over_reps(runs, modes, what, title, show):
+    """Each cell's @what over its reps, per mode, as show(values) says."""
+    lines = []
+    for size, conns in sorted(runs):
+        vals = {mode: runs[size, conns].get(mode, {}).get(what, [])
+                for mode in modes}
+        if max(len(v) for v in vals.values()) > 1:
+            lines.append(f"{human(size)}, {conns} conn: " + ", ".join(
+                f"{mode} {show(v)}" if v else f"{mode} -"
+                for mode, v in vals.items()))
+    if lines:
+        print()
+        print(f"{title}:")
+        print()
+        for line in lines:
+            print(f"- {line}")
+
+
 def table(tsv, ratios_path):
     runs = {}
     modes = []
@@ -138,39 +156,15 @@ def table(tsv, ratios_path):
 
     # Medians hide how far apart the runs were; a ratio inside the spread
     # is not a result.
-    spread = []
-    for size, conns in sorted(runs):
-        vals = {mode: runs[size, conns].get(mode, {}).get("req_per_s", [])
-                for mode in modes}
-        if max(len(v) for v in vals.values()) > 1:
-            spread.append(f"{human(size)}, {conns} conn: " + ", ".join(
-                f"{mode} {min(v):.0f}-{max(v):.0f}" if v else f"{mode} -"
-                for mode, v in vals.items()))
-    if spread:
-        print()
-        print("Spread (min-max req/s over the reps):")
-        print()
-        for line in spread:
-            print(f"- {line}")
-
+    over_reps(runs, modes, "req_per_s", "Spread (min-max req/s over the reps)",
+              lambda v: f"{min(v):.0f}-{max(v):.0f}")
     # A stall (a response's tail held for a delayed ACK: 40 ms on
     # loopback) shows as a rep whose p99 is tens of ms where the others'
     # is below one: the median hides it, the range does not.
-    tails = []
-    for size, conns in sorted(runs):
-        vals = {mode: runs[size, conns].get(mode, {}).get("p99_us", [])
-                for mode in modes}
-        if max(len(v) for v in vals.values()) > 1:
-            tails.append(f"{human(size)}, {conns} conn: " + ", ".join(
-                f"{mode} {min(v) / 1000:.2f}-{max(v) / 1000:.2f}"
-                f" ({sum(x > 10000 for x in v)} over 10 ms)"
-                if v else f"{mode} -" for mode, v in vals.items()))
-    if tails:
-        print()
-        print("p99 latency over the reps (min-max ms, reps above 10 ms):")
-        print()
-        for line in tails:
-            print(f"- {line}")
+    over_reps(runs, modes, "p99_us",
+              "p99 latency over the reps (min-max ms, reps above 10 ms)",
+              lambda v: f"{min(v) / 1000:.2f}-{max(v) / 1000:.2f}"
+                        f" ({sum(x > 10000 for x in v)} over 10 ms)")
 
     # Each rep's run against the native run just before it: drift slower
     # than one cell's runs cancels, which the medians above do not do.
