@@ -1486,29 +1486,42 @@ void sm_hold_shared(int fd)
 }
 
 /*
- * Before a fork, in the parent, the child not yet made: every socket as
- * the kernel would have it natively -- held bytes sent, a cork recorded
- * lazily applied -- so that neither process has a cork only it knows of.
+ * Every socket as the kernel would have it natively: held bytes sent (an
+ * error kept for the socket's next call), a cork recorded lazily applied.
+ * @filter: a seccomp filter is coming, and a zombie's reset, which may
+ * make system calls of its own, is left alone.
  */
-void sm_hold_before_fork(void)
+static void settle_all(bool filter)
 {
 	struct sm_hold *h;
 
-	if (sandboxed())
-		return;
 	pthread_mutex_lock(&list_lock);
 	h = all_holds;
 	pthread_mutex_unlock(&list_lock);
 	for (; h; h = h->next_all) {
-		if (!__atomic_load_n(&h->len, __ATOMIC_RELAXED) &&
+		/* a filter waits for a thread that is holding bytes now */
+		if (!filter && !__atomic_load_n(&h->len, __ATOMIC_RELAXED) &&
 		    (!__atomic_load_n(&h->app_cork, __ATOMIC_RELAXED) ||
 		     __atomic_load_n(&h->kern_cork, __ATOMIC_RELAXED)))
 			continue;
 		hold_lock(h);
 		if (h->ino && h->fds)
 			settle_locked(h);
-		hold_unlock(h);
+		if (filter)
+			hold_release(h);
+		else
+			hold_unlock(h);
 	}
+}
+
+/*
+ * Before a fork, in the parent, the child not yet made: so that neither
+ * process has a cork only it knows of, or bytes both would send.
+ */
+void sm_hold_before_fork(void)
+{
+	if (!sandboxed())
+		settle_all(false);
 }
 
 void sm_hold_forked(void)
@@ -1703,18 +1716,9 @@ static void *timer_main(void *arg)
  */
 void sm_hold_sandbox(void)
 {
-	struct sm_hold *h;
-
 	if (__atomic_exchange_n(&passthrough, true, __ATOMIC_SEQ_CST))
 		return;
-	for (h = all_holds; h; h = h->next_all) {
-		hold_lock(h);
-		if (h->ino && h->fds) {
-			drain_defer(h);
-			kernel_cork(h, h->fd);
-		}
-		hold_release(h);
-	}
+	settle_all(true);
 	pthread_mutex_lock(&list_lock);
 	timer_quit = true;
 	pthread_cond_broadcast(&list_cond);
