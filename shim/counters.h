@@ -33,7 +33,7 @@ extern const char *const sm_fallback_docs[SM_FB_MAX];
 extern const char *const sm_sock_names[SM_SOCK_MAX];
 
 #define SM_STATS_MAGIC 0x74617473534d5053ULL /* "SPMSstat" */
-#define SM_STATS_VERSION 8
+#define SM_STATS_VERSION 9
 /* The program's name as recorded at start, NUL included (longer: cut). */
 #define SM_PROGRAM_MAX 64
 /* Laid out for a reader in another process (the live stats file). */
@@ -64,10 +64,10 @@ struct sm_counters {
  * change to the struct changes its size or this list, and must come with
  * a new SM_STATS_VERSION (and this line).
  */
-_Static_assert(SM_STATS_VERSION == 8 && SM_PATH_MAX == 7 && SM_FB_MAX == 18 &&
+_Static_assert(SM_STATS_VERSION == 9 && SM_PATH_MAX == 7 && SM_FB_MAX == 18 &&
 	       SM_PROGRAM_MAX == 64 &&
 	       sizeof(struct sm_counters) ==
-	       8 * (4 + 2 * 7 + 18 + 8 + 3) + SM_PROGRAM_MAX,
+	       8 * (4 + 2 * 7 + 18 + 10 + 3) + SM_PROGRAM_MAX,
 	       "the counters' layout changed: bump SM_STATS_VERSION here");
 
 /*

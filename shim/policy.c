@@ -10,7 +10,8 @@
  * that zero-copy really avoided the copy for that socket -- or to carry a
  * small body with the headers held for it in one sendmsg(2), which saves
  * the syscalls of the corked idiom, or for one copy to a local peer under
- * a pacing congestion control, where sendfile(2) loses (below).
+ * a pacing congestion control, where the thread measured sendfile(2) dearer
+ * (below).
  */
 #include <errno.h>
 
@@ -169,9 +170,12 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	 * (nginx, apache2).  An uncorked one costs it less, and the copy
 	 * lost to it wherever the sender's CPU was the limit (lighttpd,
 	 * which uncorks after its first 256 KiB): docs/bench.md, "Local
-	 * peers and pacing".  Under cubic sendfile(2) wins either way.
+	 * peers and pacing".  Under cubic sendfile(2) wins either way.  How
+	 * much a corked sendfile(2) costs depends on the machine (1.7x the
+	 * copy on one, 0.7x on another of the same kind), so the thread
+	 * measures both (sm_policy_trial()).
 	 */
-	if (sm_policy_asks_paced(o, c) && c->paced)
+	if (sm_policy_asks_paced(o, c) && c->paced && c->copy_cheaper)
 		return pick(SM_PATH_SENDMSG, -1);
 	if (!c->uring_ok)
 		return pick(SM_PATH_NATIVE,
@@ -314,6 +318,48 @@ void sm_policy_zc_report(struct sm_fdinfo *fi, bool copied)
 		__atomic_store_n(&fi->zc_notifs, n / 2, __ATOMIC_RELAXED);
 		__atomic_store_n(&fi->zc_copied, k / 2, __ATOMIC_RELAXED);
 	}
+}
+
+bool sm_policy_trial(struct sm_trial *t, uint64_t (*cpu_ns)(void))
+{
+	const unsigned int probes = 2 * SM_TRIAL_EPOCHS;
+	uint64_t now;
+
+	t->decided = -1;
+	if (t->left) {
+		t->left--;
+		return t->copy;
+	}
+	now = cpu_ns();
+	if (t->epoch < probes && t->started) {	/* an epoch ended */
+		t->ns[t->copy] += now - t->t0;
+		t->by[t->copy] += t->bytes;
+		t->epoch++;
+	} else if (t->epoch >= probes) {	/* the run ended: again */
+		t->epoch = 0;
+		t->ns[0] = t->ns[1] = t->by[0] = t->by[1] = 0;
+	}
+	t->started = true;
+	t->t0 = now;
+	t->bytes = 0;
+	if (t->epoch < probes) {
+		t->copy = t->epoch % 2 == 0;
+		t->left = SM_TRIAL_LEN - 1;
+		return t->copy;
+	}
+	/* per byte: the copy's cost under SM_TRIAL_MARGIN % of sendfile's */
+	t->copy = t->by[0] && t->by[1] &&
+		  (double)t->ns[1] / t->by[1] * 100 <
+		  (double)t->ns[0] / t->by[0] * SM_TRIAL_MARGIN;
+	t->decided = t->copy;
+	t->left = SM_TRIAL_RUN - 1;
+	return t->copy;
+}
+
+void sm_policy_trial_sent(struct sm_trial *t, ssize_t n)
+{
+	if (n > 0)
+		t->bytes += n;
 }
 
 int sm_policy_setup_fallback(int err)

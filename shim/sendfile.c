@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/splicemsg.h>
@@ -581,6 +582,31 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 			     int kind, int out_fd, int in_fd, off64_t *offset,
 			     size_t count);
 
+/* This thread's trial of the paced copy (sm_policy_trial()). */
+static SM_TLS struct sm_trial trial;
+static SM_TLS bool trial_body;	/* this call's body is in it */
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Does this body, which the paced copy's rule covers, copy? */
+static bool trial_step(void)
+{
+	bool copy = sm_policy_trial(&trial, thread_cpu_ns);
+
+	trial_body = true;
+	if (trial.decided >= 0)
+		sm_count(trial.decided ? &sm_stats->trial_copy :
+			 &sm_stats->trial_sendfile, 1);
+	return copy;
+}
+
 ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
 	struct sm_fdinfo *fi;
@@ -605,14 +631,22 @@ ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count)
 					    SM_SOCK_OTHER], 1);
 	h = kind == SM_FD_TCP || kind == SM_FD_UNIX ? sm_hold_lock(out_fd, fi) :
 	    NULL;
-	if (!h)
-		return sendfile_path(NULL, fi, kind, out_fd, in_fd, offset,
-				     count);
-	ret = sm_hold_body_begin(h, 0);
-	if (!ret)
-		ret = sendfile_path(h, fi, kind, out_fd, in_fd, offset,
+	if (!h) {
+		ret = sendfile_path(NULL, fi, kind, out_fd, in_fd, offset,
 				    count);
-	sm_hold_unlock(h);
+	} else {
+		ret = sm_hold_body_begin(h, 0);
+		if (!ret)
+			ret = sendfile_path(h, fi, kind, out_fd, in_fd, offset,
+					    count);
+		sm_hold_unlock(h);
+	}
+	if (trial_body) {
+		trial_body = false;
+		sm_policy_trial_sent(&trial, ret);
+	}
+	if (!h)
+		return ret;
 	if (ret < 0)
 		sm_hold_failed(out_fd, -ret);
 	return ret;
@@ -669,6 +703,7 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 	c.kmod_reg = c.kmod_ok && sm_kmod_max_reg();
 	c.batch_ok = sm_hold_may_batch(h, out_fd);
 	ask_facts(out_fd, fi, &c);
+	c.copy_cheaper = c.paced && trial_step();
 	/* Cheap decisions first: auto mostly stays native. */
 	ch = sm_policy_choose(&sm_opt, &c);
 	cork = sm_policy_corks_body(&sm_opt, &c);

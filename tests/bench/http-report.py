@@ -215,7 +215,8 @@ def paths(files):
     by_path, calls, fallbacks = {}, {}, {}
     counts = dict.fromkeys(("coalesced", "hold_writes", "hold_flushed",
                             "zc_notifications", "zc_copied", "batches",
-                            "batch_sends", "lead_copied"), 0)
+                            "batch_sends", "lead_copied", "trial_copy",
+                            "trial_sendfile"), 0)
     for name in files:
         with open(name) as f:
             s = json.load(f)
@@ -240,6 +241,8 @@ def paths(files):
           f"{counts['batches']} io_uring_enter calls")
     print(f"- sendfile(2) bodies' first pages sent with their headers "
           f"(in native): {counts['lead_copied'] / 1e6:.1f} MB")
+    print(f"- paced copy trials won by the copy: {counts['trial_copy']}, "
+          f"by sendfile(2): {counts['trial_sendfile']}")
     print(f"- zero-copy notifications: {counts['zc_notifications']}, "
           f"of them copied: {counts['zc_copied']}")
     why = ", ".join(f"{k}={v}" for k, v in fallbacks.items() if v)

@@ -238,6 +238,7 @@ START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
 {
 	c.local = true;
 	c.paced = true;
+	c.copy_cheaper = true;			/* the thread's trial says */
 	expect(SM_PATH_NATIVE, SM_FB_local_peer);	/* not corked */
 	c.corked = true;
 	expect(SM_PATH_SENDMSG, -1);		/* with or without headers */
@@ -256,6 +257,9 @@ START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
 	c.paced = false;			/* cubic: sendfile(2) wins */
 	expect(SM_PATH_NATIVE, SM_FB_local_peer);
 	c.paced = true;
+	c.copy_cheaper = false;			/* measured dearer here */
+	expect(SM_PATH_NATIVE, SM_FB_local_peer);
+	c.copy_cheaper = true;
 	c.corked = false;			/* uncorked: sendfile(2) */
 	expect(SM_PATH_NATIVE, SM_FB_local_peer);
 	c.corked = true;
@@ -267,6 +271,93 @@ START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
 	o.ZC = SM_ZC_AUTO;
 	o.ENGINE = SM_ENGINE_URING;		/* forced: io_uring */
 	expect(SM_PATH_URING_COPY, -1);
+}
+END_TEST
+
+/* The paced copy's trial, on a clock that costs the copy @copy_ns and
+ * sendfile(2) @sf_ns per byte of a 1 MiB body, and each body's call
+ * @other_ns more. */
+static uint64_t fake_ns;
+
+static uint64_t fake_clock(void)
+{
+	return fake_ns;
+}
+
+/* Runs @n bodies; returns how many copied. */
+static unsigned int trial_bodies(struct sm_trial *t, unsigned int n,
+				 uint64_t copy_ns, uint64_t sf_ns,
+				 uint64_t other_ns, unsigned int *decided)
+{
+	unsigned int copied = 0, i;
+
+	for (i = 0; i < n; i++) {
+		bool copy = sm_policy_trial(t, fake_clock);
+
+		if (t->decided >= 0)
+			decided[t->decided]++;
+		copied += copy;
+		fake_ns += (copy ? copy_ns : sf_ns) + other_ns;
+		sm_policy_trial_sent(t, 1 << 20);
+	}
+	return copied;
+}
+
+START_TEST(the_paced_copy_is_taken_where_the_thread_measured_it_cheaper)
+{
+	const unsigned int trial = 2 * SM_TRIAL_EPOCHS * SM_TRIAL_LEN;
+	struct sm_trial t = { 0 };
+	unsigned int decided[2] = { 0, 0 };
+
+	fake_ns = 1000;
+	/* the trial: half each, alternating by epoch, the copy first */
+	ck_assert(sm_policy_trial(&t, fake_clock));
+	ck_assert_int_eq(t.decided, -1);
+	fake_ns += 100;
+	sm_policy_trial_sent(&t, 1 << 20);
+	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_LEN - 1, 100, 200, 50,
+				       decided), SM_TRIAL_LEN - 1);
+	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_LEN, 100, 200, 50,
+				       decided), 0);
+	ck_assert_uint_eq(trial_bodies(&t, trial - 2 * SM_TRIAL_LEN, 100, 200,
+				       50, decided), trial / 2 - SM_TRIAL_LEN);
+	ck_assert_uint_eq(decided[0] + decided[1], 0);
+	/* the copy cost 150 per body, sendfile(2) 250: the run copies */
+	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_RUN, 100, 200, 50,
+				       decided), SM_TRIAL_RUN);
+	ck_assert_uint_eq(decided[1], 1);
+	/* the next trial finds the copy dearer: sendfile(2) for the run */
+	ck_assert_uint_eq(trial_bodies(&t, trial, 300, 200, 50, decided),
+			  trial / 2);
+	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_RUN, 300, 200, 50,
+				       decided), 0);
+	ck_assert_uint_eq(decided[0], 1);
+	/* cheaper, but inside the margin (91% of sendfile's): sendfile(2) */
+	trial_bodies(&t, trial, 182, 200, 0, decided);
+	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_RUN, 0, 0, 0, decided), 0);
+	ck_assert_uint_eq(decided[0], 2);
+	/* below it (89%): the copy */
+	trial_bodies(&t, trial, 178, 200, 0, decided);
+	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_RUN, 0, 0, 0, decided),
+			  SM_TRIAL_RUN);
+	ck_assert_uint_eq(decided[1], 2);
+}
+END_TEST
+
+START_TEST(a_trial_whose_bodies_sent_nothing_keeps_sendfile)
+{
+	struct sm_trial t = { 0 };
+	unsigned int i, copied = 0;
+
+	fake_ns = 1;
+	for (i = 0; i < 2 * SM_TRIAL_EPOCHS * SM_TRIAL_LEN; i++) {
+		sm_policy_trial(&t, fake_clock);
+		fake_ns += 10;
+		sm_policy_trial_sent(&t, -EAGAIN);	/* a full socket */
+	}
+	for (i = 0; i < SM_TRIAL_RUN; i++)
+		copied += sm_policy_trial(&t, fake_clock);
+	ck_assert_uint_eq(copied, 0);
 }
 END_TEST
 
@@ -368,7 +459,7 @@ START_TEST(where_the_peer_is_is_asked_only_if_it_matters)
 		}
 		not_asked++;
 		for (paced = false; ; paced = true) {
-			c.paced = paced;
+			c.paced = c.copy_cheaper = paced;
 			c.local = true;
 			here = sm_policy_choose(&o, &c);
 			c.local = false;
@@ -517,6 +608,9 @@ int main(void)
 	tcase_add_test(tc, recent_copies_win_over_old_successes);
 	tcase_add_test(tc, which_sockets_are_held);
 	tcase_add_test(tc, auto_copies_to_a_local_peer_under_a_pacing_cc);
+	tcase_add_test(tc,
+		the_paced_copy_is_taken_where_the_thread_measured_it_cheaper);
+	tcase_add_test(tc, a_trial_whose_bodies_sent_nothing_keeps_sendfile);
 	tcase_add_test(tc, where_the_peer_is_is_asked_only_if_it_matters);
 	tcase_add_test(tc, an_event_loops_small_bodies_wait_for_its_next_wait);
 	suite_add_tcase(s, tc);
