@@ -206,6 +206,26 @@ http_check_concurrent() {
 	rm -f "$out"/c*
 }
 
+# Under bbr, enough corked bodies of SM_PACED_COPY_MIN and more on one
+# keep-alive connection (so one thread) for a trial of the paced copy to
+# end (sm_policy_trial(): 2 * SM_TRIAL_EPOCHS epochs of SM_TRIAL_LEN, and
+# the run's first body); http_check_stats looks for its verdict.
+http_check_trial() {
+	local name=$1 port=$2 out=$3 n i urls=()
+
+	http_paced || return 0
+	n=$(awk '/^#define SM_TRIAL_(LEN|EPOCHS) / { p = p ? p * $3 : $3 }
+		 END { print 2 * p + 1 }' "${top_srcdir:?}/shim/sm.h")
+	mkdir -p "$out"
+	for i in $(seq "$n"); do
+		urls+=(-o "$out/trial" "http://127.0.0.1:$port/m1p1")
+	done
+	curl -sf --no-progress-meter "${urls[@]}" &&
+		cmp -s "$HTTP_WWW/m1p1" "$out/trial"
+	t_verdict $? "$name/trial-bodies" "$n requests of m1p1"
+	rm -f "$out/trial"
+}
+
 # The kernel's buffer fills and the sends are partial.
 http_check_slow() {
 	local name=$1 port=$2 out=$3
@@ -635,7 +655,8 @@ http_check_disconnects() {
 # sequential requests: what it does per response is printed, and is what
 # the shim's statistics for the same requests must follow
 # (http_check_idioms).  HTTP_PREFIX goes before every check's name;
-# HTTP_CHECKS (default "slow disconnects") says which of those two run.
+# HTTP_CHECKS (default "slow disconnects") says which of those run (and
+# "trial": http_check_trial).
 http_run() {
 	local srv=$1 top=$2 mode name dir port workers idioms='' s bad trace=yes
 	local checks=${HTTP_CHECKS-slow disconnects}
@@ -678,6 +699,8 @@ http_run() {
 		http_check_concurrent "$name" "$port" "$dir/out"
 		[[ " $checks " == *" slow "* ]] &&
 			http_check_slow "$name" "$port" "$dir/out"
+		[[ " $checks " == *" trial "* ]] &&
+			http_check_trial "$name" "$port" "$dir/out"
 		# the server's first process: apache's child, nginx's worker
 		[[ " $checks " == *" disconnects "* ]] &&
 			http_check_disconnects "$name" "$port" \
@@ -735,6 +758,12 @@ print(" ".join(sorted({json.load(open(f))["program"] for f in sys.argv[1:]})))' 
 				"$s") + $(http_get bytes_by_path.batch "$s"))) \
 				-gt 0 ]
 			t_verdict $? "$name/stats-sendmsg-under-bbr" "$s"
+			# a worker's trial of the paced copy ended, either way
+			if [[ " ${HTTP_CHECKS-} " == *" trial "* ]]; then
+				[ $(($(http_get trial_copy "$s") +
+				     $(http_get trial_sendfile "$s"))) -gt 0 ]
+				t_verdict $? "$name/stats-trial" "$s"
+			fi
 			return
 		fi
 		# loopback: sendfile(2), and the stats say why; small corked

@@ -68,7 +68,7 @@ declare -A variants=(
 # from the thread that waits in epoll_wait (HTTP_LOOP: batching)
 for variant in base aio-threads small-chunk; do
 	checks='' racy='' loop=yes
-	[ "$variant" = base ] && checks=slow
+	[ "$variant" = base ] && checks='slow trial'
 	[ "$variant" = aio-threads ] && racy=yes loop=''
 	NGINX_HTTP=${variants[$variant]} HTTP_PREFIX=$variant/ \
 		HTTP_CHECKS=$checks HTTP_RACY=$racy HTTP_LOOP=$loop \
