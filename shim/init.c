@@ -65,6 +65,7 @@ void sm_fork_child(void)
 	sm_hold_after_fork();
 	sm_fd_forked();
 	sm_rings_after_fork();
+	sm_sendfile_after_fork();
 	sm_stats_after_fork();
 }
 

@@ -10,7 +10,7 @@
  * that zero-copy really avoided the copy for that socket -- or to carry a
  * small body with the headers held for it in one sendmsg(2), which saves
  * the syscalls of the corked idiom, or for one copy to a local peer under
- * a pacing congestion control, where the thread measured sendfile(2) dearer
+ * a pacing congestion control, where the process measured sendfile(2) dearer
  * (below).
  */
 #include <errno.h>
@@ -172,7 +172,7 @@ struct sm_choice sm_policy_choose(const struct sm_options *o,
 	 * which uncorks after its first 256 KiB): docs/bench.md, "Local
 	 * peers and pacing".  Under cubic sendfile(2) wins either way.  How
 	 * much a corked sendfile(2) costs depends on the machine (1.7x the
-	 * copy on one, 0.7x on another of the same kind), so the thread
+	 * copy on one, 0.7x on another of the same kind), so the process
 	 * measures both (sm_policy_trial()).
 	 */
 	if (sm_policy_asks_paced(o, c) && c->paced && c->copy_cheaper)
@@ -320,46 +320,79 @@ void sm_policy_zc_report(struct sm_fdinfo *fi, bool copied)
 	}
 }
 
-bool sm_policy_trial(struct sm_trial *t, uint64_t (*cpu_ns)(void))
+static void trial_lock(struct sm_trial *t)
 {
-	const unsigned int probes = 2 * SM_TRIAL_EPOCHS;
-	uint64_t now;
-
-	t->decided = -1;
-	if (t->left) {
-		t->left--;
-		return t->copy;
-	}
-	now = cpu_ns();
-	if (t->epoch < probes && t->started) {	/* an epoch ended */
-		t->ns[t->copy] += now - t->t0;
-		t->by[t->copy] += t->bytes;
-		t->epoch++;
-	} else if (t->epoch >= probes) {	/* the run ended: again */
-		t->epoch = 0;
-		t->ns[0] = t->ns[1] = t->by[0] = t->by[1] = 0;
-	}
-	t->started = true;
-	t->t0 = now;
-	t->bytes = 0;
-	if (t->epoch < probes) {
-		t->copy = t->epoch % 2 == 0;
-		t->left = SM_TRIAL_LEN - 1;
-		return t->copy;
-	}
-	/* per byte: the copy's cost under SM_TRIAL_MARGIN % of sendfile's */
-	t->copy = t->by[0] && t->by[1] &&
-		  (double)t->ns[1] / t->by[1] * 100 <
-		  (double)t->ns[0] / t->by[0] * SM_TRIAL_MARGIN;
-	t->decided = t->copy;
-	t->left = SM_TRIAL_RUN - 1;
-	return t->copy;
+	while (__atomic_exchange_n(&t->lock, 1, __ATOMIC_ACQUIRE))
+		;	/* held for a few stores, once per epoch */
 }
 
-void sm_policy_trial_sent(struct sm_trial *t, ssize_t n)
+static void trial_unlock(struct sm_trial *t)
+{
+	__atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+}
+
+bool sm_policy_trial(struct sm_trial *t, struct sm_trial_epoch *e,
+		     uint64_t (*cpu_ns)(void), int *decided)
+{
+	uint64_t now;
+	bool copy;
+
+	*decided = -1;
+	/* a verdict stands: one atomic, no clock */
+	if (__atomic_load_n(&t->run_left, __ATOMIC_ACQUIRE) > 0 &&
+	    __atomic_sub_fetch(&t->run_left, 1, __ATOMIC_RELAXED) >= 0)
+		return __atomic_load_n(&t->copy, __ATOMIC_RELAXED);
+	/* the trial: this thread's epoch goes on */
+	if (e->left && e->gen == __atomic_load_n(&t->gen, __ATOMIC_RELAXED)) {
+		e->left--;
+		return e->copy;
+	}
+	now = cpu_ns();
+	trial_lock(t);
+	if (!t->trialing) {	/* the first, or the run ended: again */
+		t->trialing = true;
+		__atomic_store_n(&t->gen, t->gen + 1, __ATOMIC_RELAXED);
+		t->begun[0] = t->begun[1] = t->ended[0] = t->ended[1] = 0;
+		t->ns[0] = t->ns[1] = t->by[0] = t->by[1] = 0;
+	} else if (e->started && e->gen == t->gen) {	/* its epoch ended */
+		t->ns[e->copy] += now - e->t0;
+		t->by[e->copy] += e->bytes;
+		t->ended[e->copy]++;
+	}
+	e->started = false;
+	if (t->ended[0] >= SM_TRIAL_EPOCHS && t->ended[1] >= SM_TRIAL_EPOCHS) {
+		/* per byte: the copy under SM_TRIAL_MARGIN % of sendfile's */
+		copy = t->by[0] && t->by[1] &&
+		       (double)t->ns[1] / t->by[1] * 100 <
+		       (double)t->ns[0] / t->by[0] * SM_TRIAL_MARGIN;
+		t->trialing = false;
+		/* the epochs under way end with it */
+		__atomic_store_n(&t->gen, t->gen + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->copy, copy, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->run_left, SM_TRIAL_RUN - 1,
+				 __ATOMIC_RELEASE);
+		trial_unlock(t);
+		*decided = copy;
+		return copy;
+	}
+	/* the next epoch: the path fewer have begun; on a tie the other
+	 * than this thread's last, so that each thread measures both */
+	e->copy = t->begun[1] < t->begun[0] ||
+		  (t->begun[1] == t->begun[0] && !e->copy);
+	t->begun[e->copy]++;
+	e->gen = t->gen;
+	trial_unlock(t);
+	e->started = true;
+	e->t0 = now;
+	e->bytes = 0;
+	e->left = SM_TRIAL_LEN - 1;
+	return e->copy;
+}
+
+void sm_policy_trial_sent(struct sm_trial_epoch *e, ssize_t n)
 {
 	if (n > 0)
-		t->bytes += n;
+		e->bytes += n;
 }
 
 int sm_policy_setup_fallback(int err)

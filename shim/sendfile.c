@@ -582,8 +582,10 @@ static ssize_t sendfile_path(struct sm_hold *h, struct sm_fdinfo *fi,
 			     int kind, int out_fd, int in_fd, off64_t *offset,
 			     size_t count);
 
-/* This thread's trial of the paced copy (sm_policy_trial()). */
-static SM_TLS struct sm_trial trial;
+/* The paced copy's trial (sm_policy_trial()): the process's, this
+ * thread's epoch in it. */
+static struct sm_trial trial;
+static SM_TLS struct sm_trial_epoch trial_epoch;
 static SM_TLS bool trial_body;	/* this call's body is in it */
 
 static uint64_t thread_cpu_ns(void)
@@ -598,13 +600,21 @@ static uint64_t thread_cpu_ns(void)
 /* Does this body, which the paced copy's rule covers, copy? */
 static bool trial_step(void)
 {
-	bool copy = sm_policy_trial(&trial, thread_cpu_ns);
+	int decided;
+	bool copy = sm_policy_trial(&trial, &trial_epoch, thread_cpu_ns,
+				    &decided);
 
 	trial_body = true;
-	if (trial.decided >= 0)
-		sm_count(trial.decided ? &sm_stats->trial_copy :
+	if (decided >= 0)
+		sm_count(decided ? &sm_stats->trial_copy :
 			 &sm_stats->trial_sendfile, 1);
 	return copy;
+}
+
+/* In a forked child: a lock another thread held at the fork is free. */
+void sm_sendfile_after_fork(void)
+{
+	trial.lock = 0;
 }
 
 ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count)
@@ -643,7 +653,7 @@ ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count)
 	}
 	if (trial_body) {
 		trial_body = false;
-		sm_policy_trial_sent(&trial, ret);
+		sm_policy_trial_sent(&trial_epoch, ret);
 	}
 	if (!h)
 		return ret;

@@ -527,7 +527,7 @@ struct sm_call {
 	bool corked;		/* the application has TCP_CORK on */
 	bool local;		/* the peer is on this host */
 	bool paced;		/* ... and a local TCP peer, pacing cc */
-	bool copy_cheaper;	/* ... where this thread's trial says copy */
+	bool copy_cheaper;	/* ... where the process's trial says copy */
 	bool batch_ok;		/* the hold may wait for the loop turn's end */
 	int uring_err;		/* setup error (-errno) if !uring_ok */
 };
@@ -556,36 +556,51 @@ bool sm_policy_leads(const struct sm_options *o, const struct sm_call *c);
 /* Should a body go under the kernel's cork (SM_CORK_BODY_MIN)? */
 bool sm_policy_corks_body(const struct sm_options *o, const struct sm_call *c);
 /*
- * The paced copy's trial, one per thread: does one copy of a large corked
- * body to a local pacing peer cost this thread less CPU than sendfile(2)?
- * That depends on the machine (docs/bench.md, "Local peers and pacing"),
- * so the thread measures it.  Epochs of SM_TRIAL_LEN such bodies alternate
- * between the two, SM_TRIAL_EPOCHS of each; an epoch's cost is the thread's
- * CPU time from its first body to the next epoch's first, per byte its
- * bodies sent.  The copy wins below SM_TRIAL_MARGIN percent of
- * sendfile(2)'s cost, and the verdict stands for SM_TRIAL_RUN bodies; then
- * the trial runs again.  The clock is read once per epoch.
+ * The paced copy's trial: does one copy of a large corked body to a local
+ * pacing peer cost less CPU than sendfile(2)?  That depends on the machine
+ * (docs/bench.md, "Local peers and pacing"), so the process measures it.
+ * Each thread sends such bodies in epochs of SM_TRIAL_LEN, each epoch by
+ * one path (the one fewer epochs have taken, else the other than the
+ * thread's last: the copy first); its cost is the thread's own
+ * CPU time from its first body to the thread's next epoch's first, per byte
+ * its bodies sent, and goes into the process's sums.  Once SM_TRIAL_EPOCHS
+ * of each have ended, in any threads (a pool of 64 threads learns as fast
+ * as one), the copy wins below SM_TRIAL_MARGIN percent of sendfile(2)'s
+ * cost, and the verdict stands for the next SM_TRIAL_RUN such bodies of
+ * the process; then the trial runs again.  The clock is read once per
+ * epoch, the lock taken once per epoch.
  */
-struct sm_trial {
-	uint64_t t0;		/* the thread's CPU time at the epoch's start */
-	uint64_t bytes;		/* what the epoch's bodies sent */
-	uint64_t ns[2], by[2];	/* the trial's sums: [0] sendfile(2), [1] copy */
-	uint32_t left;		/* bodies left in the epoch, or in the run */
-	uint16_t epoch;		/* the trial's; 2 * SM_TRIAL_EPOCHS: the run */
+struct sm_trial {		/* the process's */
+	int lock;
+	bool trialing;		/* a trial runs: gen is its number */
+	bool copy;		/* the verdict, while run_left > 0 */
+	uint32_t gen;
+	int run_left;		/* bodies the verdict still covers */
+	uint32_t begun[2];	/* epochs begun: [0] sendfile(2), [1] copy */
+	uint32_t ended[2];
+	uint64_t ns[2], by[2];	/* the ended epochs' CPU time and bytes */
+};
+struct sm_trial_epoch {		/* a thread's */
+	uint64_t t0;		/* the thread's CPU time at its start */
+	uint64_t bytes;		/* what its bodies sent */
+	uint32_t gen;		/* the trial it belongs to */
+	uint16_t left;		/* bodies left in it */
 	bool started;
-	bool copy;		/* what the current body does */
-	int8_t decided;		/* set by the call that ended a trial: 1 copy,
-				 * 0 sendfile(2); else -1 */
+	bool copy;		/* its path */
 };
 #define SM_TRIAL_LEN 16
 #define SM_TRIAL_EPOCHS 4
 #define SM_TRIAL_RUN 4096
 #define SM_TRIAL_MARGIN 90
-/* Does this body (one the paced copy's rule applies to) copy?  @cpu_ns:
- * the thread's CPU time in ns, read at an epoch's start only. */
-bool sm_policy_trial(struct sm_trial *t, uint64_t (*cpu_ns)(void));
+/*
+ * Does this body (one the paced copy's rule covers) copy?  @e: the calling
+ * thread's epoch; @cpu_ns: its CPU time in ns; *@decided: 1 or 0 if this
+ * call ended a trial for the copy or sendfile(2), else -1.
+ */
+bool sm_policy_trial(struct sm_trial *t, struct sm_trial_epoch *e,
+		     uint64_t (*cpu_ns)(void), int *decided);
 /* What that body's call sent (< 0: an error, nothing). */
-void sm_policy_trial_sent(struct sm_trial *t, ssize_t n);
+void sm_policy_trial_sent(struct sm_trial_epoch *e, ssize_t n);
 /* Feed one zero-copy notification into a socket's verdict. */
 void sm_policy_zc_report(struct sm_fdinfo *fi, bool copied);
 int sm_policy_setup_fallback(int err);
@@ -600,7 +615,7 @@ int sm_policy_setup_fallback(int err);
 #define SM_DIRECT_MAX ((size_t)16 << 10)
 /*
  * Smallest corked body auto may copy to a local peer whose congestion
- * control paces (bbr; where the thread's trial finds the copy cheaper): one
+ * control paces (bbr; where the process's trial finds the copy cheaper): one
  * copy ran at 1.14x of sendfile(2) at 128 KiB and
  * 1.4x-2.3x from 256 KiB up, but at 0.74x and 1.06x at 64 KiB in two runs,
  * noise either way (docs/bench.md, "Local peers and pacing").
@@ -760,6 +775,7 @@ bool sm_signal(int sig, sighandler_t handler, int flags, sighandler_t *old);
 /* ---- sendfile.c: the sendfile engine --------------------------------- */
 /* sendfile(2) on any path, exactly as the real call; bytes or -errno. */
 ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count);
+void sm_sendfile_after_fork(void);
 
 /* ---- syscall.c: raw syscall(2) --------------------------------------- */
 /* Before syscall(@nr, @a...): 0 to go ahead, or -errno to return. */

@@ -274,9 +274,8 @@ START_TEST(auto_copies_to_a_local_peer_under_a_pacing_cc)
 }
 END_TEST
 
-/* The paced copy's trial, on a clock that costs the copy @copy_ns and
- * sendfile(2) @sf_ns per byte of a 1 MiB body, and each body's call
- * @other_ns more. */
+/* The paced copy's trial, on a clock that each body's call advances by
+ * its path's cost (copy_ns or sf_ns) and other_ns more. */
 static uint64_t fake_ns;
 
 static uint64_t fake_clock(void)
@@ -284,79 +283,143 @@ static uint64_t fake_clock(void)
 	return fake_ns;
 }
 
-/* Runs @n bodies; returns how many copied. */
-static unsigned int trial_bodies(struct sm_trial *t, unsigned int n,
-				 uint64_t copy_ns, uint64_t sf_ns,
-				 uint64_t other_ns, unsigned int *decided)
+/* Runs @n bodies of 1 MiB in one thread (@e); returns how many copied. */
+static unsigned int trial_bodies(struct sm_trial *t, struct sm_trial_epoch *e,
+				 unsigned int n, uint64_t copy_ns,
+				 uint64_t sf_ns, uint64_t other_ns,
+				 unsigned int *decided)
 {
 	unsigned int copied = 0, i;
+	int d;
 
 	for (i = 0; i < n; i++) {
-		bool copy = sm_policy_trial(t, fake_clock);
+		bool copy = sm_policy_trial(t, e, fake_clock, &d);
 
-		if (t->decided >= 0)
-			decided[t->decided]++;
+		if (d >= 0)
+			decided[d]++;
 		copied += copy;
 		fake_ns += (copy ? copy_ns : sf_ns) + other_ns;
-		sm_policy_trial_sent(t, 1 << 20);
+		sm_policy_trial_sent(e, 1 << 20);
 	}
 	return copied;
 }
 
-START_TEST(the_paced_copy_is_taken_where_the_thread_measured_it_cheaper)
+START_TEST(the_paced_copy_is_taken_where_the_process_measured_it_cheaper)
 {
 	const unsigned int trial = 2 * SM_TRIAL_EPOCHS * SM_TRIAL_LEN;
 	struct sm_trial t = { 0 };
+	struct sm_trial_epoch e = { 0 };
 	unsigned int decided[2] = { 0, 0 };
+	int d;
 
 	fake_ns = 1000;
 	/* the trial: half each, alternating by epoch, the copy first */
-	ck_assert(sm_policy_trial(&t, fake_clock));
-	ck_assert_int_eq(t.decided, -1);
+	ck_assert(sm_policy_trial(&t, &e, fake_clock, &d));
+	ck_assert_int_eq(d, -1);
 	fake_ns += 100;
-	sm_policy_trial_sent(&t, 1 << 20);
-	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_LEN - 1, 100, 200, 50,
+	sm_policy_trial_sent(&e, 1 << 20);
+	ck_assert_uint_eq(trial_bodies(&t, &e, SM_TRIAL_LEN - 1, 100, 200, 50,
 				       decided), SM_TRIAL_LEN - 1);
-	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_LEN, 100, 200, 50,
+	ck_assert_uint_eq(trial_bodies(&t, &e, SM_TRIAL_LEN, 100, 200, 50,
 				       decided), 0);
-	ck_assert_uint_eq(trial_bodies(&t, trial - 2 * SM_TRIAL_LEN, 100, 200,
-				       50, decided), trial / 2 - SM_TRIAL_LEN);
+	ck_assert_uint_eq(trial_bodies(&t, &e, trial - 2 * SM_TRIAL_LEN, 100,
+				       200, 50, decided),
+			  trial / 2 - SM_TRIAL_LEN);
 	ck_assert_uint_eq(decided[0] + decided[1], 0);
 	/* the copy cost 150 per body, sendfile(2) 250: the run copies */
-	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_RUN, 100, 200, 50,
+	ck_assert_uint_eq(trial_bodies(&t, &e, SM_TRIAL_RUN, 100, 200, 50,
 				       decided), SM_TRIAL_RUN);
 	ck_assert_uint_eq(decided[1], 1);
 	/* the next trial finds the copy dearer: sendfile(2) for the run */
-	ck_assert_uint_eq(trial_bodies(&t, trial, 300, 200, 50, decided),
+	ck_assert_uint_eq(trial_bodies(&t, &e, trial, 300, 200, 50, decided),
 			  trial / 2);
-	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_RUN, 300, 200, 50,
+	ck_assert_uint_eq(trial_bodies(&t, &e, SM_TRIAL_RUN, 300, 200, 50,
 				       decided), 0);
 	ck_assert_uint_eq(decided[0], 1);
 	/* cheaper, but inside the margin (91% of sendfile's): sendfile(2) */
-	trial_bodies(&t, trial, 182, 200, 0, decided);
-	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_RUN, 0, 0, 0, decided), 0);
+	trial_bodies(&t, &e, trial, 182, 200, 0, decided);
+	ck_assert_uint_eq(trial_bodies(&t, &e, SM_TRIAL_RUN, 0, 0, 0, decided),
+			  0);
 	ck_assert_uint_eq(decided[0], 2);
 	/* below it (89%): the copy */
-	trial_bodies(&t, trial, 178, 200, 0, decided);
-	ck_assert_uint_eq(trial_bodies(&t, SM_TRIAL_RUN, 0, 0, 0, decided),
+	trial_bodies(&t, &e, trial, 178, 200, 0, decided);
+	ck_assert_uint_eq(trial_bodies(&t, &e, SM_TRIAL_RUN, 0, 0, 0, decided),
 			  SM_TRIAL_RUN);
 	ck_assert_uint_eq(decided[1], 2);
+}
+END_TEST
+
+/*
+ * Eight threads, their bodies interleaved, each thread's CPU its own: the
+ * trial ends once SM_TRIAL_EPOCHS of each path have ended in any of them,
+ * each thread measures both paths, and every thread follows the verdict.
+ */
+START_TEST(a_pool_of_threads_shares_one_trial)
+{
+	enum { N = 8 };
+	struct sm_trial t = { 0 };
+	struct sm_trial_epoch e[N];
+	uint64_t cpu[N] = { 0 };
+	unsigned int bodies = 0, copied[N] = { 0 }, i, k;
+	int d, verdicts = 0;
+
+	memset(e, 0, sizeof(e));
+	for (;;) {
+		for (k = 0; k < N; k++) {
+			bool copy;
+
+			fake_ns = cpu[k];
+			copy = sm_policy_trial(&t, &e[k], fake_clock, &d);
+			if (d >= 0) {
+				ck_assert_int_eq(d, 1);
+				verdicts++;
+			}
+			cpu[k] += copy ? 100 : 200;
+			copied[k] += copy;
+			sm_policy_trial_sent(&e[k], 1 << 20);
+			bodies++;
+		}
+		if (verdicts)
+			break;
+		ck_assert_uint_lt(bodies, 2 * N * SM_TRIAL_LEN);
+	}
+	/*
+	 * Decided as the eight first epochs ended, four of each path (the
+	 * even threads' copied), at the last thread's next body: the odd
+	 * threads then took the copy (their own other path, or the verdict),
+	 * the even ones sendfile(2).  Eight trials of their own would have
+	 * taken eight times the bodies.
+	 */
+	ck_assert_uint_eq(bodies, N * SM_TRIAL_LEN + N);
+	for (k = 0; k < N; k++)
+		ck_assert_uint_eq(copied[k], k % 2 ? 1 : SM_TRIAL_LEN);
+	/* one verdict for all, for the run */
+	for (i = 0; i < SM_TRIAL_RUN - 1; i++) {
+		ck_assert(sm_policy_trial(&t, &e[i % N], fake_clock, &d));
+		ck_assert_int_eq(d, -1);
+	}
+	/* then a trial again */
+	fake_ns = cpu[0];
+	sm_policy_trial(&t, &e[0], fake_clock, &d);
+	ck_assert(t.trialing);
 }
 END_TEST
 
 START_TEST(a_trial_whose_bodies_sent_nothing_keeps_sendfile)
 {
 	struct sm_trial t = { 0 };
+	struct sm_trial_epoch e = { 0 };
 	unsigned int i, copied = 0;
+	int d;
 
 	fake_ns = 1;
 	for (i = 0; i < 2 * SM_TRIAL_EPOCHS * SM_TRIAL_LEN; i++) {
-		sm_policy_trial(&t, fake_clock);
+		sm_policy_trial(&t, &e, fake_clock, &d);
 		fake_ns += 10;
-		sm_policy_trial_sent(&t, -EAGAIN);	/* a full socket */
+		sm_policy_trial_sent(&e, -EAGAIN);	/* a full socket */
 	}
 	for (i = 0; i < SM_TRIAL_RUN; i++)
-		copied += sm_policy_trial(&t, fake_clock);
+		copied += sm_policy_trial(&t, &e, fake_clock, &d);
 	ck_assert_uint_eq(copied, 0);
 }
 END_TEST
@@ -609,7 +672,8 @@ int main(void)
 	tcase_add_test(tc, which_sockets_are_held);
 	tcase_add_test(tc, auto_copies_to_a_local_peer_under_a_pacing_cc);
 	tcase_add_test(tc,
-		the_paced_copy_is_taken_where_the_thread_measured_it_cheaper);
+		the_paced_copy_is_taken_where_the_process_measured_it_cheaper);
+	tcase_add_test(tc, a_pool_of_threads_shares_one_trial);
 	tcase_add_test(tc, a_trial_whose_bodies_sent_nothing_keeps_sendfile);
 	tcase_add_test(tc, where_the_peer_is_is_asked_only_if_it_matters);
 	tcase_add_test(tc, an_event_loops_small_bodies_wait_for_its_next_wait);
