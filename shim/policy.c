@@ -320,12 +320,6 @@ void sm_policy_zc_report(struct sm_fdinfo *fi, bool copied)
 	}
 }
 
-static void trial_lock(struct sm_trial *t)
-{
-	while (__atomic_exchange_n(&t->lock, 1, __ATOMIC_ACQUIRE))
-		;	/* held for a few stores, once per epoch */
-}
-
 static void trial_unlock(struct sm_trial *t)
 {
 	__atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
@@ -347,8 +341,16 @@ bool sm_policy_trial(struct sm_trial *t, struct sm_trial_epoch *e,
 		e->left--;
 		return e->copy;
 	}
+	/*
+	 * Another thread is in it (or this one, and a signal handler sends):
+	 * this body goes on with the thread's epoch, or by sendfile(2), and
+	 * the next one asks again.  Never a wait.
+	 */
+	if (__atomic_exchange_n(&t->lock, 1, __ATOMIC_ACQUIRE))
+		return e->started &&
+		       e->gen == __atomic_load_n(&t->gen, __ATOMIC_RELAXED) ?
+		       e->copy : false;
 	now = cpu_ns();
-	trial_lock(t);
 	if (!t->trialing) {	/* the first, or the run ended: again */
 		t->trialing = true;
 		__atomic_store_n(&t->gen, t->gen + 1, __ATOMIC_RELAXED);

@@ -568,7 +568,7 @@ bool sm_policy_corks_body(const struct sm_options *o, const struct sm_call *c);
  * as one), the copy wins below SM_TRIAL_MARGIN percent of sendfile(2)'s
  * cost, and the verdict stands for the next SM_TRIAL_RUN such bodies of
  * the process; then the trial runs again.  The clock is read once per
- * epoch, the lock taken once per epoch.
+ * epoch, the lock tried once per epoch and never waited for.
  */
 struct sm_trial {		/* the process's */
 	int lock;

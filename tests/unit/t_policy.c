@@ -405,6 +405,31 @@ START_TEST(a_pool_of_threads_shares_one_trial)
 }
 END_TEST
 
+/* A thread (or a signal handler) that finds the trial locked never waits:
+ * its body goes on with its epoch, or by sendfile(2). */
+START_TEST(a_locked_trial_is_never_waited_for)
+{
+	struct sm_trial t = { 0 };
+	struct sm_trial_epoch a = { 0 }, b = { 0 };
+	unsigned int i;
+	int d;
+
+	fake_ns = 1;
+	ck_assert(sm_policy_trial(&t, &a, fake_clock, &d));	/* copies */
+	t.lock = 1;
+	ck_assert(!sm_policy_trial(&t, &b, fake_clock, &d));	/* no epoch */
+	ck_assert(!b.started);
+	for (i = 1; i < SM_TRIAL_LEN; i++)
+		ck_assert(sm_policy_trial(&t, &a, fake_clock, &d));
+	ck_assert(sm_policy_trial(&t, &a, fake_clock, &d));	/* on */
+	ck_assert_uint_eq(t.ended[1], 0);
+	t.lock = 0;
+	ck_assert(!sm_policy_trial(&t, &a, fake_clock, &d));	/* ended */
+	ck_assert_uint_eq(t.ended[1], 1);
+	ck_assert_uint_eq(t.lock, 0);
+}
+END_TEST
+
 START_TEST(a_trial_whose_bodies_sent_nothing_keeps_sendfile)
 {
 	struct sm_trial t = { 0 };
@@ -674,6 +699,7 @@ int main(void)
 	tcase_add_test(tc,
 		the_paced_copy_is_taken_where_the_process_measured_it_cheaper);
 	tcase_add_test(tc, a_pool_of_threads_shares_one_trial);
+	tcase_add_test(tc, a_locked_trial_is_never_waited_for);
 	tcase_add_test(tc, a_trial_whose_bodies_sent_nothing_keeps_sendfile);
 	tcase_add_test(tc, where_the_peer_is_is_asked_only_if_it_matters);
 	tcase_add_test(tc, an_event_loops_small_bodies_wait_for_its_next_wait);
