@@ -564,8 +564,8 @@ bool sm_policy_corks_body(const struct sm_options *o, const struct sm_call *c);
  * thread's last: the copy first); its cost is the thread's own
  * CPU time from its first body to the thread's next epoch's first, per byte
  * its bodies sent, and goes into the process's sums.  Once SM_TRIAL_EPOCHS
- * of each have ended, in any threads (a pool of 64 threads learns as fast
- * as one), the copy wins below SM_TRIAL_MARGIN percent of sendfile(2)'s
+ * of each have ended, in any threads (a pool's threads each need only
+ * their own epoch's bodies), the copy wins below SM_TRIAL_MARGIN percent of sendfile(2)'s
  * cost, and the verdict stands for the next SM_TRIAL_RUN such bodies of
  * the process; then the trial runs again.  The clock is read once per
  * epoch, the lock tried once per epoch and never waited for.
