@@ -655,9 +655,7 @@ ssize_t sm_sendfile(int out_fd, int in_fd, off64_t *offset, size_t count)
 		trial_body = false;
 		sm_policy_trial_sent(&trial_epoch, ret);
 	}
-	if (!h)
-		return ret;
-	if (ret < 0)
+	if (h && ret < 0)
 		sm_hold_failed(out_fd, -ret);
 	return ret;
 }

@@ -561,14 +561,14 @@ bool sm_policy_corks_body(const struct sm_options *o, const struct sm_call *c);
  * (docs/bench.md, "Local peers and pacing"), so the process measures it.
  * Each thread sends such bodies in epochs of SM_TRIAL_LEN, each epoch by
  * one path (the one fewer epochs have taken, else the other than the
- * thread's last: the copy first); its cost is the thread's own
- * CPU time from its first body to the thread's next epoch's first, per byte
- * its bodies sent, and goes into the process's sums.  Once SM_TRIAL_EPOCHS
- * of each have ended, in any threads (a pool's threads each need only
- * their own epoch's bodies), the copy wins below SM_TRIAL_MARGIN percent of sendfile(2)'s
- * cost, and the verdict stands for the next SM_TRIAL_RUN such bodies of
- * the process; then the trial runs again.  The clock is read once per
- * epoch, the lock tried once per epoch and never waited for.
+ * thread's last: the copy first); its cost is the thread's own CPU time
+ * from its first body to the thread's next epoch's first, per byte its
+ * bodies sent, and goes into the process's sums.  Once SM_TRIAL_EPOCHS of
+ * each have ended, in any threads (a pool's threads each need only their
+ * own epoch's bodies), the copy wins below SM_TRIAL_MARGIN percent of
+ * sendfile(2)'s cost, and the verdict stands for the next SM_TRIAL_RUN
+ * such bodies of the process; then the trial runs again.  The clock is
+ * read, and the lock tried (never waited for), once per epoch.
  */
 struct sm_trial {		/* the process's */
 	int lock;
