@@ -537,13 +537,15 @@ http_check_idioms() {
 		# thread's first SM_TRIAL_LEN such bodies copy, ...):
 		# each such response either coalesced or led with a page;
 		# which later calls ask for that much is timing: totals
-		local k=$(($(http_get coalesced "$s") - small))
-		# (a thread's first such body copies: at least one did)
-		((k >= (paced > 0) && k <= paced)) || k=$paced
 		# racy (http_racy_idioms: bounds): a body may also miss its
 		# headers, so any large one may have led, any paced one
 		# coalesced
-		[ -n "${HTTP_RACY:-}" ] && k=0
+		local k=0
+		if [ -z "${HTTP_RACY:-}" ]; then
+			k=$(($(http_get coalesced "$s") - small))
+			# (a thread's first such body copies: one at least)
+			((k >= (paced > 0) && k <= paced)) || k=$paced
+		fi
 		want="coalesced=$((small + ${HTTP_RACY:+paced +} k))"
 		want+=" hold_writes=$hw"
 		want+=" hold_flushed=$bb lead=$(((large - k) * 4096))"
